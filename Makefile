@@ -1,0 +1,34 @@
+# aiida-cryspai: `make predict` installs everything and predicts Si8 with CHGNet; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# as if the environment were activated: AiiDA's daemon finds `verdi` on PATH
+export PATH := $(abspath $(BIN)):$(PATH)
+export VIRTUAL_ENV := $(abspath $(VENV))
+
+.PHONY: install predict test lint clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build 2.13.0 (setup.cfg); install it first so nothing pulls a CUDA build
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+predict: install
+	$(BIN)/cryspai setup
+	$(BIN)/cryspai predict Si8 --engine ase:chgnet --protocol fast --seed 1 --output results/Si8
+
+test: install
+	$(BIN)/ruff check aiida_cryspai tests
+	$(BIN)/python -m pytest -p no:cacheprovider -ra
+
+lint: install
+	$(BIN)/ruff check aiida_cryspai tests
+
+clean:
+	rm -rf $(VENV) results

@@ -1,0 +1,1 @@
+"""Analysis of structures: space groups (spglib) and structure comparison (pymatgen)."""

@@ -1,0 +1,47 @@
+"""Space groups of structures with spglib."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import spglib
+from ase import Atoms
+
+from ..search.crystal_systems import crystal_system_of
+
+DEFAULT_SYMPREC = 0.1
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    number: int
+    symbol: str
+    crystal_system: str
+
+
+def _cell(atoms: Atoms) -> tuple:
+    return (atoms.cell[:], atoms.get_scaled_positions(), atoms.get_atomic_numbers())
+
+
+def spacegroup(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Symmetry:
+    """Space group (number, Hermann–Mauguin symbol, crystal system) of ``atoms``; P1 if spglib finds none."""
+    dataset = spglib.get_symmetry_dataset(_cell(atoms), symprec=symprec)
+    if dataset is None:
+        return Symmetry(1, "P1", "triclinic")
+    return Symmetry(int(dataset.number), str(dataset.international), crystal_system_of(int(dataset.number)))
+
+
+def refined(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Atoms:
+    """The symmetrised conventional cell of ``atoms`` (spglib ``standardize_cell``), same atom count if possible.
+
+    Falls back to ``atoms`` unchanged when spglib would change the number of atoms.
+    """
+    result = spglib.standardize_cell(_cell(atoms), to_primitive=False, no_idealize=False, symprec=symprec)
+    if result is None:
+        return atoms.copy()
+    lattice, positions, numbers = result
+    if len(numbers) != len(atoms):
+        return atoms.copy()
+    out = Atoms(numbers=numbers, cell=lattice, scaled_positions=positions, pbc=True)
+    out.info.update(atoms.info)
+    return out

@@ -1,0 +1,1 @@
+"""Light stages of the CrySPAI loop, one calcfunction per module."""

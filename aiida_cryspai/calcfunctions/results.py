@@ -1,0 +1,55 @@
+"""Stage: rank every oracle result, drop duplicates, write the summary of the run."""
+
+from aiida.engine import calcfunction
+from aiida.orm import Dict, StructureData
+
+from ..analysis.compare import unique_indices
+from ..analysis.symmetry import refined, spacegroup
+
+
+@calcfunction
+def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
+    """Rank oracle results by energy per atom; ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
+
+    Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).
+    """
+    settings = parameters.get_dict()
+    entries = []
+    for name, node in inputs.items():
+        if name.startswith("structure_"):
+            key = name[len("structure_"):]
+            energy = inputs.get(f"energy_{key}")
+            if energy is None:
+                continue
+            atoms = node.get_ase()
+            entries.append((energy.value / len(atoms), key, atoms, node.uuid))
+    entries.sort(key=lambda e: e[0])
+    keep = unique_indices([e[2] for e in entries], [e[0] for e in entries])
+    wanted_system = settings.get("crystal_system", "all")
+    outputs, candidates = {}, []
+    for index in keep:
+        energy_per_atom, key, atoms, source_uuid = entries[index]
+        symmetry = spacegroup(atoms, settings["symprec"])
+        if wanted_system != "all" and symmetry.crystal_system != wanted_system:
+            continue
+        rank = len(candidates) + 1
+        if rank > settings["n_candidates"]:
+            break
+        label = f"rank_{rank:03d}"
+        outputs[label] = StructureData(ase=refined(atoms, settings["symprec"]))
+        candidates.append({
+            "rank": rank,
+            "energy_per_atom": energy_per_atom,
+            "spacegroup_number": symmetry.number,
+            "spacegroup_symbol": symmetry.symbol,
+            "crystal_system": symmetry.crystal_system,
+            "oracle_verified": True,
+            "volume": atoms.get_volume(),
+            "oracle_key": key,
+            "oracle_structure_uuid": source_uuid,
+        })
+    summary = dict(run_info.get_dict())
+    summary["candidates"] = candidates
+    summary.setdefault("volume", {})["final_best"] = round(candidates[0]["volume"], 3) if candidates else None
+    outputs["summary"] = Dict(summary)
+    return outputs

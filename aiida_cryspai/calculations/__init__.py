@@ -1,0 +1,1 @@
+"""CalcJobs running the project's console scripts, so heavy stages run in parallel on any computer."""

@@ -1,0 +1,34 @@
+"""``cryspai.train``: train the atomic-energy network on a dataset version (``cryspai-train``)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from aiida.orm import Dict
+
+from ..data.dataset import DatasetData
+from ..data.model import ModelData
+from .base import ScriptCalculation
+
+
+class TrainCalculation(ScriptCalculation):
+    """Trains a new model on ``dataset`` with the ``descriptor`` and ``training`` settings of ``parameters``."""
+
+    _retrieve = ("model.pt", "metrics.json")
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input("dataset", valid_type=DatasetData, help="The training set.")
+        spec.inputs["metadata"]["options"]["parser_name"].default = "cryspai.train"
+        spec.output("model", valid_type=ModelData, help="The trained network.")
+        spec.output("metrics", valid_type=Dict, help="RMSE (train, validation) in meV/atom, sizes, epochs.")
+
+    def prepare_for_submission(self, folder):
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.inputs.dataset.to_arrays())
+        with folder.open("dataset.npz", "wb") as handle:
+            handle.write(buffer.getvalue())
+        self.write_parameters(folder)
+        return self.make_calcinfo()

@@ -1,0 +1,1 @@
+"""The ``cryspai`` command line: ``setup``, ``predict``, ``show``, ``export``."""

@@ -1,0 +1,52 @@
+"""results.json and candidates/NNN.cif of a finished CrySPAIWorkChain (the contract of DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def export_results(node, folder: Path, reference: str | None = None) -> dict:
+    """Write ``folder/results.json`` and ``folder/candidates/NNN.cif``; return the results dictionary."""
+    from ase.io import read, write
+
+    summary = node.outputs.summary.get_dict()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "candidates").mkdir(exist_ok=True)
+    candidates = []
+    for entry in summary["candidates"]:
+        rank = entry["rank"]
+        structure = node.outputs.candidates[f"rank_{rank:03d}"]
+        cif = f"candidates/{rank:03d}.cif"
+        write(folder / cif, structure.get_ase(), format="cif")
+        candidates.append({
+            "rank": rank,
+            "energy_per_atom": entry["energy_per_atom"],
+            "spacegroup_number": entry["spacegroup_number"],
+            "spacegroup_symbol": entry["spacegroup_symbol"],
+            "crystal_system": entry["crystal_system"],
+            "oracle_verified": entry["oracle_verified"],
+            "cif": cif,
+            "uuid": structure.uuid,
+        })
+    results = {
+        "composition": summary["composition"],
+        "engine": summary["engine"],
+        "protocol": summary["protocol"],
+        "seed": summary["seed"],
+        "workchain": {"pk": node.pk, "uuid": node.uuid, "exit_status": node.exit_status},
+        "oracle": summary["oracle"],
+        "iterations": summary["iterations"],
+        "converged": summary["converged"],
+        "model": {"rmse_mev_per_atom": summary["model"]["rmse_mev_per_atom"],
+                  "n_train": summary["model"]["n_train"]},
+        "volume": {"estimated": summary["volume"]["estimated"], "final_best": summary["volume"]["final_best"]},
+        "candidates": candidates,
+    }
+    if reference is not None and candidates:
+        from ..analysis.reference import compare_with_reference
+
+        best = node.outputs.candidates["rank_001"].get_ase()
+        results["reference"] = compare_with_reference(best, read(reference))
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    return results

@@ -1,0 +1,172 @@
+"""``cryspai``: set up a profile, predict crystal structures, follow and export runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..protocols import PROTOCOLS
+from ..search.crystal_systems import CRYSTAL_SYSTEMS
+from .data import evaluate_command, train_command
+
+ENGINE_CHOICES = ("ase:emt", "ase:chgnet")
+
+
+@click.group()
+@click.option("-p", "--profile", "profile_name", default=None, help="AiiDA profile (default: the default profile).")
+@click.pass_context
+def cryspai(ctx, profile_name):
+    """CrySPAI crystal structure prediction with AiiDA provenance."""
+    ctx.ensure_object(dict)
+    ctx.obj["profile"] = profile_name
+
+
+def _load(ctx) -> dict:
+    from .profile import setup_all
+
+    name, codes = setup_all(ctx.obj["profile"])
+    return {"profile": name, "codes": codes}
+
+
+@cryspai.command()
+@click.pass_context
+def setup(ctx):
+    """Create (if needed) the embedded profile, the localhost computer and the codes. Idempotent."""
+    loaded = _load(ctx)
+    click.echo(f"profile: {loaded['profile']}")
+    for name, code in loaded["codes"].items():
+        click.echo(f"code {name}: {code.full_label} -> {code.filepath_executable}")
+
+
+@cryspai.command()
+@click.argument("composition")
+@click.option("--engine", default="ase:chgnet", show_default=True, help=f"Oracle: {', '.join(ENGINE_CHOICES)}.")
+@click.option("--protocol", default="fast", show_default=True, help=f"One of {', '.join(PROTOCOLS)}.")
+@click.option("--crystal-system", default="all", show_default=True,
+              help=f"'all' or one of {', '.join(CRYSTAL_SYSTEMS)} (the final search).")
+@click.option("--volume", type=float, default=None, help="Cell volume in Å^3 (default: Eq. 2 estimate).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--max-oracle-calls", type=int, default=None, help="Most oracle relaxations in total.")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A CIF of the known structure to compare the best candidate with.")
+@click.option("--parameters", "parameters_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML file of protocol values to override, e.g. 'ga: {n_generations: 5}'.")
+@click.option("--daemon", is_flag=True, help="Submit to the AiiDA daemon and return the pk at once.")
+@click.option("--output", type=click.Path(file_okay=False), default=None,
+              help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
+@click.pass_context
+def predict(ctx, composition, engine, protocol, crystal_system, volume, seed, max_oracle_calls, reference,
+            parameters_file, daemon, output):
+    """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
+    from ..protocols import ProtocolError, get_protocol
+    from ..workchains.main import InputError, check_request
+
+    overrides = {}
+    if parameters_file is not None:
+        import yaml
+
+        overrides = yaml.safe_load(Path(parameters_file).read_text()) or {}
+        if not isinstance(overrides, dict):
+            raise click.UsageError(f"{parameters_file} must hold a mapping of protocol values")
+    try:
+        check_request(composition, engine, crystal_system, volume, max_oracle_calls)
+        get_protocol(protocol, overrides)
+    except (InputError, ProtocolError) as error:
+        raise click.UsageError(str(error)) from None
+
+    loaded = _load(ctx)
+    from aiida.engine import run_get_node, submit
+
+    from ..workchains.main import CrySPAIWorkChain
+
+    builder = CrySPAIWorkChain.get_builder_from_protocol(
+        composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
+        max_oracle_calls=max_oracle_calls, overrides=overrides, codes=loaded["codes"],
+    )
+    if daemon:
+        node = submit(builder)
+        click.echo(f"Submitted CrySPAIWorkChain<{node.pk}> to the daemon of profile '{loaded['profile']}'.")
+        click.echo(f"Follow it with: cryspai show {node.pk}   (or verdi process report {node.pk})")
+        return
+    click.echo(f"Predicting {composition} with {engine} ({protocol}) in profile '{loaded['profile']}'...")
+    _short_log_lines()
+    start = time.perf_counter()
+    _, node = run_get_node(builder)
+    wall = time.perf_counter() - start
+    click.echo(f"CrySPAIWorkChain<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
+    if not node.is_finished_ok:
+        click.echo(f"Error: {node.exit_message}", err=True)
+        sys.exit(1)
+    folder = Path(output or f"cryspai-{composition}")
+    results = _export(node, folder, reference)
+    _print_results(results, folder)
+
+
+def _short_log_lines() -> None:
+    """Progress lines as 'HH:MM:SS [pk|Process|step]: message' instead of AiiDA's long default."""
+    import logging
+
+    for handler in logging.getLogger("aiida").handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+
+
+def _export(node, folder: Path, reference: str | None) -> dict:
+    from .export import export_results
+
+    return export_results(node, folder, reference)
+
+
+def _print_results(results: dict, folder: Path) -> None:
+    click.echo(f"{'rank':>4} {'E (eV/atom)':>12} {'space group':>16} {'crystal system':>15}  cif")
+    for c in results["candidates"][:10]:
+        sg = f"{c['spacegroup_symbol']} ({c['spacegroup_number']})"
+        click.echo(f"{c['rank']:>4} {c['energy_per_atom']:>12.4f} {sg:>16} {c['crystal_system']:>15}  {c['cif']}")
+    oracle = results["oracle"]
+    click.echo(f"oracle: {oracle['relaxations']} relaxations, {oracle['ionic_steps']} ionic steps; "
+               f"iterations {results['iterations']}, converged {results['converged']}, "
+               f"network RMSE {results['model']['rmse_mev_per_atom']} meV/atom")
+    if "reference" in results:
+        click.echo(f"reference: {json.dumps(results['reference'])}")
+    click.echo(f"Results written to {folder / 'results.json'}")
+
+
+@cryspai.command()
+@click.argument("pk", type=int)
+@click.pass_context
+def show(ctx, pk):
+    """Where run PK is: state, iteration, network RMSE, oracle relaxations done and pending."""
+    _load(ctx)
+    from .status import run_status
+
+    status = run_status(pk)
+    for key, value in status.items():
+        click.echo(f"{key:>28}: {value}")
+
+
+@cryspai.command()
+@click.argument("pk", type=int)
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.pass_context
+def export(ctx, pk, folder, reference):
+    """Write results.json and candidates/NNN.cif of the finished run PK into FOLDER."""
+    _load(ctx)
+    from aiida.orm import load_node
+
+    node = load_node(pk)
+    if not node.is_finished_ok:
+        raise click.ClickException(f"process {pk} has not finished successfully (state {node.process_state})")
+    results = _export(node, Path(folder), reference)
+    _print_results(results, Path(folder))
+
+
+cryspai.add_command(train_command)
+cryspai.add_command(evaluate_command)
+
+
+if __name__ == "__main__":
+    cryspai()

@@ -1,0 +1,60 @@
+"""Where a CrySPAIWorkChain is, read from its provenance graph (works while it runs and after)."""
+
+from __future__ import annotations
+
+
+def run_status(pk: int) -> dict:
+    from aiida.orm import CalcFunctionNode, CalcJobNode, WorkChainNode, load_node
+
+    node = load_node(pk)
+    if node.process_label != "CrySPAIWorkChain":
+        raise ValueError(f"node {pk} is a {node.process_label}, not a CrySPAIWorkChain")
+    oracle_runs = [c for c in node.called if isinstance(c, WorkChainNode) and c.process_label == "OracleWorkChain"]
+    done = pending = 0
+    for oracle in oracle_runs:
+        n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
+        for calc in oracle.called:
+            if not isinstance(calc, CalcJobNode):
+                continue
+            n_calc = len(calc.inputs.structures)
+            if calc.is_terminated:
+                done += n_calc
+            else:
+                pending += n_calc
+        n_submitted = sum(len(c.inputs.structures) for c in oracle.called if isinstance(c, CalcJobNode))
+        pending += max(0, n - n_submitted)
+    training = sorted((c for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"),
+                      key=lambda c: c.ctime)
+    checks = sorted((c for c in node.called if isinstance(c, CalcFunctionNode)
+                     and c.process_label == "check_convergence" and c.is_finished_ok), key=lambda c: c.ctime)
+    rmse_validation = None
+    if training and training[-1].is_finished_ok:
+        rmse_validation = training[-1].outputs.metrics["rmse_validation_mev_per_atom"]
+    rmse_out_of_sample = checks[-1].outputs.result["rmse_mev_per_atom"] if checks else None
+    status = {
+        "process": f"CrySPAIWorkChain<{node.pk}>",
+        "state": node.process_state.value if node.process_state else "unknown",
+        "exit_status": node.exit_status,
+        "composition": node.inputs.composition.value,
+        "engine": node.inputs.engine.value,
+        "iteration": len([o for o in oracle_runs if "verification" not in _label(o)]),
+        "oracle_relaxations_done": done,
+        "oracle_relaxations_pending": pending,
+        "network_trainings": len(training),
+        "network_validation_rmse": rmse_validation,
+        "network_out_of_sample_rmse": rmse_out_of_sample,
+    }
+    if node.is_finished_ok and "summary" in node.outputs:
+        best = node.outputs.summary["candidates"][:1]
+        if best:
+            status["rank_1"] = f"{best[0]['spacegroup_symbol']} ({best[0]['spacegroup_number']}) " \
+                               f"{best[0]['energy_per_atom']:.4f} eV/atom"
+    return status
+
+
+def _label(node) -> str:
+    """The call link label (e.g. ``oracle_02``, ``oracle_verification``) of a child process."""
+    from aiida.common.links import LinkType
+
+    link = node.base.links.get_incoming(link_type=LinkType.CALL_WORK).first()
+    return link.link_label if link is not None else ""

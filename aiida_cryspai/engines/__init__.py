@@ -1,0 +1,27 @@
+"""The DFT module's adapters: one per engine, turning structures into CalcJob inputs.
+
+An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``). Every engine's relaxation CalcJob
+returns, per structure key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and for the batch
+``results`` (status and details) and ``frames`` (a ``cryspai.dataset`` of the frames visited).
+"""
+
+from __future__ import annotations
+
+from .ase import AseEngine
+
+ENGINES = {
+    "ase:emt": lambda: AseEngine("emt"),
+    "ase:chgnet": lambda: AseEngine("chgnet"),
+}
+
+
+class EngineError(ValueError):
+    """Unknown or unusable engine."""
+
+
+def get_engine(name: str):
+    """The adapter of engine ``name``; raises :class:`EngineError` naming the known ones."""
+    try:
+        return ENGINES[name]()
+    except KeyError:
+        raise EngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}") from None

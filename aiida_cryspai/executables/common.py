@@ -1,0 +1,46 @@
+"""What the console scripts share: thread limits and JSON I/O."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Use ``threads`` threads in torch and BLAS: several jobs share a machine (oversubscription is 5-15x slower)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def read_json(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True))
+
+
+def log(message: str) -> None:
+    print(message, flush=True, file=sys.stdout)
+
+
+def start_script(
+    prog: str, description: str, files: dict[str, str], argv: list[str] | None
+) -> tuple[argparse.Namespace, dict]:
+    """Parse the file options of a script, read its ``parameters.json`` and limit its threads."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--parameters", default="parameters.json")
+    for name, default in files.items():
+        parser.add_argument(f"--{name}", default=default)
+    args = parser.parse_args(argv)
+    parameters = read_json(args.parameters)
+    limit_threads(int(parameters.get("threads", 1)))
+    return args, parameters

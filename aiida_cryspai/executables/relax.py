@@ -1,0 +1,65 @@
+"""``cryspai-relax``: relax a batch of structures with an ASE calculator.
+
+Reads ``structures.xyz`` (extxyz, ``key`` in each frame's info) and ``parameters.json``; writes
+``relaxed.xyz``, ``results.json`` (per key: status, energy, steps, ...) and ``frames.npz`` (every frame
+visited, with energies, forces and stress).
+"""
+
+from __future__ import annotations
+
+import time
+
+from .common import log, start_script, write_json
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, parameters = start_script("cryspai-relax", __doc__, {"structures": "structures.xyz"}, argv)
+
+    from ase.io import read, write
+
+    from ..ml.calculators import get_calculator
+    from ..ml.dataset import frames_to_arrays, save_arrays
+    from ..ml.relax import RelaxGuards, relax
+
+    structures = read(args.structures, index=":", format="extxyz")
+    calculator = get_calculator(parameters["calculator"], parameters.get("model"))
+    guards = RelaxGuards(**parameters.get("guards", {}))
+    results, relaxed, frames, groups, sources = {}, [], [], [], []
+    for index, atoms in enumerate(structures):
+        key = atoms.info["key"]
+        start = time.perf_counter()
+        outcome = relax(
+            atoms,
+            calculator,
+            fmax=float(parameters.get("fmax", 0.05)),
+            max_steps=int(parameters.get("max_steps", 200)),
+            relax_cell=bool(parameters.get("relax_cell", True)),
+            guards=guards,
+        )
+        wall = time.perf_counter() - start
+        results[key] = {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "energy": outcome.energy,
+            "energy_per_atom": outcome.energy / len(atoms) if outcome.energy is not None else None,
+            "n_steps": outcome.n_steps,
+            "converged": outcome.converged,
+            "volume": outcome.atoms.get_volume(),
+            "wall_s": wall,
+        }
+        final = outcome.atoms
+        final.info = {"key": key, "status": outcome.status}
+        relaxed.append(final)
+        if outcome.ok:
+            frames += outcome.frames
+            groups += [index] * len(outcome.frames)
+            sources += [key] * len(outcome.frames)
+        energy = f"{outcome.energy / len(atoms):.4f} eV/atom" if outcome.energy is not None else "-"
+        log(f"{key}: {outcome.status} {energy} after {outcome.n_steps} steps ({wall:.1f} s) {outcome.reason}")
+    write("relaxed.xyz", relaxed, format="extxyz")
+    write_json("results.json", results)
+    save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""``cryspai-train``: train the atomic-energy network on a dataset.
+
+Reads ``dataset.npz`` and ``parameters.json`` (``descriptor`` and ``training`` settings); writes
+``model.pt`` and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+from .common import log, start_script, write_json
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, parameters = start_script("cryspai-train", __doc__, {"dataset": "dataset.npz", "output": "model.pt"}, argv)
+
+    from ..ml.dataset import arrays_to_frames, load_arrays
+    from ..ml.descriptors import DescriptorSettings
+    from ..ml.training import TrainingSettings, train
+
+    arrays = load_arrays(args.dataset)
+    frames = arrays_to_frames(arrays)
+    log(f"training on {len(frames)} frames from {len(set(arrays['groups'].tolist()))} relaxations")
+    model, metrics = train(
+        frames,
+        arrays["energies"],
+        arrays["groups"],
+        DescriptorSettings(**parameters["descriptor"]),
+        TrainingSettings(**parameters.get("training", {})),
+        log=log,
+    )
+    model.save(args.output, metrics)
+    write_json("metrics.json", metrics)
+    log(f"validation RMSE {metrics['rmse_validation_mev_per_atom']} meV/atom after {metrics['epochs']} epochs")
+
+
+if __name__ == "__main__":
+    main()

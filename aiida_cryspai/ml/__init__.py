@@ -1,0 +1,1 @@
+"""The atomic-energy network: Chebyshev descriptors, per-species MLPs, training, ASE calculator."""

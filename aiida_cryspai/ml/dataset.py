@@ -1,0 +1,134 @@
+"""Training frames as flat arrays (the on-disk and in-graph form) and their selection.
+
+Arrays: ``n_atoms`` (n), ``cells`` (n,3,3), ``positions`` (N,3), ``numbers`` (N), ``energies`` (n, eV),
+``forces`` (N,3, NaN if unknown), ``stress`` (n,6, Voigt, eV/Å^3, NaN if unknown), ``groups`` (n, one
+relaxation trajectory per group) and ``sources`` (n, text naming the oracle calculation and structure).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+ARRAY_NAMES = ("n_atoms", "cells", "positions", "numbers", "energies", "forces", "stress", "groups", "sources")
+
+
+def has_forces(atoms: Atoms) -> bool:
+    """True when ``atoms`` carries forces from its calculator (an oracle frame or a labelled structure)."""
+    return atoms.calc is not None and "forces" in atoms.calc.results
+
+
+def empty_arrays() -> dict[str, np.ndarray]:
+    return {
+        "n_atoms": np.zeros(0, dtype=np.int64),
+        "cells": np.zeros((0, 3, 3)),
+        "positions": np.zeros((0, 3)),
+        "numbers": np.zeros(0, dtype=np.int64),
+        "energies": np.zeros(0),
+        "forces": np.zeros((0, 3)),
+        "stress": np.zeros((0, 6)),
+        "groups": np.zeros(0, dtype=np.int64),
+        "sources": np.zeros(0, dtype="<U80"),
+    }
+
+
+def frames_to_arrays(frames: list[Atoms], groups: list[int], sources: list[str]) -> dict[str, np.ndarray]:
+    """Flatten frames carrying single-point results (energy; forces and stress where known)."""
+    if not frames:
+        return empty_arrays()
+
+    def result(atoms: Atoms, name: str, shape):
+        calc = atoms.calc
+        if calc is not None and name in calc.results:
+            return np.asarray(calc.results[name], dtype=float).reshape(shape)
+        return np.full(shape, np.nan)
+
+    return {
+        "n_atoms": np.array([len(a) for a in frames], dtype=np.int64),
+        "cells": np.array([a.cell[:] for a in frames], dtype=float),
+        "positions": np.concatenate([a.positions for a in frames]),
+        "numbers": np.concatenate([a.numbers for a in frames]).astype(np.int64),
+        "energies": np.array([a.get_potential_energy() for a in frames], dtype=float),
+        "forces": np.concatenate([result(a, "forces", (len(a), 3)) for a in frames]),
+        "stress": np.array([result(a, "stress", (6,)) for a in frames]),
+        "groups": np.asarray(groups, dtype=np.int64),
+        "sources": np.asarray(sources, dtype="<U80"),
+    }
+
+
+def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
+    """Atoms with single-point calculators; ``info`` holds ``group`` and ``source``."""
+    frames = []
+    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
+    for k, n in enumerate(arrays["n_atoms"]):
+        lo, hi = offsets[k], offsets[k] + n
+        atoms = Atoms(arrays["numbers"][lo:hi], positions=arrays["positions"][lo:hi], cell=arrays["cells"][k],
+                      pbc=True)
+        results = {"energy": float(arrays["energies"][k])}
+        forces = arrays["forces"][lo:hi]
+        if not np.isnan(forces).any():
+            results["forces"] = forces
+        if not np.isnan(arrays["stress"][k]).any():
+            results["stress"] = arrays["stress"][k]
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        atoms.info["group"] = int(arrays["groups"][k])
+        atoms.info["source"] = str(arrays["sources"][k])
+        frames.append(atoms)
+    return frames
+
+
+def concatenate(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``second`` appended to ``first``, its groups renumbered after the last group of ``first``."""
+    offset = int(first["groups"].max()) + 1 if len(first["groups"]) else 0
+    second = dict(second)
+    second["groups"] = second["groups"] + offset - (int(second["groups"].min()) if len(second["groups"]) else 0)
+    out = {}
+    for name in ARRAY_NAMES:
+        a, b = first[name], second[name]
+        if name == "sources":
+            width = max(a.dtype.itemsize, b.dtype.itemsize) // 4 or 1
+            out[name] = np.concatenate([a.astype(f"<U{width}"), b.astype(f"<U{width}")])
+        else:
+            out[name] = np.concatenate([a, b])
+    return out
+
+
+def subset(arrays: dict[str, np.ndarray], indices) -> dict[str, np.ndarray]:
+    """The frames at ``indices`` (in the given order)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
+    atom_index = (
+        np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in indices]) if len(indices) else
+        np.zeros(0, dtype=np.int64)
+    )
+    out = {}
+    for name in ARRAY_NAMES:
+        per_atom = name in ("positions", "numbers", "forces")
+        out[name] = arrays[name][atom_index] if per_atom else arrays[name][indices]
+    return out
+
+
+def select_trajectory_frames(energies_per_atom: np.ndarray, min_change: float) -> np.ndarray:
+    """Indices of the frames of one trajectory worth keeping: the first, every frame whose energy moved
+    by more than ``min_change`` eV/atom from the last kept one, and the last (the relaxed structure)."""
+    if len(energies_per_atom) == 0:
+        return np.zeros(0, dtype=np.int64)
+    kept = [0]
+    for k in range(1, len(energies_per_atom) - 1):
+        if abs(energies_per_atom[k] - energies_per_atom[kept[-1]]) > min_change:
+            kept.append(k)
+    if len(energies_per_atom) > 1:
+        kept.append(len(energies_per_atom) - 1)
+    return np.asarray(kept, dtype=np.int64)
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    np.savez(path, **arrays)
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in ARRAY_NAMES}

@@ -1,0 +1,35 @@
+"""Protocols: ``fast`` (a laptop, minutes), ``moderate``, ``precise`` (the paper's defaults)."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+
+import yaml
+
+PROTOCOLS = ("fast", "moderate", "precise")
+
+
+class ProtocolError(ValueError):
+    """Unknown protocol or unknown override key."""
+
+
+def _merge(base: dict, overrides: dict, path: str = "") -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if key not in out:
+            raise ProtocolError(f"unknown parameter {path + key!r}; known: {', '.join(sorted(out))}")
+        if isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = _merge(out[key], value, f"{path}{key}.")
+        else:
+            out[key] = value
+    return out
+
+
+def get_protocol(name: str, overrides: dict | None = None) -> dict:
+    """The parameters of protocol ``name`` with ``overrides`` merged in (keys must exist)."""
+    data = yaml.safe_load(resources.files(__package__).joinpath("main.yaml").read_text())
+    if name not in data["protocols"]:
+        raise ProtocolError(f"unknown protocol {name!r}; choose one of: {', '.join(data['protocols'])}")
+    parameters = _merge(data["default"], data["protocols"][name] or {})
+    return _merge(parameters, overrides or {})

@@ -1,0 +1,1 @@
+"""Structure search: compositions, volumes, crystal systems, random symmetric structures, the GA."""

@@ -1,0 +1,149 @@
+"""The GA of one crystal system (paper §4.1.1, Fig. 2).
+
+N_trial random symmetric structures are locally optimised and form the trial set. Each generation the
+lowest-energy third are parents; crossover, mutation and fresh symmetric structures make offspring,
+which are locally optimised; the best ``n_replace`` distinct offspring replace the worst members of the
+trial set. At the end the ``n_recommend`` lowest distinct structures are recommended.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+from ..analysis.compare import unique_indices
+from .composition import Composition
+from .generation import random_symmetric_structure
+from .operators import crossover, permute, rattle, strain
+
+
+@dataclass
+class GASettings:
+    n_trial: int = 64
+    n_generations: int = 10
+    n_replace: int = 16
+    n_offspring: int = 32
+    n_recommend: int = 16
+    parent_fraction: float = 1.0 / 3.0
+    fresh_fraction: float = 0.2
+    crossover_fraction: float = 0.4
+    max_energy_per_atom: float | None = None  # the paper's ``aenergy`` filter
+
+
+@dataclass
+class Individual:
+    atoms: Atoms
+    energy_per_atom: float
+    origin: str
+    generation: int
+
+
+@dataclass
+class GAResult:
+    recommended: list[Individual]
+    best_per_generation: list[float] = field(default_factory=list)
+    n_local_optimisations: int = 0
+    wall_s: float = 0.0
+
+
+# A local optimiser: takes a structure, returns (relaxed structure, energy per atom) or None if it failed.
+LocalOptimiser = Callable[[Atoms], "tuple[Atoms, float] | None"]
+
+
+def _make_offspring(parents, system, volume, composition, rng, settings):
+    draw = rng.uniform()
+    if draw < settings.fresh_fraction:
+        return random_symmetric_structure(composition, system, volume, rng, max_tries=5), "fresh"
+    if draw < settings.fresh_fraction + settings.crossover_fraction and len(parents) > 1:
+        a, b = rng.choice(len(parents), size=2, replace=False)
+        return crossover(parents[a].atoms, parents[b].atoms, volume, rng), "crossover"
+    parent = parents[int(rng.integers(len(parents)))].atoms
+    mutation = rng.choice(["strain", "rattle", "permute"])
+    if mutation == "strain":
+        return strain(parent, system, volume, rng), "strain"
+    if mutation == "permute":
+        child = permute(parent, volume, rng)
+        if child is not None:
+            return child, "permute"
+    return rattle(parent, volume, rng), "rattle"
+
+
+def _accept(individual: Individual | None, settings: GASettings) -> bool:
+    if individual is None:
+        return False
+    limit = settings.max_energy_per_atom
+    return limit is None or individual.energy_per_atom <= limit
+
+
+def _distinct(individuals: list[Individual]) -> list[Individual]:
+    individuals = sorted(individuals, key=lambda ind: ind.energy_per_atom)
+    keep = unique_indices([ind.atoms for ind in individuals], [ind.energy_per_atom for ind in individuals])
+    return [individuals[k] for k in keep]
+
+
+def evolve(
+    composition: Composition,
+    system: str,
+    volume: float,
+    optimise: LocalOptimiser,
+    settings: GASettings,
+    seed: int,
+    initial: list[Atoms] | None = None,
+    log: Callable[[str], None] = print,
+) -> GAResult:
+    """Run the GA of one crystal system; ``initial`` structures (e.g. known good ones) join the first trial set."""
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    result = GAResult(recommended=[])
+
+    def local(atoms: Atoms | None, origin: str, generation: int) -> Individual | None:
+        if atoms is None:
+            return None
+        result.n_local_optimisations += 1
+        out = optimise(atoms)
+        if out is None:
+            return None
+        relaxed, energy = out
+        return Individual(relaxed, energy, origin, generation)
+
+    trial: list[Individual] = []
+    for atoms in initial or []:
+        ind = local(atoms, "seed", 0)
+        if _accept(ind, settings):
+            trial.append(ind)
+    attempts = 0
+    while len(trial) < settings.n_trial and attempts < 3 * settings.n_trial:
+        attempts += 1
+        ind = local(random_symmetric_structure(composition, system, volume, rng, max_tries=5), "random", 0)
+        if _accept(ind, settings):
+            trial.append(ind)
+    if not trial:
+        log(f"{system}: no valid structure could be generated")
+        result.wall_s = time.perf_counter() - start
+        return result
+    trial = _distinct(trial)
+    result.best_per_generation.append(trial[0].energy_per_atom)
+    log(f"{system}: generation 0, {len(trial)} trial structures, best {trial[0].energy_per_atom:.4f} eV/atom")
+
+    for generation in range(1, settings.n_generations + 1):
+        n_parents = max(2, int(np.ceil(settings.parent_fraction * len(trial))))
+        parents = trial[:n_parents]
+        offspring = []
+        for _ in range(settings.n_offspring):
+            child, origin = _make_offspring(parents, system, volume, composition, rng, settings)
+            ind = local(child, origin, generation)
+            if _accept(ind, settings):
+                offspring.append(ind)
+        best_offspring = _distinct(offspring)[: settings.n_replace]
+        # the best offspring enter the trial set, displacing its worst members
+        trial = _distinct(trial + best_offspring)[: settings.n_trial]
+        result.best_per_generation.append(trial[0].energy_per_atom)
+        log(f"{system}: generation {generation}, best {trial[0].energy_per_atom:.4f} eV/atom")
+
+    result.recommended = trial[: settings.n_recommend]
+    result.wall_s = time.perf_counter() - start
+    return result

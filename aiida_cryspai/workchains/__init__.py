@@ -1,0 +1,1 @@
+"""Orchestration: ``cryspai.main`` (the CrySPAI loop) and ``cryspai.oracle`` (batched oracle relaxations)."""

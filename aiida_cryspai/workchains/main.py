@@ -1,0 +1,533 @@
+"""``cryspai.main``: the CrySPAI loop (paper Fig. 1).
+
+composition -> volume -> random symmetric structures (7 crystal systems) -> loop: oracle relaxations,
+dataset update, network training, convergence check, GA per crystal system on the network -> final GA per
+crystal system -> oracle verification of the best -> ranked results.
+"""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.common import AttributeDict
+from aiida.engine import ToContext, WorkChain, if_, while_
+from aiida.plugins import CalculationFactory
+
+from ..calcfunctions.convergence import check_convergence
+from ..calcfunctions.dataset import update_dataset
+from ..calcfunctions.generation import generate_random_structures
+from ..calcfunctions.recommendation import recommend_structures
+from ..calcfunctions.results import rank_results
+from ..calcfunctions.volume import estimate_volume
+from ..data.dataset import DatasetData
+from ..engines import EngineError, get_engine
+from ..protocols import ProtocolError, get_protocol
+from ..search.composition import CompositionError, parse_composition
+from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
+from .oracle import OracleWorkChain
+
+TrainCalculation = CalculationFactory("cryspai.train")
+EvolveCalculation = CalculationFactory("cryspai.evolve")
+
+DEFAULT_CODE_LABELS = {"relax": "cryspai-relax", "train": "cryspai-train", "evolve": "cryspai-evolve"}
+
+
+class InputError(ValueError):
+    """Bad input, with the label of the exit code it maps to."""
+
+    def __init__(self, label: str, message: str):
+        super().__init__(message)
+        self.label = label
+
+
+def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
+                  max_oracle_calls: int | None) -> None:
+    """Raise :class:`InputError` for the first bad input: shared by the workchain and the command line."""
+    try:
+        parse_composition(composition)
+    except CompositionError as error:
+        raise InputError("ERROR_INVALID_COMPOSITION", str(error)) from None
+    try:
+        get_engine(engine)
+    except EngineError as error:
+        raise InputError("ERROR_INVALID_ENGINE", str(error)) from None
+    try:
+        resolve_crystal_systems(crystal_system)
+    except CrystalSystemError as error:
+        raise InputError("ERROR_INVALID_CRYSTAL_SYSTEM", str(error)) from None
+    if volume is not None and not volume > 0:
+        raise InputError("ERROR_INVALID_VOLUME", f"the cell volume must be positive, got {volume} Å^3")
+    if max_oracle_calls is not None and max_oracle_calls < 2:
+        raise InputError("ERROR_INVALID_BUDGET", f"--max-oracle-calls must be at least 2, got {max_oracle_calls}")
+    missing = get_engine(engine).unsupported_elements(parse_composition(composition).symbols)
+    if missing:
+        raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} cannot compute {', '.join(missing)}")
+
+
+class CrySPAIWorkChain(WorkChain):
+    """Predict the stable crystal structures of a composition, the CrySPAI way."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input("composition", valid_type=orm.Str, help="E.g. 'Si8', 'Ti4O8', 'CaTiO3' (atoms in the cell).")
+        spec.input("engine", valid_type=orm.Str, default=lambda: orm.Str("ase:chgnet"), help="The oracle.")
+        spec.input("crystal_system", valid_type=orm.Str, default=lambda: orm.Str("all"),
+                   help="Crystal system of the final search ('all' or one of the seven); the loop uses all seven.")
+        spec.input("volume", valid_type=orm.Float, required=False, help="Cell volume (Å^3); Eq. 2 if absent.")
+        spec.input("seed", valid_type=orm.Int, default=lambda: orm.Int(1), help="Seed of every random choice.")
+        spec.input("max_oracle_calls", valid_type=orm.Int, required=False,
+                   help="Most oracle relaxations in total, verification included.")
+        spec.input("protocol", valid_type=orm.Str, default=lambda: orm.Str("fast"),
+                   help="Name of the protocol the parameters came from (recorded).")
+        spec.input("parameters", valid_type=orm.Dict, help="All search, training and oracle settings.")
+        spec.input_namespace("codes", help="Codes of the console scripts.")
+        spec.input("codes.relax", valid_type=orm.AbstractCode, help="cryspai-relax (the ase engine).")
+        spec.input("codes.train", valid_type=orm.AbstractCode, help="cryspai-train.")
+        spec.input("codes.evolve", valid_type=orm.AbstractCode, help="cryspai-evolve.")
+        spec.input("options", valid_type=dict, non_db=True, required=False,
+                   help="Extra metadata.options for every CalcJob (e.g. resources on a cluster).")
+
+        spec.outline(
+            cls.validate_inputs,
+            cls.estimate_volume,
+            cls.generate_random_structures,
+            while_(cls.should_run_oracle)(
+                cls.run_oracle,
+                cls.inspect_oracle,
+                cls.update_dataset,
+                if_(cls.has_model)(
+                    cls.check_convergence,
+                ),
+                if_(cls.has_enough_samples)(
+                    cls.train_network,
+                    cls.inspect_training,
+                    if_(cls.should_search_again)(
+                        cls.run_evolutionary_search,
+                        cls.collect_candidates,
+                    ),
+                ).else_(
+                    cls.generate_more_random_structures,
+                ),
+            ),
+            if_(cls.has_model)(
+                cls.run_final_search,
+                cls.recommend_structures,
+                cls.verify_with_oracle,
+                cls.inspect_oracle,
+            ),
+            cls.rank_results,
+        )
+
+        spec.output_namespace("candidates", valid_type=orm.StructureData, dynamic=True,
+                              help="Ranked structures, rank_001 the lowest oracle energy.")
+        spec.output("summary", valid_type=orm.Dict, help="The run and the ranked candidates (results.json).")
+        spec.output("dataset", valid_type=DatasetData, required=False, help="The final training set.")
+        spec.output("model", valid_type=orm.SinglefileData, required=False, help="The final network.")
+
+        spec.exit_code(201, "ERROR_INVALID_COMPOSITION", message="Invalid composition: {message}")
+        spec.exit_code(202, "ERROR_INVALID_ENGINE", message="Invalid engine: {message}")
+        spec.exit_code(203, "ERROR_INVALID_CRYSTAL_SYSTEM", message="Invalid crystal system: {message}")
+        spec.exit_code(204, "ERROR_INVALID_VOLUME", message="Invalid volume: {message}")
+        spec.exit_code(205, "ERROR_INVALID_BUDGET", message="Invalid oracle budget: {message}")
+        spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
+        spec.exit_code(401, "ERROR_ORACLE_FAILED", message="The oracle workchain failed: {message}")
+        spec.exit_code(402, "ERROR_TRAINING_FAILED", message="Training the network failed: {message}")
+        spec.exit_code(403, "ERROR_NO_RESULTS", message="No oracle relaxation ended well; nothing to rank.")
+
+    # -- builder -----------------------------------------------------------------------------------------
+    @classmethod
+    def get_builder_from_protocol(
+        cls,
+        composition: str,
+        engine: str = "ase:chgnet",
+        protocol: str = "fast",
+        crystal_system: str = "all",
+        volume: float | None = None,
+        seed: int = 1,
+        max_oracle_calls: int | None = None,
+        overrides: dict | None = None,
+        codes: dict | None = None,
+        computer: str = "localhost",
+    ):
+        """A builder filled from ``protocol`` (``fast``, ``moderate``, ``precise``) with ``overrides`` merged in.
+
+        ``codes`` maps ``relax``/``train``/``evolve`` to codes; by default the codes ``cryspai-*@computer``.
+        """
+        builder = cls.get_builder()
+        builder.composition = orm.Str(composition)
+        builder.engine = orm.Str(engine)
+        builder.crystal_system = orm.Str(crystal_system)
+        builder.seed = orm.Int(seed)
+        builder.protocol = orm.Str(protocol)
+        builder.parameters = orm.Dict(get_protocol(protocol, overrides))
+        if volume is not None:
+            builder.volume = orm.Float(volume)
+        if max_oracle_calls is not None:
+            builder.max_oracle_calls = orm.Int(max_oracle_calls)
+        codes = dict(codes or {})
+        for name, label in DEFAULT_CODE_LABELS.items():
+            code = codes.get(name) or orm.load_code(f"{label}@{computer}")
+            builder.codes[name] = code
+        return builder
+
+    # -- helpers ------------------------------------------------------------------------------------------
+    @property
+    def parameters(self) -> AttributeDict:
+        return AttributeDict(self.inputs.parameters.get_dict())
+
+    def _options(self, threads: int = 1) -> dict:
+        options = {"threads": threads}
+        options.update(self.inputs.get("options", {}) or {})
+        return options
+
+    def _oracle_budget_left(self) -> int | None:
+        if "max_oracle_calls" not in self.inputs:
+            return None
+        return self.inputs.max_oracle_calls.value - self.ctx.oracle_calls
+
+    def _guards(self) -> dict:
+        low, high = self.parameters.guard_volume_range
+        per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
+        return {"min_volume_per_atom": low * per_atom, "max_volume_per_atom": high * per_atom}
+
+    # -- outline steps ------------------------------------------------------------------------------------
+    def validate_inputs(self):
+        """Check every input before anything runs (exit codes 201-206)."""
+        try:
+            check_request(
+                self.inputs.composition.value,
+                self.inputs.engine.value,
+                self.inputs.crystal_system.value,
+                self.inputs.volume.value if "volume" in self.inputs else None,
+                self.inputs.max_oracle_calls.value if "max_oracle_calls" in self.inputs else None,
+            )
+            get_protocol("precise", self.inputs.parameters.get_dict())
+        except InputError as error:
+            self.report(str(error))
+            return getattr(self.exit_codes, error.label).format(message=str(error))
+        except ProtocolError as error:
+            self.report(str(error))
+            return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(error))
+        composition = parse_composition(self.inputs.composition.value)
+        self.ctx.n_atoms = composition.n_atoms
+        self.ctx.species = composition.symbols
+        self.ctx.iteration = 0
+        self.ctx.oracle_calls = 0
+        self.ctx.ionic_steps = 0
+        self.ctx.oracle_wall_s = 0.0
+        self.ctx.oracle_runs = []
+        self.ctx.model = None
+        self.ctx.converged = False
+        self.ctx.convergence_history = []
+        self.ctx.training_history = []
+        self.ctx.dataset = None
+        self.ctx.best_by_system = {}
+        self.ctx.random_rounds = 0
+        n_verify = self.parameters.n_verify
+        if "max_oracle_calls" in self.inputs:
+            n_verify = min(n_verify, self.inputs.max_oracle_calls.value // 2)
+        self.ctx.n_verify = n_verify
+
+    def estimate_volume(self):
+        """Eq. 2 unless the user gave the volume."""
+        if "volume" in self.inputs:
+            self.ctx.volume_node = self.inputs.volume
+        else:
+            self.ctx.volume_node = estimate_volume(self.inputs.composition,
+                                                   orm.Float(self.parameters.volume_adjustment))
+        self.ctx.volume_estimate = self.ctx.volume_node.value
+        self.ctx.search_volume = self.ctx.volume_estimate
+        self.report(f"cell volume {self.ctx.volume_estimate:.2f} Å^3 for {self.inputs.composition.value}")
+
+    def _random_structures(self, prefix: str):
+        outputs = generate_random_structures(
+            self.inputs.composition,
+            orm.Float(self.ctx.search_volume),
+            orm.List(list(CRYSTAL_SYSTEMS)),
+            orm.Int(self.parameters.initial_per_system),
+            orm.Int(self.inputs.seed.value * 1000 + self.ctx.random_rounds),
+            orm.Str(prefix),
+        )
+        self.ctx.random_rounds += 1
+        return {key: node for key, node in outputs.items() if key != "origins"}
+
+    def generate_random_structures(self):
+        """The first oracle batch: random symmetric structures in all seven crystal systems."""
+        self.ctx.candidates = self._random_structures("random0")
+        self.report(f"{len(self.ctx.candidates)} random symmetric structures over the 7 crystal systems")
+
+    def generate_more_random_structures(self):
+        """Too few samples to train yet: another batch of random symmetric structures."""
+        self.ctx.candidates = self._random_structures(f"random{self.ctx.random_rounds}")
+        self.report(f"dataset below {self.parameters.min_samples} samples: "
+                    f"{len(self.ctx.candidates)} more random structures")
+
+    def should_run_oracle(self):
+        if not self.ctx.candidates or self.ctx.converged:
+            return False
+        if self.ctx.iteration >= self.parameters.max_iterations:
+            self.report(f"iteration cap {self.parameters.max_iterations} reached")
+            return False
+        left = self._oracle_budget_left()
+        if left is not None and left - self.ctx.n_verify <= 0:
+            self.report("oracle budget for the loop spent")
+            return False
+        return True
+
+    def _submit_oracle(self, structures: dict, label: str, reserve: int = 0):
+        """Submit the oracle on ``structures``, as many as the budget allows after keeping ``reserve`` calls."""
+        left = self._oracle_budget_left()
+        keys = sorted(structures)
+        if left is not None:
+            keys = keys[: max(0, left - reserve)]
+        engine = get_engine(self.inputs.engine.value)
+        parameters = engine.default_parameters()
+        parameters.update({k: v for k, v in self.parameters.oracle.items()})
+        parameters["guards"] = {**parameters.get("guards", {}), **self._guards()}
+        inputs = {
+            "engine": self.inputs.engine,
+            "structures": {key: structures[key] for key in keys},
+            "parameters": orm.Dict(parameters),
+            "code": self.inputs.codes.relax,
+            "max_parallel": orm.Int(self.parameters.max_parallel_oracle),
+            "options": self._options(),
+            "metadata": {"call_link_label": label},
+        }
+        self.ctx.oracle_calls += len(keys)
+        node = self.submit(OracleWorkChain, **inputs)
+        self.report(f"{label}: {len(keys)} structures to the oracle ({self.inputs.engine.value}) "
+                    f"-> OracleWorkChain<{node.pk}>")
+        return ToContext(oracle=node)
+
+    def run_oracle(self):
+        """Oracle relaxations of the current candidates."""
+        self.ctx.iteration += 1
+        return self._submit_oracle(self.ctx.candidates, f"oracle_{self.ctx.iteration:02d}", self.ctx.n_verify)
+
+    def inspect_oracle(self):
+        node = self.ctx.oracle
+        if node.uuid in self.ctx.oracle_runs:
+            return None
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_ORACLE_FAILED.format(message=f"OracleWorkChain<{node.pk}> "
+                                                                      f"exit {node.exit_status}")
+        self.ctx.oracle_runs.append(node.uuid)
+        statuses: dict[str, int] = {}
+        energies = node.outputs.energies
+        structures = node.outputs.relaxed_structures
+        for results in node.outputs.results.values():
+            for info in results.get_dict().values():
+                statuses[info["status"]] = statuses.get(info["status"], 0) + 1
+                self.ctx.ionic_steps += int(info["n_steps"])
+                self.ctx.oracle_wall_s += float(info["wall_s"])
+        best = None
+        for key, energy in energies.items():
+            per_atom = energy.value / self.ctx.n_atoms
+            if best is None or per_atom < best[0]:
+                best = (per_atom, key)
+            system = _crystal_system(structures[key])
+            kept = self.ctx.best_by_system.setdefault(system, [])
+            kept.append((per_atom, structures[key].uuid))
+            kept.sort()
+            del kept[self.parameters.seed_ga_with_best:]
+        if best is not None:
+            # adaptive volume: the GA searches at the volume of the best oracle structure so far
+            volume = structures[best[1]].get_cell_volume()
+            if best[0] <= self.ctx.get("best_energy", float("inf")):
+                self.ctx.best_energy = best[0]
+                self.ctx.search_volume = volume
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+        self.report(f"oracle done: {counts}; best {self.ctx.get('best_energy', float('nan')):.4f} eV/atom; "
+                    f"{self.ctx.oracle_calls} oracle relaxations so far")
+
+    def update_dataset(self):
+        """New oracle frames join the training set (near-duplicates and far-too-high frames left out)."""
+        previous = self.ctx.dataset if self.ctx.dataset is not None else DatasetData.empty()
+        frames = {key: node for key, node in self.ctx.oracle.outputs.frames.items()}
+        outputs = update_dataset(previous, orm.Dict(self.parameters.dataset), **frames)
+        self.ctx.dataset = outputs["dataset"]
+        self.ctx.added = outputs["added"]
+        self.report(f"dataset: {self.ctx.dataset.n_frames} frames ({self.ctx.added.n_frames} new)")
+
+    def has_model(self):
+        return self.ctx.model is not None
+
+    def check_convergence(self):
+        """Out-of-sample RMSE of the previous network on the new oracle frames."""
+        result = check_convergence(self.ctx.model, self.ctx.added,
+                                   orm.Float(self.parameters.convergence_mev_per_atom)).get_dict()
+        self.ctx.convergence_history.append(result["rmse_mev_per_atom"])
+        self.ctx.converged = bool(result["converged"])
+        rmse = result["rmse_mev_per_atom"]
+        self.report(f"out-of-sample RMSE of the previous network: "
+                    f"{'-' if rmse is None else f'{rmse:.1f}'} meV/atom on {result['n_frames']} new frames "
+                    f"-> {'converged' if self.ctx.converged else 'not converged'}")
+
+    def has_enough_samples(self):
+        if self.ctx.dataset.n_frames >= self.parameters.min_samples:
+            return True
+        left = self._oracle_budget_left()
+        if left is not None and left - self.ctx.n_verify <= 0:
+            return self.ctx.dataset.n_frames > 0  # train on what there is rather than stop without a model
+        return False
+
+    def train_network(self):
+        """Train the atomic-energy network on the current dataset (a CalcJob)."""
+        descriptor = dict(self.parameters.descriptor, species=self.ctx.species)
+        training = dict(self.parameters.training, seed=self.inputs.seed.value)
+        inputs = {
+            "code": self.inputs.codes.train,
+            "dataset": self.ctx.dataset,
+            "parameters": orm.Dict({"descriptor": descriptor, "training": training}),
+            "metadata": {"options": self._options(threads=2), "call_link_label": f"train_{self.ctx.iteration:02d}"},
+        }
+        node = self.submit(TrainCalculation, **inputs)
+        self.report(f"training the network on {self.ctx.dataset.n_frames} frames -> TrainCalculation<{node.pk}>")
+        return ToContext(training=node)
+
+    def inspect_training(self):
+        node = self.ctx.training
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_TRAINING_FAILED.format(message=f"TrainCalculation<{node.pk}> exit "
+                                                                        f"{node.exit_status}")
+        self.ctx.model = node.outputs.model
+        metrics = node.outputs.metrics.get_dict()
+        self.ctx.training_history.append(metrics)
+        self.report(f"network: validation RMSE {metrics['rmse_validation_mev_per_atom']:.1f} meV/atom, "
+                    f"{metrics['n_train']} training frames, {metrics['epochs']} epochs")
+
+    def should_search_again(self):
+        if self.ctx.converged or self.ctx.iteration >= self.parameters.max_iterations:
+            return False
+        left = self._oracle_budget_left()
+        return left is None or left - self.ctx.n_verify > 0
+
+    def _submit_evolution(self, systems: list[str], ga: dict, label: str) -> dict:
+        futures = {}
+        for index, system in enumerate(systems):
+            parameters = {
+                "composition": self.inputs.composition.value,
+                "crystal_system": system,
+                "volume": self.ctx.search_volume,
+                "seed": self.inputs.seed.value * 1000 + self.ctx.iteration * 10 + index,
+                "ga": ga,
+                "local": {**self.parameters.local, "guards": self._guards()},
+            }
+            initial = {f"s{n}": orm.load_node(uuid) for n, (_, uuid) in
+                       enumerate(self.ctx.best_by_system.get(system, []))}
+            inputs = {
+                "code": self.inputs.codes.evolve,
+                "model": self.ctx.model,
+                "parameters": orm.Dict(parameters),
+                "initial_structures": initial,
+                "metadata": {"options": self._options(), "call_link_label": f"{label}_{system}"},
+            }
+            futures[f"ga_{system}"] = self.submit(EvolveCalculation, **inputs)
+        self.report(f"{label}: GA in {len(systems)} crystal systems on the network")
+        return futures
+
+    def run_evolutionary_search(self):
+        """GA per crystal system (all seven, for a general network) on the current network."""
+        return ToContext(**self._submit_evolution(list(CRYSTAL_SYSTEMS), self.parameters.ga,
+                                                  f"ga_{self.ctx.iteration:02d}"))
+
+    def collect_candidates(self):
+        """The GA recommendations of every system are the next oracle batch."""
+        candidates = {}
+        for system in CRYSTAL_SYSTEMS:
+            node = self.ctx.get(f"ga_{system}")
+            if node is None or not node.is_finished_ok:
+                self.report(f"GA of {system} failed; it proposes nothing this iteration")
+                continue
+            for key, structure in node.outputs.structures.items():
+                candidates[f"ga{self.ctx.iteration:02d}_{system}_{key}"] = structure
+        self.ctx.candidates = candidates
+        self.report(f"{len(candidates)} GA candidates for the next oracle batch")
+
+    def run_final_search(self):
+        """GA per crystal system on the final network (only the requested system when one is given)."""
+        systems = resolve_crystal_systems(self.inputs.crystal_system.value)
+        for system in CRYSTAL_SYSTEMS:
+            self.ctx.pop(f"ga_{system}", None)
+        return ToContext(**self._submit_evolution(systems, self.parameters.final_ga, "final_ga"))
+
+    def recommend_structures(self):
+        inputs = {}
+        for system in CRYSTAL_SYSTEMS:
+            node = self.ctx.get(f"ga_{system}")
+            if node is None or not node.is_finished_ok:
+                continue
+            inputs[f"predicted_{system}"] = node.outputs.predicted_energies
+            for key, structure in node.outputs.structures.items():
+                inputs[f"structure_{system}_{key}"] = structure
+        if not inputs:
+            self.ctx.candidates = {}
+            return
+        outputs = recommend_structures(orm.Dict({"n_verify": self.ctx.n_verify, "symprec": 0.1}), **inputs)
+        self.ctx.candidates = {k: v for k, v in outputs.items() if k != "selection"}
+        self.report(f"{len(self.ctx.candidates)} recommended structures go to oracle verification")
+
+    def verify_with_oracle(self):
+        """Oracle relaxation of the recommended structures."""
+        left = self._oracle_budget_left()
+        if not self.ctx.candidates or (left is not None and left <= 0):
+            return None
+        return self._submit_oracle(self.ctx.candidates, "oracle_verification")
+
+    def rank_results(self):
+        """Rank every oracle result by energy; duplicates dropped; the summary written."""
+        inputs = {}
+        for uuid in self.ctx.oracle_runs:
+            node = orm.load_node(uuid)
+            for key, energy in node.outputs.energies.items():
+                inputs[f"structure_{key}"] = node.outputs.relaxed_structures[key]
+                inputs[f"energy_{key}"] = energy
+        if not inputs:
+            return self.exit_codes.ERROR_NO_RESULTS
+        last_training = self.ctx.training_history[-1] if self.ctx.training_history else {}
+        run_info = {
+            "composition": self.inputs.composition.value,
+            "engine": self.inputs.engine.value,
+            "protocol": self.inputs.protocol.value,
+            "seed": self.inputs.seed.value,
+            "crystal_system": self.inputs.crystal_system.value,
+            "oracle": {"relaxations": self.ctx.oracle_calls, "ionic_steps": self.ctx.ionic_steps,
+                       "wall_s": round(self.ctx.oracle_wall_s, 1)},
+            "iterations": self.ctx.iteration,
+            "converged": self.ctx.converged,
+            "convergence_history_mev_per_atom": self.ctx.convergence_history,
+            "model": {
+                "rmse_mev_per_atom": (self.ctx.convergence_history[-1] if self.ctx.convergence_history
+                                      and self.ctx.convergence_history[-1] is not None
+                                      else last_training.get("rmse_validation_mev_per_atom")),
+                "validation_rmse_mev_per_atom": last_training.get("rmse_validation_mev_per_atom"),
+                "n_train": last_training.get("n_train", 0),
+            },
+            "volume": {"estimated": round(self.ctx.volume_estimate, 3)},
+        }
+        n_candidates = max(self.ctx.n_verify, 16)
+        outputs = rank_results(
+            orm.Dict(run_info),
+            orm.Dict({"n_candidates": n_candidates, "symprec": 0.1,
+                      "crystal_system": self.inputs.crystal_system.value}),
+            **inputs,
+        )
+        for key, node in outputs.items():
+            if key.startswith("rank_"):
+                self.out(f"candidates.{key}", node)
+        self.out("summary", outputs["summary"])
+        if self.ctx.dataset is not None:
+            self.out("dataset", self.ctx.dataset)
+        if self.ctx.model is not None:
+            self.out("model", self.ctx.model)
+        candidates = outputs["summary"]["candidates"]
+        if candidates:
+            best = candidates[0]
+            self.report(f"rank 1: {best['spacegroup_symbol']} ({best['spacegroup_number']}), "
+                        f"{best['energy_per_atom']:.4f} eV/atom; {len(candidates)} candidates")
+
+
+def _crystal_system(structure: orm.StructureData) -> str:
+    from ..analysis.symmetry import spacegroup
+
+    return spacegroup(structure.get_ase()).crystal_system

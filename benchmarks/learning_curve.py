@@ -1,0 +1,64 @@
+"""Out-of-sample RMSE of the atomic-energy network against training-set size, on CHGNet-labelled data.
+
+Training pool and test set are different relaxations (different seeds). Writes a Markdown table.
+
+    python benchmarks/learning_curve.py Si8 --volume 160 --sizes 100 250 500 1000 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from ase.io import read
+from oracle_data import oracle_dataset
+
+from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.evaluation import evaluate
+from aiida_cryspai.ml.training import TrainingSettings, train
+from aiida_cryspai.protocols import get_protocol
+
+
+def learning_curve(composition: str, volume: float, sizes: list[int], pool_relaxations: int, test_relaxations: int,
+                   force_weight: float, protocol: str, seed: int = 0) -> list[dict]:
+    pool = read(oracle_dataset(composition, pool_relaxations, volume, seed=0), index=":")
+    test = read(oracle_dataset(composition, test_relaxations, volume, seed=1), index=":")
+    parameters = get_protocol(protocol)
+    species = sorted({s for a in pool for s in a.get_chemical_symbols()})
+    descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
+    rows = []
+    rng = np.random.default_rng(seed)
+    for size in sizes:
+        if size > len(pool):
+            continue
+        chosen = rng.permutation(len(pool))[:size]
+        frames = [pool[k] for k in chosen]
+        groups = np.array([a.info["group"] for a in frames])
+        energies = np.array([a.get_potential_energy() for a in frames])
+        settings = TrainingSettings(**{**parameters["training"], "force_weight": force_weight, "seed": seed})
+        start = time.perf_counter()
+        model, metrics = train(frames, energies, groups, descriptor, settings, log=lambda _: None)
+        row = {"composition": composition, "n_train_frames": size, "force_weight": force_weight,
+               "train_s": round(time.perf_counter() - start, 1), "epochs": metrics["epochs"],
+               **{k: round(v, 2) for k, v in evaluate(model, test).items() if isinstance(v, float)},
+               "n_test": len(test)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("composition")
+    parser.add_argument("--volume", type=float, required=True)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 250, 500, 1000, 2000])
+    parser.add_argument("--pool-relaxations", type=int, default=112)
+    parser.add_argument("--test-relaxations", type=int, default=28)
+    parser.add_argument("--force-weight", type=float, nargs="+", default=[0.0, 0.1])
+    parser.add_argument("--protocol", default="precise")
+    args = parser.parse_args()
+    for weight in args.force_weight:
+        learning_curve(args.composition, args.volume, args.sizes, args.pool_relaxations, args.test_relaxations,
+                       weight, args.protocol)

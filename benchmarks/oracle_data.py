@@ -1,0 +1,81 @@
+"""Oracle-labelled datasets for the network benchmarks: random symmetric structures (all 7 crystal systems)
+and frames of their relaxations, labelled by CHGNet (energy, forces, stress). Cached as extxyz.
+
+    python benchmarks/oracle_data.py Si8 --relaxations 120 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+CACHE = Path(__file__).parent / ".cache"
+
+
+def _relax_batch(job: tuple) -> list:
+    composition_text, volume, seed, n, steps, stride = job
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    from aiida_cryspai.ml.calculators import get_calculator
+    from aiida_cryspai.ml.relax import RelaxGuards, relax
+    from aiida_cryspai.search.composition import parse_composition
+    from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
+    from aiida_cryspai.search.generation import random_structures
+
+    composition = parse_composition(composition_text)
+    systems = list(CRYSTAL_SYSTEMS)
+    calculator = get_calculator("chgnet")
+    frames = []
+    per_atom = volume / composition.n_atoms
+    guards = RelaxGuards(min_volume_per_atom=0.4 * per_atom, max_volume_per_atom=3.0 * per_atom,
+                         max_energy_per_atom=0.0, max_seconds=120)
+    structures = random_structures(composition, systems, -(-n // len(systems)), volume, seed)[:n]
+    for index, atoms in enumerate(structures):
+        result = relax(atoms, calculator, fmax=0.05, max_steps=steps, guards=guards)
+        kept = result.frames[::stride] + ([result.frames[-1]] if result.frames else [])
+        for frame in kept:
+            frame.info["group"] = seed * 10000 + index
+            frame.info["crystal_system"] = atoms.info["crystal_system"]
+        frames += kept
+    return frames
+
+
+def oracle_dataset(composition: str, relaxations: int, volume: float, workers: int = 2, steps: int = 80,
+                   stride: int = 4, seed: int = 0) -> Path:
+    """Path of the cached extxyz dataset, made if missing."""
+    from ase.io import write
+
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"{composition}_chgnet_{relaxations}_s{seed}.extxyz"
+    if path.exists():
+        return path
+    per_job = 14
+    jobs = [(composition, volume, seed * 1000 + k, per_job, steps, stride) for k in range(-(-relaxations // per_job))]
+    start = time.perf_counter()
+    if workers > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            batches = pool.map(_relax_batch, jobs)
+    else:
+        batches = [_relax_batch(job) for job in jobs]
+    frames = [frame for batch in batches for frame in batch]
+    write(path, frames, format="extxyz")
+    print(f"{composition}: {len(frames)} frames from {len(jobs) * per_job} relaxations in "
+          f"{time.perf_counter() - start:.0f} s -> {path}")
+    return path
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("composition")
+    parser.add_argument("--relaxations", type=int, default=112)
+    parser.add_argument("--volume", type=float, required=True, help="cell volume of the random structures (Å^3)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    oracle_dataset(args.composition, args.relaxations, args.volume, args.workers, seed=args.seed)

@@ -1,0 +1,42 @@
+import pytest
+from ase.build import bulk
+
+from aiida_cryspai.analysis.compare import unique_indices
+from aiida_cryspai.analysis.reference import compare_with_reference
+from aiida_cryspai.analysis.symmetry import refined, spacegroup
+
+
+def test_spacegroups_of_known_structures():
+    assert spacegroup(bulk("Si", "diamond", a=5.43, cubic=True)).number == 227
+    assert spacegroup(bulk("Mg", "hcp", a=3.21, c=5.21)).symbol == "P6_3/mmc"
+    assert spacegroup(bulk("Cu", "fcc", a=3.6, cubic=True)).crystal_system == "cubic"
+
+
+def test_refined_symmetrises_a_slightly_distorted_cell():
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.01, seed=1)
+    assert spacegroup(atoms, symprec=1e-4).number < 227
+    assert spacegroup(refined(atoms), symprec=1e-4).number == 227
+
+
+def test_duplicates_are_found_across_settings():
+    fcc = bulk("Cu", "fcc", a=3.6, cubic=True)
+    rotated = fcc.copy()
+    rotated.rotate(30, "z", rotate_cell=True)
+    hcp = bulk("Cu", "hcp", a=2.55, c=4.16) * (1, 1, 2)
+    assert unique_indices([fcc, rotated, hcp]) == [0, 2]
+    # equal structures with different energies are not duplicates
+    assert unique_indices([fcc, rotated], [0.0, 0.5]) == [0, 1]
+
+
+def test_reference_comparison():
+    reference = bulk("Si", "diamond", a=5.43, cubic=True)
+    same = reference.copy()
+    same.set_cell(reference.cell * 1.01, scale_atoms=True)
+    result = compare_with_reference(same, reference)
+    assert result["matched"] and result["spacegroup_target"] == result["spacegroup_predicted"] == 227
+    assert result["c_over_a_bias"] == pytest.approx(0.0, abs=1e-6)
+    assert result["site_bias"] == pytest.approx(0.0, abs=1e-3)
+    assert result["volume_error"] == pytest.approx(reference.get_volume() * (1.01**3 - 1), rel=1e-3)
+    other = compare_with_reference(bulk("Si", "fcc", a=3.9, cubic=True), reference)
+    assert not other["matched"] and other["site_bias"] is None

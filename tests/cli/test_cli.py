@@ -1,0 +1,89 @@
+"""``cryspai predict`` writes the results.json of DESIGN.md and the CIFs; bad input leaves nothing behind."""
+
+import json
+
+import pytest
+import yaml
+from aiida.orm import QueryBuilder, WorkChainNode
+from ase.io import read
+from click.testing import CliRunner
+
+from aiida_cryspai.cli.main import cryspai
+
+from ..parameters import TINY
+
+RESULT_KEYS = {"composition", "engine", "protocol", "seed", "workchain", "oracle", "iterations", "converged", "model",
+               "volume", "candidates"}
+CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
+                  "oracle_verified", "cif", "uuid"}
+
+
+def _count_runs() -> int:
+    return QueryBuilder().append(WorkChainNode, filters={"attributes.process_label": "CrySPAIWorkChain"}).count()
+
+
+def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
+    parameters = tmp_path / "tiny.yaml"
+    parameters.write_text(yaml.safe_dump(TINY))
+    output = tmp_path / "out"
+    result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", "--seed", "2", "--parameters",
+                                          str(parameters), "--output", str(output)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads((output / "results.json").read_text())
+    assert set(data) == RESULT_KEYS
+    assert data["composition"] == "Cu4" and data["engine"] == "ase:emt" and data["protocol"] == "fast"
+    assert data["seed"] == 2
+    assert set(data["workchain"]) == {"pk", "uuid", "exit_status"} and data["workchain"]["exit_status"] == 0
+    assert set(data["oracle"]) == {"relaxations", "ionic_steps", "wall_s"}
+    assert data["oracle"]["relaxations"] >= 7 and data["oracle"]["ionic_steps"] > data["oracle"]["relaxations"]
+    assert set(data["model"]) == {"rmse_mev_per_atom", "n_train"} and data["model"]["n_train"] > 0
+    assert set(data["volume"]) == {"estimated", "final_best"}
+    assert data["candidates"], "no candidates"
+    for rank, candidate in enumerate(data["candidates"], start=1):
+        assert set(candidate) == CANDIDATE_KEYS
+        assert candidate["rank"] == rank
+        atoms = read(output / candidate["cif"])
+        assert sorted(atoms.get_chemical_symbols()) == ["Cu"] * 4
+    energies = [c["energy_per_atom"] for c in data["candidates"]]
+    assert energies == sorted(energies)
+
+    # show and export work on the finished run
+    pk = str(data["workchain"]["pk"])
+    shown = CliRunner().invoke(cryspai, ["show", pk], catch_exceptions=False)
+    assert shown.exit_code == 0 and "oracle_relaxations_done" in shown.output
+    again = tmp_path / "again"
+    exported = CliRunner().invoke(cryspai, ["export", pk, str(again)], catch_exceptions=False)
+    assert exported.exit_code == 0
+    assert json.loads((again / "results.json").read_text()) == data
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["Xx4"], "unknown element 'Xx'"),
+        (["Si0"], "zero atoms"),
+        (["si8"], "malformed composition"),
+        (["Si8", "--volume", "-3"], "volume must be positive"),
+        (["Si8", "--volume", "0"], "volume must be positive"),
+        (["Si8", "--crystal-system", "hexa"], "unknown crystal system 'hexa'"),
+        (["Si8", "--engine", "vasp2"], "unknown engine 'vasp2'"),
+        (["Si8", "--protocol", "slow"], "unknown protocol 'slow'"),
+        (["Si8", "--max-oracle-calls", "0"], "at least 2"),
+        (["Si8", "--engine", "ase:emt"], "engine ase:emt cannot compute Si"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_stored(aiida_profile, arguments, fragment):
+    before = _count_runs()
+    result = CliRunner().invoke(cryspai, ["predict", *arguments])
+    assert result.exit_code != 0
+    assert fragment in result.output
+    assert result.output.count("Error") == 1
+    assert _count_runs() == before
+
+
+def test_setup_is_idempotent(aiida_profile):
+    first = CliRunner().invoke(cryspai, ["setup"], catch_exceptions=False)
+    second = CliRunner().invoke(cryspai, ["setup"], catch_exceptions=False)
+    assert first.exit_code == second.exit_code == 0
+    assert first.output == second.output
+    assert "cryspai-relax@localhost" in first.output

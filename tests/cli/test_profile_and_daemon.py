@@ -1,0 +1,79 @@
+"""The embedded default profile from nothing, and a run through the daemon on aiida-core's ZeroMQ broker.
+
+These run the installed console scripts in a fresh AiiDA configuration folder, as a user would.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ..parameters import TINY
+
+BIN = Path(sys.executable).parent
+
+
+def _run(args, env, timeout=300, check=True):
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def fresh_config(tmp_path):
+    env = dict(os.environ)
+    env["AIIDA_PATH"] = str(tmp_path / "config")
+    # as in an activated virtual environment: the daemon starts its workers through `verdi` found on PATH
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def test_setup_creates_the_embedded_profile_once(fresh_config):
+    first = _run([BIN / "cryspai", "setup"], fresh_config)
+    assert "Creating the AiiDA profile 'cryspai'" in first.stdout
+    second = _run([BIN / "cryspai", "setup"], fresh_config)
+    assert "Creating" not in second.stdout
+    config = json.loads((Path(fresh_config["AIIDA_PATH"]) / ".aiida" / "config.json").read_text())
+    profile = config["profiles"]["cryspai"]
+    assert profile["storage"]["backend"] == "core.sqlite_dos"
+    assert profile["process_control"]["backend"] == "core.zeromq"
+    assert config["default_profile"] == "cryspai"
+    codes = _run([BIN / "verdi", "-p", "cryspai", "code", "list", "-a"], fresh_config).stdout
+    for script in ("cryspai-relax", "cryspai-train", "cryspai-evolve"):
+        assert f"{script}@localhost" in codes
+    other = _run([BIN / "cryspai", "-p", "second", "setup"], fresh_config)
+    assert "profile: second" in other.stdout
+
+
+def test_predict_through_the_daemon(fresh_config, tmp_path):
+    _run([BIN / "cryspai", "setup"], fresh_config)
+    _run([BIN / "verdi", "-p", "cryspai", "daemon", "start", "1"], fresh_config)
+    try:
+        parameters = tmp_path / "tiny.yaml"
+        parameters.write_text(yaml.safe_dump(TINY))
+        start = time.perf_counter()
+        submitted = _run([BIN / "cryspai", "predict", "Cu4", "--engine", "ase:emt", "--parameters", str(parameters),
+                          "--daemon"], fresh_config)
+        assert time.perf_counter() - start < 60  # returns at once, does not wait for the run
+        pk = re.search(r"CrySPAIWorkChain<(\d+)>", submitted.stdout).group(1)
+        deadline = time.time() + 600
+        while True:
+            shown = _run([BIN / "cryspai", "show", pk], fresh_config).stdout
+            if re.search(r"state: (finished|excepted|killed)", shown):
+                break
+            assert time.time() < deadline, shown
+            time.sleep(5)
+        assert "exit_status: 0" in shown, shown
+        assert "oracle_relaxations_done" in shown
+        _run([BIN / "cryspai", "export", pk, str(tmp_path / "out")], fresh_config)
+        results = json.loads((tmp_path / "out" / "results.json").read_text())
+        assert results["workchain"]["pk"] == int(pk) and results["candidates"]
+    finally:
+        _run([BIN / "verdi", "-p", "cryspai", "daemon", "stop"], fresh_config, check=False)

@@ -1,0 +1,67 @@
+"""The GA itself, with EMT as the local optimiser, must find the oracle's own ground state."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from aiida_cryspai.analysis.symmetry import spacegroup
+from aiida_cryspai.ml.relax import relax
+from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.ga import GASettings, evolve
+from aiida_cryspai.search.operators import crossover, permute, rattle, strain
+
+
+def _emt_optimiser(emt):
+    def optimise(atoms):
+        result = relax(atoms, emt, fmax=0.03, max_steps=100, record_frames=False)
+        return (result.atoms, result.energy / len(atoms)) if result.ok else None
+
+    return optimise
+
+
+def test_ga_finds_emt_ground_state_of_ag4_in_cubic(emt):
+    reference = bulk("Ag", "fcc", cubic=True)
+    reference_energy = relax(reference, emt, fmax=0.001).energy / 4
+    settings = GASettings(n_trial=6, n_generations=2, n_replace=3, n_offspring=6, n_recommend=3)
+    result = evolve(parse_composition("Ag4"), "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
+    best = result.recommended[0]
+    assert best.energy_per_atom == pytest.approx(reference_energy, abs=1e-3)
+    assert spacegroup(best.atoms).number == 225
+    # energies of the recommendations are sorted and the best per generation never gets worse
+    energies = [ind.energy_per_atom for ind in result.recommended]
+    assert energies == sorted(energies)
+    assert all(b <= a + 1e-12 for a, b in zip(result.best_per_generation, result.best_per_generation[1:]))
+
+
+@pytest.mark.parametrize("system", ["cubic", "tetragonal", "hexagonal", "orthorhombic", "monoclinic"])
+def test_strain_keeps_the_lattice_type(system):
+    rng = np.random.default_rng(0)
+    atoms = bulk("Mg", "hcp", a=3.2, c=5.2) if system == "hexagonal" else bulk("Cu", "fcc", a=3.6, cubic=True)
+    for _ in range(5):
+        child = strain(atoms, system, atoms.get_volume(), rng)
+        if child is None:
+            continue
+        a, b, c, alpha, beta, gamma = child.cell.cellpar()
+        assert child.get_volume() == pytest.approx(atoms.get_volume())
+        if system == "cubic":
+            assert a == pytest.approx(b) and b == pytest.approx(c)
+        if system in ("tetragonal", "hexagonal"):
+            assert a == pytest.approx(b)
+        if system != "monoclinic":
+            assert alpha == pytest.approx(atoms.cell.cellpar()[3])
+
+
+def test_crossover_and_mutations_keep_the_composition():
+    rng = np.random.default_rng(1)
+    mother = bulk("NaCl", "rocksalt", a=5.6, cubic=True)
+    father = mother.copy()
+    father.rattle(0.3, seed=3)
+    made = 0
+    for _ in range(20):
+        for child in (crossover(mother, father, 180.0, rng), rattle(mother, 180.0, rng), permute(mother, 180.0, rng)):
+            if child is None:
+                continue
+            made += 1
+            assert sorted(child.get_chemical_symbols()) == sorted(mother.get_chemical_symbols())
+            assert child.get_volume() == pytest.approx(180.0)
+    assert made > 10

@@ -1,0 +1,48 @@
+"""The console scripts run without AiiDA in a plain folder, as on a cluster node."""
+
+import json
+
+from ase.build import bulk
+from ase.io import read, write
+
+from aiida_cryspai.executables import evolve, relax, train
+from aiida_cryspai.ml.dataset import load_arrays
+
+
+def test_relax_train_evolve_in_a_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    structures = []
+    for n, (name, a) in enumerate([("fcc", 3.7), ("bcc", 2.95), ("sc", 2.4), ("fcc", 3.5)]):
+        atoms = bulk("Cu", name, a=a, cubic=True) if name != "sc" else bulk("Cu", "sc", a=a) * (2, 1, 1)
+        atoms.rattle(0.05, seed=n)
+        atoms.info["key"] = f"s{n}"
+        structures.append(atoms)
+    write("structures.xyz", structures, format="extxyz")
+    (tmp_path / "parameters.json").write_text(json.dumps({"calculator": "emt", "fmax": 0.05, "max_steps": 60}))
+    relax.main([])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["status"] for r in results.values()} == {"ok"}
+    assert len(read("relaxed.xyz", index=":")) == 4
+    frames = load_arrays("frames.npz")
+    assert len(frames["energies"]) > 4
+
+    (tmp_path / "dataset.npz").write_bytes((tmp_path / "frames.npz").read_bytes())
+    (tmp_path / "parameters.json").write_text(json.dumps({
+        "descriptor": {"species": ["Cu"], "radial_cutoff": 5.0, "radial_order": 6, "angular_cutoff": 3.5},
+        "training": {"hidden": 8, "max_epochs": 50},
+    }))
+    train.main([])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_train"] > 0 and (tmp_path / "model.pt").exists()
+
+    (tmp_path / "parameters.json").write_text(json.dumps({
+        "composition": "Cu4", "crystal_system": "cubic", "volume": 48.0, "seed": 1,
+        "ga": {"n_trial": 3, "n_generations": 1, "n_replace": 1, "n_offspring": 2, "n_recommend": 2},
+        "local": {"max_steps": 10},
+    }))
+    evolve.main([])
+    recommended = read("recommended.xyz", index=":")
+    summary = json.loads((tmp_path / "evolve.json").read_text())
+    assert 1 <= len(recommended) <= 2 and summary["n_local_optimisations"] >= 3
+    energies = [a.info["predicted_energy_per_atom"] for a in recommended]
+    assert energies == sorted(energies)

@@ -1,0 +1,110 @@
+"""The CrySPAI loop end to end on a real profile, real CalcJobs on localhost, EMT as the oracle."""
+
+import pytest
+from aiida.engine import run_get_node
+from aiida.orm import CalcFunctionNode, CalcJobNode, QueryBuilder, WorkflowNode
+from ase.build import bulk
+
+from aiida_cryspai.ml.relax import relax
+from aiida_cryspai.workchains.main import CrySPAIWorkChain
+
+from ..parameters import SMALL
+
+
+def _emt_energy_per_atom(atoms, emt):
+    return relax(atoms, emt, fmax=0.001, max_steps=500).energy / len(atoms)
+
+
+@pytest.fixture(scope="module")
+def ag4_run(aiida_profile):
+    from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
+
+    codes = ensure_codes(ensure_computer())
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Ag4", engine="ase:emt", protocol="fast", seed=3,
+                                                         overrides=SMALL, codes=codes)
+    _, node = run_get_node(builder)
+    return node
+
+
+def test_ag4_ranks_emt_fcc_first(ag4_run, emt):
+    assert ag4_run.is_finished_ok, ag4_run.exit_message
+    candidates = ag4_run.outputs.summary["candidates"]
+    fcc = _emt_energy_per_atom(bulk("Ag", "fcc", a=4.09, cubic=True), emt)
+    hcp = _emt_energy_per_atom(bulk("Ag", "hcp", a=2.89, c=4.72), emt)
+    assert hcp > fcc  # the oracle's own truth: under EMT, fcc is silver's lowest stacking
+    assert candidates[0]["spacegroup_number"] == 225
+    assert candidates[0]["energy_per_atom"] == pytest.approx(fcc, abs=1e-3)
+    energies = [c["energy_per_atom"] for c in candidates]
+    assert energies == sorted(energies)
+    ranked = ag4_run.outputs.candidates
+    assert set(ranked.keys()) == {f"rank_{c['rank']:03d}" for c in candidates}
+
+
+def test_every_stage_is_in_the_provenance_graph(ag4_run):
+    called = ag4_run.called_descendants
+    calcfunctions = {n.process_label for n in called if isinstance(n, CalcFunctionNode)}
+    assert {"estimate_volume", "generate_random_structures", "update_dataset", "check_convergence",
+            "recommend_structures", "rank_results"} <= calcfunctions
+    calcjobs = [n for n in called if isinstance(n, CalcJobNode)]
+    assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {n.process_label for n in calcjobs}
+    assert all(n.is_finished_ok for n in calcjobs)
+    # the seven GAs of one iteration are separate CalcJobs
+    evolve = [n for n in calcjobs if n.process_label == "EvolveCalculation"]
+    assert len(evolve) >= 7
+    # every oracle structure counted in the summary went through a RelaxCalculation
+    relaxed = sum(len(n.inputs.structures) for n in calcjobs if n.process_label == "RelaxCalculation")
+    assert relaxed == ag4_run.outputs.summary["oracle"]["relaxations"]
+    # the recommended structure walks back to the oracle calculation that relaxed it
+    rank1 = ag4_run.outputs.candidates.rank_001
+    assert rank1.creator.process_label == "rank_results"
+    uuid = ag4_run.outputs.summary["candidates"][0]["oracle_structure_uuid"]
+    sources = [n for n in rank1.creator.base.links.get_incoming().all_nodes() if n.uuid == uuid]
+    assert len(sources) == 1 and sources[0].creator.process_label == "RelaxCalculation"
+    # the final model and dataset are outputs, and the model was trained on that dataset
+    model = ag4_run.outputs.model
+    assert model.creator.process_label == "TrainCalculation"
+    assert model.creator.inputs.dataset.uuid == ag4_run.outputs.dataset.uuid
+
+
+def test_oracle_budget_is_respected(aiida_profile, cryspai_codes):
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
+                                                         max_oracle_calls=9, overrides=SMALL, codes=cryspai_codes)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    relaxed = sum(len(n.inputs.structures) for n in node.called_descendants
+                  if isinstance(n, CalcJobNode) and n.process_label == "RelaxCalculation")
+    assert relaxed <= 9
+    assert node.outputs.summary["oracle"]["relaxations"] == relaxed
+
+
+@pytest.mark.parametrize(
+    ("inputs", "exit_status"),
+    [({"composition": "Xx4"}, 201), ({"composition": "Si0"}, 201), ({"engine": "vasp2"}, 202),
+     ({"crystal_system": "hexa"}, 203), ({"volume": -5.0}, 204), ({"max_oracle_calls": 0}, 205),
+     ({"composition": "Si8"}, 202)],
+)
+def test_bad_input_gets_an_exit_code_and_runs_nothing(aiida_profile, cryspai_codes, inputs, exit_status):
+    from aiida import orm
+
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
+    for key, value in inputs.items():
+        node_type = {str: orm.Str, float: orm.Float, int: orm.Int}[type(value)]
+        builder[key] = node_type(value)
+    _, node = run_get_node(builder)
+    assert node.exit_status == exit_status
+    assert 200 <= node.exit_status < 300
+    assert node.called == []
+    assert "candidates" not in node.outputs
+
+
+def test_unknown_parameter_is_refused(aiida_profile, cryspai_codes):
+    from aiida import orm
+
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
+    parameters = builder.parameters.get_dict()
+    parameters["ga"]["n_trail"] = 3
+    builder.parameters = orm.Dict(parameters)
+    _, node = run_get_node(builder)
+    assert node.exit_status == 206
+    assert "n_trail" in node.exit_message
+    assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
