@@ -59,10 +59,10 @@ def evaluate_command(model, data):
     """Errors of MODEL on DATA (extxyz): one JSON object with rmse_mev_per_atom, mae_mev_per_atom, n_structures
     and, when DATA has forces, force_rmse_ev_per_angstrom."""
     from ..ml.evaluation import evaluate
-    from ..ml.network import AtomicEnergyModel
+    from ..ml.network import load_potential
 
     try:
-        network = AtomicEnergyModel.load(model)
+        network = load_potential(model)
     except Exception as error:  # torch raises several types for a file that is not a model
         raise click.ClickException(f"{model} is not a cryspai model: {error}") from None
     structures = read_labelled(data)

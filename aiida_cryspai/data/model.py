@@ -26,10 +26,10 @@ class ModelData(SinglefileData):
         return self.metrics.get("rmse_validation_mev_per_atom")
 
     def load_model(self):
-        """The :class:`~aiida_cryspai.ml.network.AtomicEnergyModel` stored in this node."""
-        from ..ml.network import AtomicEnergyModel
+        """The :class:`~aiida_cryspai.ml.network.EnsembleModel` stored in this node (one or more networks)."""
+        from ..ml.network import load_potential
 
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.pt"
             path.write_bytes(self.get_content(mode="rb"))
-            return AtomicEnergyModel.load(path)
+            return load_potential(path)

@@ -1,11 +1,11 @@
-"""An ASE calculator for a trained :class:`AtomicEnergyModel`."""
+"""An ASE calculator for a trained :class:`~.network.Potential` (one network or an ensemble)."""
 
 from __future__ import annotations
 
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .network import AtomicEnergyModel
+from .network import Potential
 
 
 class NetworkCalculator(Calculator):
@@ -13,7 +13,7 @@ class NetworkCalculator(Calculator):
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, model: AtomicEnergyModel, **kwargs):
+    def __init__(self, model: Potential, **kwargs):
         super().__init__(**kwargs)
         self.model = model
 

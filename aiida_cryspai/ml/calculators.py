@@ -22,7 +22,7 @@ def get_calculator(name: str, model_path: str | Path | None = None):
         if model_path is None:
             raise ValueError("the 'network' calculator needs a model file")
         from .calculator import NetworkCalculator
-        from .network import AtomicEnergyModel
+        from .network import load_potential
 
-        return NetworkCalculator(AtomicEnergyModel.load(model_path))
+        return NetworkCalculator(load_potential(model_path))
     raise ValueError(f"unknown calculator {name!r}; choose one of {', '.join(CALCULATORS)}")

@@ -6,10 +6,10 @@ import numpy as np
 from ase import Atoms
 
 from .dataset import has_forces
-from .network import AtomicEnergyModel
+from .network import Potential
 
 
-def evaluate(model: AtomicEnergyModel, structures: list[Atoms]) -> dict:
+def evaluate(model: Potential, structures: list[Atoms]) -> dict:
     """``rmse_mev_per_atom``, ``mae_mev_per_atom``, ``n_structures``, and ``force_rmse_ev_per_angstrom`` (with
     ``n_force_components``) when every structure carries forces."""
     if not structures:

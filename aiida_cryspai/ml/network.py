@@ -12,12 +12,50 @@ import torch
 from ase import Atoms
 from torch import nn
 
-from .descriptors import DescriptorSettings, compute_features, find_neighbours, species_indices
+from .descriptors import DescriptorSettings, compute_features, features_of, find_neighbours, species_indices
 
 torch.set_default_dtype(torch.float64)
 
 
-class AtomicEnergyModel(nn.Module):
+class Potential(nn.Module):
+    """Energy, forces and stress by autograd from ``atomic_energies(features, species)`` on ``settings``."""
+
+    settings: DescriptorSettings
+
+    def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def structure_energies(
+        self, features: torch.Tensor, species: torch.Tensor, structure: torch.Tensor, n_structures: int
+    ) -> torch.Tensor:
+        energies = self.atomic_energies(features, species)
+        return torch.zeros(n_structures, dtype=energies.dtype).index_add(0, structure, energies)
+
+    def energy_forces_stress(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
+        """Energy (eV), forces (eV/Å) and stress (eV/Å^3, 3x3, ASE sign convention) of one structure."""
+        positions = torch.as_tensor(atoms.positions, dtype=torch.float64).clone().requires_grad_(True)
+        cell = torch.as_tensor(atoms.cell[:], dtype=torch.float64)
+        strain = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
+        deformation = torch.eye(3, dtype=torch.float64) + 0.5 * (strain + strain.T)
+        species = species_indices(atoms, self.settings)
+        features = compute_features(
+            positions @ deformation, cell @ deformation, species, find_neighbours(atoms, self.settings), self.settings
+        )
+        energy = self.atomic_energies(features, species).sum()
+        d_positions, d_strain = torch.autograd.grad(energy, (positions, strain))
+        volume = abs(float(np.linalg.det(atoms.cell[:])))
+        return float(energy.detach()), -d_positions.numpy(), d_strain.numpy() / volume
+
+    def predict_energies(self, structures: list[Atoms]) -> np.ndarray:
+        """Total energies (eV) of ``structures`` without gradients."""
+        with torch.no_grad():
+            return np.asarray(
+                [float(self.atomic_energies(features_of(a, self.settings), species_indices(a, self.settings)).sum())
+                 for a in structures]
+            )
+
+
+class AtomicEnergyModel(Potential):
     """Per-species MLPs on Chebyshev descriptors, with per-species reference energies."""
 
     def __init__(self, settings: DescriptorSettings, hidden: int = 32, activation: str = "tanh"):
@@ -47,41 +85,6 @@ class AtomicEnergyModel(nn.Module):
                 out = out.index_put((mask.nonzero().squeeze(1),), net(normalised[mask]).squeeze(1))
         return self.reference_energies[species] + self.energy_scale * out
 
-    def structure_energies(
-        self, features: torch.Tensor, species: torch.Tensor, structure: torch.Tensor, n_structures: int
-    ) -> torch.Tensor:
-        energies = self.atomic_energies(features, species)
-        return torch.zeros(n_structures, dtype=energies.dtype).index_add(0, structure, energies)
-
-    def energy_forces_stress(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
-        """Energy (eV), forces (eV/Å) and stress (eV/Å^3, 3x3, ASE sign convention) of one structure."""
-        positions = torch.as_tensor(atoms.positions, dtype=torch.float64).clone().requires_grad_(True)
-        cell = torch.as_tensor(atoms.cell[:], dtype=torch.float64)
-        strain = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
-        deformation = torch.eye(3, dtype=torch.float64) + 0.5 * (strain + strain.T)
-        features = compute_features(
-            positions @ deformation,
-            cell @ deformation,
-            species_indices(atoms, self.settings),
-            find_neighbours(atoms, self.settings),
-            self.settings,
-        )
-        energy = self.atomic_energies(features, species_indices(atoms, self.settings)).sum()
-        d_positions, d_strain = torch.autograd.grad(energy, (positions, strain))
-        volume = abs(float(np.linalg.det(atoms.cell[:])))
-        return float(energy.detach()), -d_positions.numpy(), d_strain.numpy() / volume
-
-    def predict_energies(self, structures: list[Atoms]) -> np.ndarray:
-        """Total energies (eV) of ``structures`` without gradients."""
-        from .descriptors import features_of
-
-        with torch.no_grad():
-            out = []
-            for atoms in structures:
-                features = features_of(atoms, self.settings)
-                out.append(float(self.atomic_energies(features, species_indices(atoms, self.settings)).sum()))
-        return np.asarray(out)
-
     # -- persistence ------------------------------------------------------------------------------------
     def save(self, path: str | Path, metrics: dict | None = None) -> None:
         torch.save(
@@ -103,3 +106,67 @@ class AtomicEnergyModel(nn.Module):
         model.metrics = payload.get("metrics", {})
         model.eval()
         return model
+
+
+class EnsembleModel(Potential):
+    """K atomic-energy networks on the same descriptor: the mean is the prediction, the spread its uncertainty."""
+
+    def __init__(self, members: list[AtomicEnergyModel]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one network")
+        self.members = nn.ModuleList(members)
+        self.settings = members[0].settings
+        self.metrics: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m.atomic_energies(features, species) for m in self.members]).mean(0)
+
+    def energies_and_spread(self, structures: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean total energy (eV) of each structure and the standard deviation of the members (eV)."""
+        means, spreads = [], []
+        with torch.no_grad():
+            for atoms in structures:
+                features = features_of(atoms, self.settings)
+                species = species_indices(atoms, self.settings)
+                totals = torch.stack([m.atomic_energies(features, species).sum() for m in self.members])
+                means.append(float(totals.mean()))
+                spreads.append(float(totals.std(unbiased=False)) if len(self.members) > 1 else 0.0)
+        return np.asarray(means), np.asarray(spreads)
+
+    def save(self, path: str | Path, metrics: dict | None = None) -> None:
+        torch.save(
+            {
+                "settings": self.settings.as_dict(),
+                "members": [{"hidden": m.hidden, "activation": m.activation, "state_dict": m.state_dict()}
+                            for m in self.members],
+                "metrics": metrics if metrics is not None else self.metrics,
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> EnsembleModel:
+        """An ensemble from a model file (a single network loads as an ensemble of one)."""
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(payload, dict) or "settings" not in payload:
+            raise ValueError(f"{path} is not a cryspai model file")
+        settings = DescriptorSettings(**payload["settings"])
+        entries = payload.get("members") or [payload]
+        members = []
+        for entry in entries:
+            member = AtomicEnergyModel(settings, entry["hidden"], entry["activation"])
+            member.load_state_dict(entry["state_dict"])
+            members.append(member)
+        ensemble = cls(members)
+        ensemble.metrics = payload.get("metrics", {})
+        ensemble.eval()
+        return ensemble
+
+
+def load_potential(path: str | Path) -> EnsembleModel:
+    """The trained network(s) in a model file written by ``cryspai-train`` or ``cryspai train``."""
+    return EnsembleModel.load(path)

@@ -1,7 +1,16 @@
-"""Training of the atomic-energy network: reference energies by regression, Adam, early stopping.
+"""Training of the atomic-energy network: reference energies by regression, then an optimiser, early stopping.
 
 The metric is the per-atom energy RMSE (paper Eq. 1), reported in meV/atom. The validation set is held
-out by *group* (one relaxation trajectory is one group) so that its RMSE is out of sample.
+out by *group* (one relaxation trajectory is one group) so that its RMSE is out of sample. Optimisers:
+
+- ``lbfgs`` (default): full-batch L-BFGS with a strong-Wolfe line search, as aenet trains its networks; on
+  datasets of a few thousand structures it reaches a lower loss than Adam in a fraction of the time;
+- ``adam``: mini-batch back-propagation;
+- ``swarm``: the paper's swarm training (its ref. 40): a particle swarm over the network weights finds a
+  starting point, which L-BFGS then refines (the hybrid of swarm and gradient).
+
+``ensemble_size`` networks are trained from different initial weights on the same split; their spread is the
+uncertainty the workchain uses to choose candidates for the oracle.
 """
 
 from __future__ import annotations
@@ -16,21 +25,33 @@ from ase import Atoms
 
 from .dataset import has_forces
 from .descriptors import DescriptorSettings, Graph, build_graph, features_of, species_indices
-from .network import AtomicEnergyModel
+from .network import AtomicEnergyModel, EnsembleModel, Potential
+
+OPTIMISERS = ("lbfgs", "adam", "swarm")
 
 
 @dataclass
 class TrainingSettings:
     hidden: int = 32
     activation: str = "tanh"
-    learning_rate: float = 3e-3
-    max_epochs: int = 2000
-    patience: int = 40
-    batch_size: int = 256
+    optimizer: str = "lbfgs"
+    learning_rate: float = 3e-3  # Adam only
+    max_epochs: int = 2000  # Adam epochs, or L-BFGS steps of up to 20 iterations each
+    patience: int = 40  # epochs (steps) without a better validation RMSE before stopping (paper: 40)
+    batch_size: int = 32  # structures per Adam mini-batch
     validation_fraction: float = 0.15
-    weight_decay: float = 0.0
+    weight_decay: float = 1e-5  # L2 penalty on the weights, added to the loss
     force_weight: float = 0.0  # weight of the force error (eV/Å)^2 against the energy error (eV/atom)^2
+    ensemble_size: int = 1
+    swarm_particles: int = 24
+    swarm_iterations: int = 300
     seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMISERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMISERS)}")
+        if self.ensemble_size < 1:
+            raise ValueError("ensemble_size must be at least 1")
 
 
 @dataclass
@@ -81,7 +102,7 @@ def split_by_group(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.n
     unique = np.unique(groups)
     rng = np.random.default_rng(seed)
     rng.shuffle(unique)
-    n_val = max(1, int(round(fraction * len(unique)))) if len(unique) > 1 else 0
+    n_val = max(1, int(round(fraction * len(unique)))) if len(unique) > 1 and fraction > 0 else 0
     val_groups = set(unique[:n_val].tolist())
     is_val = np.array([g in val_groups for g in groups])
     return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
@@ -118,44 +139,137 @@ def _chunks(structures: list[Atoms], data: FeatureSet, descriptor: DescriptorSet
     return chunks
 
 
-def _loss(model: AtomicEnergyModel, chunk: _Chunk, force_weight: float) -> torch.Tensor:
+def _loss(model: AtomicEnergyModel, chunk: _Chunk, settings: TrainingSettings, use_forces: bool) -> torch.Tensor:
     data = chunk.data
-    if force_weight > 0:
+    if use_forces:
         positions = chunk.graph.positions.clone().requires_grad_(True)
         features = chunk.graph.features(positions)
     else:
         features = data.features
     predicted = model.structure_energies(features, data.species, data.structure, data.n_structures)
     loss = torch.mean(((predicted - data.energies) / data.n_atoms) ** 2)
-    if force_weight > 0:
+    if use_forces:
         forces = -torch.autograd.grad(predicted.sum(), positions, create_graph=True)[0]
-        loss = loss + force_weight * torch.mean((forces - chunk.forces) ** 2)
+        loss = loss + settings.force_weight * torch.mean((forces - chunk.forces) ** 2)
+    if settings.weight_decay > 0:
+        loss = loss + settings.weight_decay * _weight_norm(model)
     return loss
 
 
-def rmse_mev_per_atom(model: AtomicEnergyModel, data: FeatureSet) -> float:
+def _weight_norm(model: AtomicEnergyModel) -> torch.Tensor:
+    return sum((p**2).sum() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
+def rmse_mev_per_atom(model: Potential, data: FeatureSet) -> float:
     with torch.no_grad():
         predicted = model.structure_energies(data.features, data.species, data.structure, data.n_structures)
         error = (predicted - data.energies) / data.n_atoms
         return float(torch.sqrt(torch.mean(error**2)) * 1000.0)
 
 
-def train(
-    structures: list[Atoms],
-    energies: np.ndarray,
-    groups: np.ndarray,
-    descriptor: DescriptorSettings,
-    settings: TrainingSettings,
-    log=print,
-) -> tuple[AtomicEnergyModel, dict]:
-    """Train a new model on ``structures`` with total ``energies`` (eV); returns the model and its metrics."""
-    start = time.perf_counter()
-    torch.manual_seed(settings.seed)
-    data = build_features(structures, energies, descriptor)
-    train_idx, val_idx = split_by_group(np.asarray(groups), settings.validation_fraction, settings.seed)
-    train_set = data.subset(train_idx)
-    val_set = data.subset(val_idx) if len(val_idx) else None
+class _EarlyStopping:
+    """Keeps the weights with the lowest monitored RMSE; says stop after ``patience`` steps without a better one."""
 
+    def __init__(self, model: AtomicEnergyModel, monitor: FeatureSet, patience: int):
+        self.model, self.monitor, self.patience = model, monitor, patience
+        self.best = math.inf
+        self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        self.since_best = 0
+        self.steps = 0
+
+    def __call__(self) -> bool:
+        self.steps += 1
+        current = rmse_mev_per_atom(self.model, self.monitor)
+        if not math.isfinite(current):
+            return True
+        if current < self.best - 1e-6:
+            self.best, self.since_best = current, 0
+            self.best_state = {k: v.clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.since_best += 1
+        return self.since_best >= self.patience
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.best_state)
+
+
+def _fit_lbfgs(model, chunks, stopping, settings, use_forces, log) -> None:
+    optimiser = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=20, history_size=50,
+                                  line_search_fn="strong_wolfe")
+    chunk = chunks[0]
+
+    def closure():
+        optimiser.zero_grad()
+        loss = _loss(model, chunk, settings, use_forces)
+        loss.backward()
+        return loss
+
+    for step in range(settings.max_epochs):
+        optimiser.step(closure)
+        if stopping():
+            break
+        if step % 50 == 0:
+            log(f"L-BFGS step {step:5d}  monitored RMSE (best) {stopping.best:8.2f} meV/atom")
+
+
+def _fit_adam(model, chunks, stopping, settings, use_forces, log, rng) -> None:
+    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
+    # halve the step when the monitored RMSE stalls for half of the early-stopping patience
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                           patience=max(1, settings.patience // 2), min_lr=1e-5)
+    for epoch in range(settings.max_epochs):
+        model.train()
+        for k in rng.permutation(len(chunks)):
+            optimiser.zero_grad()
+            _loss(model, chunks[k], settings, use_forces).backward()
+            optimiser.step()
+        model.eval()
+        if stopping():
+            break
+        scheduler.step(rmse_mev_per_atom(model, stopping.monitor))
+        if epoch % 100 == 0:
+            log(f"epoch {epoch:5d}  monitored RMSE (best) {stopping.best:8.2f} meV/atom")
+
+
+def swarm_search(model: AtomicEnergyModel, chunk: _Chunk, settings: TrainingSettings,
+                 rng: np.random.Generator) -> float:
+    """Particle swarm over the weights of ``model`` on the energy loss of ``chunk``; leaves the best particle in
+    ``model`` and returns its training RMSE (meV/atom). Inertia 0.72, cognitive and social weights 1.49."""
+    from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+    parameters = list(model.parameters())
+    start = parameters_to_vector(parameters).detach()
+    scale = start.abs().mean().item() or 0.1
+    n = settings.swarm_particles
+    positions = start[None, :] + torch.as_tensor(rng.normal(0.0, scale, (n, start.numel())))
+    positions[0] = start
+    velocities = torch.zeros_like(positions)
+
+    def loss_of(vector: torch.Tensor) -> float:
+        vector_to_parameters(vector, parameters)
+        with torch.no_grad():
+            value = _loss(model, chunk, settings, use_forces=False)
+        return float(value) if torch.isfinite(value) else math.inf
+
+    own_best = positions.clone()
+    own_loss = torch.as_tensor([loss_of(p) for p in positions])
+    leader = int(torch.argmin(own_loss))
+    for _ in range(settings.swarm_iterations):
+        r1 = torch.as_tensor(rng.random(positions.shape))
+        r2 = torch.as_tensor(rng.random(positions.shape))
+        velocities = 0.72 * velocities + 1.49 * r1 * (own_best - positions) + 1.49 * r2 * (own_best[leader] - positions)
+        positions = positions + velocities
+        for k in range(n):
+            value = loss_of(positions[k])
+            if value < own_loss[k]:
+                own_loss[k] = value
+                own_best[k] = positions[k]
+        leader = int(torch.argmin(own_loss))
+    vector_to_parameters(own_best[leader], parameters)
+    return rmse_mev_per_atom(model, chunk.data)
+
+
+def _new_member(descriptor: DescriptorSettings, settings: TrainingSettings, train_set: FeatureSet) -> AtomicEnergyModel:
     model = AtomicEnergyModel(descriptor, settings.hidden, settings.activation)
     model.feature_mean.copy_(train_set.features.mean(0))
     model.feature_std.copy_(train_set.features.std(0).clamp_min(1e-6))
@@ -167,48 +281,62 @@ def train(
         residual = (train_set.energies - reference) / train_set.n_atoms
         scale = float(torch.std(residual)) if train_set.n_structures > 1 else 0.1
     model.energy_scale.fill_(max(scale, 1e-3))
+    return model
 
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    # halve the step when the monitored RMSE stalls for a quarter of the early-stopping patience
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
-                                                           patience=max(1, settings.patience // 4))
+
+def train(
+    structures: list[Atoms],
+    energies: np.ndarray,
+    groups: np.ndarray,
+    descriptor: DescriptorSettings,
+    settings: TrainingSettings,
+    log=print,
+) -> tuple[EnsembleModel, dict]:
+    """Train ``settings.ensemble_size`` networks on ``structures`` with total ``energies`` (eV).
+
+    Returns the ensemble (one network when the size is 1) and its metrics."""
+    start = time.perf_counter()
+    data = build_features(structures, energies, descriptor)
+    train_idx, val_idx = split_by_group(np.asarray(groups), settings.validation_fraction, settings.seed)
+    train_set = data.subset(train_idx)
+    val_set = data.subset(val_idx) if len(val_idx) else None
     monitor = val_set if val_set is not None else train_set
     use_forces = settings.force_weight > 0 and all(has_forces(structures[k]) for k in train_idx)
     rng = np.random.default_rng(settings.seed)
-    chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, settings.batch_size, use_forces, rng)
-    best = math.inf
-    best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    since_best = 0
-    epochs = 0
-    for epoch in range(settings.max_epochs):
-        epochs = epoch + 1
-        model.train()
-        for chunk in rng.permutation(len(chunks)):
-            optimiser.zero_grad()
-            _loss(model, chunks[chunk], settings.force_weight if use_forces else 0.0).backward()
-            optimiser.step()
-        model.eval()
-        current = rmse_mev_per_atom(model, monitor)
-        scheduler.step(current)
-        if current < best - 1e-6:
-            best = current
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-            since_best = 0
+    batch = len(train_idx) if settings.optimizer != "adam" else settings.batch_size
+    chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch, use_forces, rng)
+
+    members, member_metrics = [], []
+    for k in range(settings.ensemble_size):
+        torch.manual_seed(settings.seed + k)
+        member_rng = np.random.default_rng(settings.seed + k)
+        model = _new_member(descriptor, settings, train_set)
+        extra = {}
+        if settings.optimizer == "swarm":
+            extra["rmse_after_swarm_mev_per_atom"] = swarm_search(model, chunks[0], settings, member_rng)
+        stopping = _EarlyStopping(model, monitor, settings.patience)
+        if settings.optimizer == "adam":
+            _fit_adam(model, chunks, stopping, settings, use_forces, log, member_rng)
         else:
-            since_best += 1
-            if since_best >= settings.patience:
-                break
-        if epoch % 100 == 0:
-            log(f"epoch {epoch:5d}  monitored RMSE {current:8.2f} meV/atom  (best {best:.2f})")
-    model.load_state_dict(best_state)
-    model.eval()
+            _fit_lbfgs(model, chunks, stopping, settings, use_forces, log)
+        stopping.restore()
+        model.eval()
+        members.append(model)
+        member_metrics.append({"epochs": stopping.steps, "rmse_monitored_mev_per_atom": stopping.best, **extra})
+        log(f"network {k + 1}/{settings.ensemble_size}: {stopping.steps} steps, monitored RMSE "
+            f"{stopping.best:.2f} meV/atom")
+    ensemble = EnsembleModel(members)
     metrics = {
+        "optimizer": settings.optimizer,
         "forces_in_loss": use_forces,
-        "rmse_train_mev_per_atom": rmse_mev_per_atom(model, train_set),
-        "rmse_validation_mev_per_atom": rmse_mev_per_atom(model, val_set) if val_set is not None else None,
+        "ensemble_size": len(members),
+        "rmse_train_mev_per_atom": rmse_mev_per_atom(ensemble, train_set),
+        "rmse_validation_mev_per_atom": rmse_mev_per_atom(ensemble, val_set) if val_set is not None else None,
         "n_train": int(train_set.n_structures),
         "n_validation": int(val_set.n_structures) if val_set is not None else 0,
-        "epochs": epochs,
+        "epochs": max(m["epochs"] for m in member_metrics),
+        "members": member_metrics,
         "wall_s": time.perf_counter() - start,
     }
-    return model, metrics
+    ensemble.metrics = metrics
+    return ensemble, metrics
