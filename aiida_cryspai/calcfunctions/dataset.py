@@ -5,7 +5,9 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict
 
 from ..data.dataset import DatasetData
-from ..ml.dataset import concatenate, select_trajectory_frames, subset
+from ..data.model import ModelData
+from ..ml.acquisition import informative_frames
+from ..ml.dataset import arrays_to_frames, concatenate, select_trajectory_frames, subset
 
 
 def _thin_trajectories(arrays: dict, min_change: float) -> dict:
@@ -22,10 +24,22 @@ def _within_window(arrays: dict, lowest: float, window: float) -> dict:
     return subset(arrays, np.nonzero(energies_per_atom <= lowest + window)[0])
 
 
+def _informative(arrays: dict, model: ModelData, tolerance_mev_per_atom: float | None) -> dict:
+    if tolerance_mev_per_atom is None or len(arrays["energies"]) == 0:
+        return arrays
+    predicted = model.load_model().predict_energies(arrays_to_frames(arrays)) / arrays["n_atoms"]
+    keep = informative_frames(arrays["energies"] / arrays["n_atoms"], predicted, tolerance_mev_per_atom / 1000.0)
+    return subset(arrays, np.nonzero(keep)[0])
+
+
 @calcfunction
-def update_dataset(previous: DatasetData, parameters: Dict, **frames) -> dict:
+def update_dataset(previous: DatasetData, parameters: Dict, model: ModelData | None = None, **frames) -> dict:
     """Append the new frames: trajectories thinned (near-duplicate consecutive frames dropped), frames more than
-    ``energy_window`` eV/atom above the lowest energy left out. Returns ``dataset`` and ``added`` (the new part)."""
+    ``energy_window`` eV/atom above the lowest energy left out, and, given the current ``model``, frames it
+    already predicts within ``useless_mev_per_atom`` left out (the paper's second filter).
+
+    Returns ``dataset``, ``added`` (every new frame in the window: the out-of-sample test of ``model``) and
+    ``summary`` (counts)."""
     settings = parameters.get_dict()
     new = None
     for key in sorted(frames):
@@ -33,9 +47,13 @@ def update_dataset(previous: DatasetData, parameters: Dict, **frames) -> dict:
         new = part if new is None else concatenate(new, part)
     old = previous.to_arrays()
     if new is None:
-        return {"dataset": DatasetData.from_arrays(old), "added": DatasetData.from_arrays(subset(old, []))}
+        return {"dataset": DatasetData.from_arrays(old), "added": DatasetData.from_arrays(subset(old, [])),
+                "summary": Dict({"new": 0, "not_informative": 0})}
     all_energies = np.concatenate([old["energies"] / old["n_atoms"], new["energies"] / new["n_atoms"]])
     lowest = float(all_energies.min()) if len(all_energies) else 0.0
     new = _within_window(new, lowest, settings["energy_window"])
     old = _within_window(old, lowest, settings["energy_window"])
-    return {"dataset": DatasetData.from_arrays(concatenate(old, new)), "added": DatasetData.from_arrays(new)}
+    taught = _informative(new, model, settings.get("useless_mev_per_atom")) if model is not None else new
+    summary = {"new": len(new["energies"]), "not_informative": len(new["energies"]) - len(taught["energies"])}
+    return {"dataset": DatasetData.from_arrays(concatenate(old, taught)), "added": DatasetData.from_arrays(new),
+            "summary": Dict(summary)}

@@ -1,8 +1,13 @@
 """``cryspai-evolve``: the GA of one crystal system on the trained network.
 
 Reads ``model.pt`` and ``parameters.json`` (composition, crystal system, volume, seed, ``ga`` and
-``local`` settings) and optionally ``initial.xyz``; writes ``recommended.xyz`` (predicted energy per atom
-and origin in each frame's info) and ``evolve.json`` (best energy per generation, counts, wall time).
+``local`` settings, ``acquisition_kappa``) and optionally ``initial.xyz``; writes ``recommended.xyz``
+(predicted energy per atom, ensemble spread and origin in each frame's info) and ``evolve.json`` (best energy
+per generation, counts, wall time).
+
+With an ensemble and ``acquisition_kappa`` > 0 the ``n_recommend`` structures are chosen from the final trial
+set by the lower confidence bound E - kappa * sigma (low energy and high disagreement first); otherwise the
+lowest ones are recommended.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ def main(argv: list[str] | None = None) -> None:
 
     from ase.io import read, write
 
-    from ..ml.calculators import get_calculator
+    from ..ml.acquisition import choose_candidates
+    from ..ml.calculator import NetworkCalculator
+    from ..ml.network import load_potential
     from ..ml.relax import RelaxGuards, relax
     from ..search.composition import parse_composition
     from ..search.ga import GASettings, evolve
 
     composition = parse_composition(parameters["composition"])
-    calculator = get_calculator("network", args.model)
+    potential = load_potential(args.model)
+    calculator = NetworkCalculator(potential)
     local = parameters.get("local", {})
     guards = RelaxGuards(**local.get("guards", {}))
 
@@ -50,11 +58,21 @@ def main(argv: list[str] | None = None) -> None:
         initial=initial,
         log=log,
     )
+    population = result.population
+    n_atoms = composition.n_atoms
+    spreads = potential.energies_and_spread([i.atoms for i in population])[1] / n_atoms if population else []
+    kappa = float(parameters.get("acquisition_kappa", 0.0))
+    n_recommend = int(parameters.get("ga", {}).get("n_recommend", len(result.recommended)))
+    chosen = choose_candidates([i.energy_per_atom for i in population], spreads, n_recommend, kappa)
+    if kappa > 0 and len(potential) > 1:
+        log(f"recommending {len(chosen)} of {len(population)} by E - {kappa} sigma (ensemble of {len(potential)})")
     recommended = []
-    for individual in result.recommended:
+    for index in chosen:
+        individual = population[index]
         atoms = individual.atoms.copy()
         atoms.info = {
             "predicted_energy_per_atom": individual.energy_per_atom,
+            "spread_per_atom": float(spreads[index]),
             "origin": individual.origin,
             "generation": individual.generation,
         }

@@ -15,6 +15,7 @@ class EvolveParser(ScriptParser):
             key = f"c{index:03d}"
             predicted[key] = {
                 "energy_per_atom": float(atoms.info["predicted_energy_per_atom"]),
+                "spread_per_atom": float(atoms.info.get("spread_per_atom", 0.0)),
                 "origin": str(atoms.info.get("origin", "")),
                 "generation": int(atoms.info.get("generation", 0)),
             }

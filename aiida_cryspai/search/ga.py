@@ -45,6 +45,7 @@ class Individual:
 @dataclass
 class GAResult:
     recommended: list[Individual]
+    population: list[Individual] = field(default_factory=list)  # the final trial set, lowest energy first
     best_per_generation: list[float] = field(default_factory=list)
     n_local_optimisations: int = 0
     wall_s: float = 0.0
@@ -144,6 +145,7 @@ def evolve(
         result.best_per_generation.append(trial[0].energy_per_atom)
         log(f"{system}: generation {generation}, best {trial[0].energy_per_atom:.4f} eV/atom")
 
+    result.population = trial
     result.recommended = trial[: settings.n_recommend]
     result.wall_s = time.perf_counter() - start
     return result

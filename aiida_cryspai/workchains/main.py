@@ -344,10 +344,13 @@ class CrySPAIWorkChain(WorkChain):
         """New oracle frames join the training set (near-duplicates and far-too-high frames left out)."""
         previous = self.ctx.dataset if self.ctx.dataset is not None else DatasetData.empty()
         frames = {key: node for key, node in self.ctx.oracle.outputs.frames.items()}
+        if self.ctx.model is not None:
+            frames["model"] = self.ctx.model
         outputs = update_dataset(previous, orm.Dict(self.parameters.dataset), **frames)
         self.ctx.dataset = outputs["dataset"]
         self.ctx.added = outputs["added"]
-        self.report(f"dataset: {self.ctx.dataset.n_frames} frames ({self.ctx.added.n_frames} new)")
+        self.report(f"dataset: {self.ctx.dataset.n_frames} frames ({self.ctx.added.n_frames} new, "
+                    f"{outputs['summary']['not_informative']} of them already predicted by the network and not added)")
 
     def has_model(self):
         return self.ctx.model is not None
@@ -402,7 +405,7 @@ class CrySPAIWorkChain(WorkChain):
         left = self._oracle_budget_left()
         return left is None or left - self.ctx.n_verify > 0
 
-    def _submit_evolution(self, systems: list[str], ga: dict, label: str) -> dict:
+    def _submit_evolution(self, systems: list[str], ga: dict, label: str, kappa: float = 0.0) -> dict:
         futures = {}
         for index, system in enumerate(systems):
             parameters = {
@@ -411,6 +414,7 @@ class CrySPAIWorkChain(WorkChain):
                 "volume": self.ctx.search_volume,
                 "seed": self.inputs.seed.value * 1000 + self.ctx.iteration * 10 + index,
                 "ga": ga,
+                "acquisition_kappa": kappa,
                 "local": {**self.parameters.local, "guards": self._guards()},
             }
             initial = {f"s{n}": orm.load_node(uuid) for n, (_, uuid) in
@@ -429,7 +433,7 @@ class CrySPAIWorkChain(WorkChain):
     def run_evolutionary_search(self):
         """GA per crystal system (all seven, for a general network) on the current network."""
         return ToContext(**self._submit_evolution(list(CRYSTAL_SYSTEMS), self.parameters.ga,
-                                                  f"ga_{self.ctx.iteration:02d}"))
+                                                  f"ga_{self.ctx.iteration:02d}", self.parameters.acquisition_kappa))
 
     def collect_candidates(self):
         """The GA recommendations of every system are the next oracle batch."""

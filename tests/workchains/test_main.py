@@ -64,6 +64,14 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     model = ag4_run.outputs.model
     assert model.creator.process_label == "TrainCalculation"
     assert model.creator.inputs.dataset.uuid == ag4_run.outputs.dataset.uuid
+    assert len(model.load_model()) == 3  # the fast protocol trains an ensemble of three networks
+    # after the first network exists, the dataset update sees it (the useless-point filter) ...
+    updates = [n for n in called if isinstance(n, CalcFunctionNode) and n.process_label == "update_dataset"]
+    with_model = [n for n in updates if n.base.links.get_incoming(link_label_filter="model").all()]
+    assert with_model and all("not_informative" in n.outputs.summary.get_dict() for n in with_model)
+    # ... and the GA candidates carry the ensemble's spread
+    spreads = [info["spread_per_atom"] for n in evolve for info in n.outputs.predicted_energies.get_dict().values()]
+    assert spreads and max(spreads) > 0
 
 
 def test_oracle_budget_is_respected(aiida_profile, cryspai_codes):
