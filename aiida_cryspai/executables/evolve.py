@@ -23,29 +23,31 @@ def main(argv: list[str] | None = None) -> None:
     from ase.io import read, write
 
     from ..ml.acquisition import choose_candidates
-    from ..ml.calculator import NetworkCalculator
+    from ..ml.batch_relax import relax_many
     from ..ml.network import load_potential
-    from ..ml.relax import RelaxGuards, relax
+    from ..ml.relax import STATUS_OK, RelaxGuards
     from ..search.composition import parse_composition
     from ..search.ga import GASettings, evolve
 
     composition = parse_composition(parameters["composition"])
     potential = load_potential(args.model)
-    calculator = NetworkCalculator(potential)
     local = parameters.get("local", {})
     guards = RelaxGuards(**local.get("guards", {}))
 
-    def optimise(atoms):
-        outcome = relax(
-            atoms,
-            calculator,
+    def optimise(structures):
+        """One generation relaxed together on the network (batched FIRE with the cell)."""
+        outcome = relax_many(
+            potential,
+            structures,
             fmax=float(local.get("fmax", 0.05)),
             max_steps=int(local.get("max_steps", 40)),
             relax_cell=bool(local.get("relax_cell", True)),
             guards=guards,
-            record_frames=False,
         )
-        return (outcome.atoms, outcome.energy / len(atoms)) if outcome.ok else None
+        return [
+            (atoms, energy / len(atoms)) if status == STATUS_OK else None
+            for atoms, energy, status in zip(outcome.atoms, outcome.energies, outcome.statuses)
+        ]
 
     initial = read("initial.xyz", index=":", format="extxyz") if os.path.exists("initial.xyz") else []
     result = evolve(

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 from ase import Atoms
-from ase.neighborlist import neighbor_list
+
+from ..analysis.neighbours import neighbour_pairs
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Neighbours:
 
 def find_neighbours(atoms: Atoms, settings: DescriptorSettings) -> Neighbours:
     cutoff = max(settings.radial_cutoff, settings.angular_cutoff)
-    i, j, shifts, d = neighbor_list("ijSd", atoms, cutoff)
+    i, j, shifts, d = neighbour_pairs("ijSd", atoms, cutoff)
     angular = np.nonzero(d < settings.angular_cutoff)[0]
     order = np.argsort(i[angular], kind="stable")
     angular = angular[order]

@@ -51,8 +51,9 @@ class GAResult:
     wall_s: float = 0.0
 
 
-# A local optimiser: takes a structure, returns (relaxed structure, energy per atom) or None if it failed.
-LocalOptimiser = Callable[[Atoms], "tuple[Atoms, float] | None"]
+# A local optimiser: takes a batch of structures, returns for each (relaxed structure, energy per atom) or None
+# where it failed. Batches let the network relax a whole generation at once.
+LocalOptimiser = Callable[[list[Atoms]], "list[tuple[Atoms, float] | None]"]
 
 
 def _make_offspring(parents, system, volume, composition, rng, settings):
@@ -101,27 +102,24 @@ def evolve(
     rng = np.random.default_rng(seed)
     result = GAResult(recommended=[])
 
-    def local(atoms: Atoms | None, origin: str, generation: int) -> Individual | None:
-        if atoms is None:
-            return None
-        result.n_local_optimisations += 1
-        out = optimise(atoms)
-        if out is None:
-            return None
-        relaxed, energy = out
-        return Individual(relaxed, energy, origin, generation)
+    def local(candidates: list[tuple[Atoms | None, str]], generation: int) -> list[Individual]:
+        """Optimise a batch of (structure, origin); the accepted individuals."""
+        candidates = [(atoms, origin) for atoms, origin in candidates if atoms is not None]
+        if not candidates:
+            return []
+        result.n_local_optimisations += len(candidates)
+        outcomes = optimise([atoms for atoms, _ in candidates])
+        individuals = [Individual(out[0], out[1], origin, generation)
+                       for out, (_, origin) in zip(outcomes, candidates) if out is not None]
+        return [ind for ind in individuals if _accept(ind, settings)]
 
-    trial: list[Individual] = []
-    for atoms in initial or []:
-        ind = local(atoms, "seed", 0)
-        if _accept(ind, settings):
-            trial.append(ind)
+    trial: list[Individual] = local([(atoms, "seed") for atoms in initial or []], 0)
     attempts = 0
     while len(trial) < settings.n_trial and attempts < 3 * settings.n_trial:
-        attempts += 1
-        ind = local(random_symmetric_structure(composition, system, volume, rng, max_tries=5), "random", 0)
-        if _accept(ind, settings):
-            trial.append(ind)
+        batch = min(settings.n_trial - len(trial), 3 * settings.n_trial - attempts)
+        attempts += batch
+        trial += local([(random_symmetric_structure(composition, system, volume, rng, max_tries=5), "random")
+                        for _ in range(batch)], 0)
     if not trial:
         log(f"{system}: no valid structure could be generated")
         result.wall_s = time.perf_counter() - start
@@ -133,12 +131,9 @@ def evolve(
     for generation in range(1, settings.n_generations + 1):
         n_parents = max(2, int(np.ceil(settings.parent_fraction * len(trial))))
         parents = trial[:n_parents]
-        offspring = []
-        for _ in range(settings.n_offspring):
-            child, origin = _make_offspring(parents, system, volume, composition, rng, settings)
-            ind = local(child, origin, generation)
-            if _accept(ind, settings):
-                offspring.append(ind)
+        children = [_make_offspring(parents, system, volume, composition, rng, settings)
+                    for _ in range(settings.n_offspring)]
+        offspring = local(children, generation)
         best_offspring = _distinct(offspring)[: settings.n_replace]
         # the best offspring enter the trial set, displacing its worst members
         trial = _distinct(trial + best_offspring)[: settings.n_trial]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 from ase.data import covalent_radii
-from ase.neighborlist import neighbor_list
+
+from ..analysis.neighbours import neighbour_pairs
 
 MIN_DISTANCE_FACTOR = 0.6
 
@@ -14,7 +15,7 @@ def shortest_distance_ratio(atoms: Atoms) -> float:
     """Smallest d_ij / (r_i + r_j) over all pairs (covalent radii); ``inf`` for a lone atom."""
     numbers = atoms.get_atomic_numbers()
     cutoff = 2.0 * float(max(covalent_radii[numbers]))
-    i, j, d = neighbor_list("ijd", atoms, cutoff)
+    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
     if len(d) == 0:
         return float("inf")
     return float(np.min(d / (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])))

@@ -12,9 +12,9 @@ from aiida_cryspai.search.operators import crossover, permute, rattle, strain
 
 
 def _emt_optimiser(emt):
-    def optimise(atoms):
-        result = relax(atoms, emt, fmax=0.03, max_steps=100, record_frames=False)
-        return (result.atoms, result.energy / len(atoms)) if result.ok else None
+    def optimise(structures):
+        results = [relax(atoms, emt, fmax=0.03, max_steps=100, record_frames=False) for atoms in structures]
+        return [(r.atoms, r.energy / len(r.atoms)) if r.ok else None for r in results]
 
     return optimise
 
