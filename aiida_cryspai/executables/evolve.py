@@ -49,13 +49,14 @@ def main(argv: list[str] | None = None) -> None:
             for atoms, energy, status in zip(outcome.atoms, outcome.energies, outcome.statuses)
         ]
 
+    ga = GASettings(**parameters.get("ga", {}))
     initial = read("initial.xyz", index=":", format="extxyz") if os.path.exists("initial.xyz") else []
     result = evolve(
         composition,
         parameters["crystal_system"],
         float(parameters["volume"]),
         optimise,
-        GASettings(**parameters.get("ga", {})),
+        ga,
         seed=int(parameters.get("seed", 0)),
         initial=initial,
         log=log,
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     n_atoms = composition.n_atoms
     spreads = potential.energies_and_spread([i.atoms for i in population])[1] / n_atoms if population else []
     kappa = float(parameters.get("acquisition_kappa", 0.0))
-    n_recommend = int(parameters.get("ga", {}).get("n_recommend", len(result.recommended)))
-    chosen = choose_candidates([i.energy_per_atom for i in population], spreads, n_recommend, kappa)
+    chosen = choose_candidates([i.energy_per_atom for i in population], spreads, ga.n_recommend, kappa)
     if kappa > 0 and len(potential) > 1:
         log(f"recommending {len(chosen)} of {len(population)} by E - {kappa} sigma (ensemble of {len(potential)})")
     recommended = []

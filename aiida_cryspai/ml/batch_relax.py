@@ -12,10 +12,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from ase import Atoms
 
-from .descriptors import build_graph, features_from_vectors
 from .network import Potential
 from .relax import STATUS_OK, RelaxGuards, _Abandon, check_geometry
 
@@ -28,25 +26,6 @@ class BatchRelaxResult:
     converged: np.ndarray
     statuses: list[str]
     wall_s: float
-
-
-def energies_forces_virials(model: Potential, structures: list[Atoms]) -> tuple[np.ndarray, list[np.ndarray],
-                                                                               np.ndarray]:
-    """Energies (eV), forces (eV/Å, one array per structure) and virials -dE/d(strain) (eV, n x 3 x 3)."""
-    graph = build_graph(structures, model.settings)
-    n = len(structures)
-    positions = graph.positions.clone().requires_grad_(True)
-    strain = torch.zeros(n, 3, 3, dtype=torch.float64, requires_grad=True)
-    deformation = torch.eye(3, dtype=torch.float64) + 0.5 * (strain + strain.transpose(1, 2))
-    vectors = positions[graph.j] - positions[graph.i] + graph.shift_vectors
-    pair_structure = graph.structure[graph.i]
-    vectors = torch.einsum("pk,pkl->pl", vectors, deformation[pair_structure])
-    features = features_from_vectors(vectors, graph.i, graph.j, graph.a, graph.b, graph.species, graph.settings)
-    energies = model.structure_energies(features, graph.species, graph.structure, n)
-    d_positions, d_strain = torch.autograd.grad(energies.sum(), (positions, strain))
-    sizes = [len(a) for a in structures]
-    forces = [f.numpy() for f in torch.split(-d_positions, sizes)]
-    return energies.detach().numpy(), forces, -d_strain.numpy()
 
 
 def relax_many(
@@ -89,7 +68,7 @@ def relax_many(
         if len(indices) == 0:
             break
         batch = [work[k] for k in indices]
-        e, forces, virials = energies_forces_virials(model, batch)
+        e, forces, virials = model.energies_forces_virials(batch)
         for slot, k in enumerate(indices):
             atoms = work[k]
             energies[k] = e[slot]

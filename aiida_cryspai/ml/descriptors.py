@@ -155,10 +155,13 @@ class Graph:
     n_structures: int
     settings: DescriptorSettings
 
-    def features(self, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Descriptors of every atom; pass ``positions`` that require grad to get forces."""
+    def features(self, positions: torch.Tensor | None = None, deformation: torch.Tensor | None = None) -> torch.Tensor:
+        """Descriptors of every atom; pass ``positions`` that require grad to get forces, and a deformation
+        per structure (n_structures x 3 x 3) that requires grad to get virials."""
         positions = self.positions if positions is None else positions
         vectors = positions[self.j] - positions[self.i] + self.shift_vectors
+        if deformation is not None:
+            vectors = torch.einsum("pk,pkl->pl", vectors, deformation[self.structure[self.i]])
         return features_from_vectors(vectors, self.i, self.j, self.a, self.b, self.species, self.settings)
 
 

@@ -12,7 +12,7 @@ import torch
 from ase import Atoms
 from torch import nn
 
-from .descriptors import DescriptorSettings, compute_features, features_of, find_neighbours, species_indices
+from .descriptors import DescriptorSettings, build_graph, features_of, species_indices
 
 torch.set_default_dtype(torch.float64)
 
@@ -31,20 +31,24 @@ class Potential(nn.Module):
         energies = self.atomic_energies(features, species)
         return torch.zeros(n_structures, dtype=energies.dtype).index_add(0, structure, energies)
 
+    def energies_forces_virials(self, structures: list[Atoms]) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        """Energies (eV), forces (eV/Å, one array per structure) and virials -dE/d(strain) (eV, n x 3 x 3) of
+        ``structures``, all in one graph."""
+        graph = build_graph(structures, self.settings)
+        positions = graph.positions.clone().requires_grad_(True)
+        strain = torch.zeros(len(structures), 3, 3, dtype=torch.float64, requires_grad=True)
+        deformation = torch.eye(3, dtype=torch.float64) + 0.5 * (strain + strain.transpose(1, 2))
+        energies = self.structure_energies(graph.features(positions, deformation), graph.species, graph.structure,
+                                           len(structures))
+        d_positions, d_strain = torch.autograd.grad(energies.sum(), (positions, strain))
+        forces = [f.numpy() for f in torch.split(-d_positions, [len(a) for a in structures])]
+        return energies.detach().numpy(), forces, -d_strain.numpy()
+
     def energy_forces_stress(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy (eV), forces (eV/Å) and stress (eV/Å^3, 3x3, ASE sign convention) of one structure."""
-        positions = torch.as_tensor(atoms.positions, dtype=torch.float64).clone().requires_grad_(True)
-        cell = torch.as_tensor(atoms.cell[:], dtype=torch.float64)
-        strain = torch.zeros(3, 3, dtype=torch.float64, requires_grad=True)
-        deformation = torch.eye(3, dtype=torch.float64) + 0.5 * (strain + strain.T)
-        species = species_indices(atoms, self.settings)
-        features = compute_features(
-            positions @ deformation, cell @ deformation, species, find_neighbours(atoms, self.settings), self.settings
-        )
-        energy = self.atomic_energies(features, species).sum()
-        d_positions, d_strain = torch.autograd.grad(energy, (positions, strain))
+        energies, forces, virials = self.energies_forces_virials([atoms])
         volume = abs(float(np.linalg.det(atoms.cell[:])))
-        return float(energy.detach()), -d_positions.numpy(), d_strain.numpy() / volume
+        return float(energies[0]), forces[0], -virials[0] / volume
 
     def predict_energies(self, structures: list[Atoms]) -> np.ndarray:
         """Total energies (eV) of ``structures`` without gradients."""

@@ -173,13 +173,14 @@ class _EarlyStopping:
     def __init__(self, model: AtomicEnergyModel, monitor: FeatureSet, patience: int):
         self.model, self.monitor, self.patience = model, monitor, patience
         self.best = math.inf
+        self.last = math.inf
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
         self.since_best = 0
         self.steps = 0
 
     def __call__(self) -> bool:
         self.steps += 1
-        current = rmse_mev_per_atom(self.model, self.monitor)
+        current = self.last = rmse_mev_per_atom(self.model, self.monitor)
         if not math.isfinite(current):
             return True
         if current < self.best - 1e-6:
@@ -226,7 +227,7 @@ def _fit_adam(model, chunks, stopping, settings, use_forces, log, rng) -> None:
         model.eval()
         if stopping():
             break
-        scheduler.step(rmse_mev_per_atom(model, stopping.monitor))
+        scheduler.step(stopping.last)
         if epoch % 100 == 0:
             log(f"epoch {epoch:5d}  monitored RMSE (best) {stopping.best:8.2f} meV/atom")
 

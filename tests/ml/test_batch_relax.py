@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from aiida_cryspai.ml.batch_relax import energies_forces_virials, relax_many
+from aiida_cryspai.ml.batch_relax import relax_many
 from aiida_cryspai.ml.calculator import NetworkCalculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.relax import RelaxGuards, relax
@@ -36,7 +36,7 @@ def _starts(n):
 
 def test_batch_forces_and_virials_match_single_structures(copper_model):
     structures = _starts(3)
-    energies, forces, virials = energies_forces_virials(copper_model, structures)
+    energies, forces, virials = copper_model.energies_forces_virials(structures)
     for k, atoms in enumerate(structures):
         energy, f, stress = copper_model.energy_forces_stress(atoms)
         assert energies[k] == pytest.approx(energy, abs=1e-10)
