@@ -27,14 +27,15 @@ def within_window(frames: list, lowest: float, window: float) -> list:
 
 
 def learning_curve(composition: str, volume: float, sizes: list[int], pool_relaxations: int, test_relaxations: int,
-                   training: dict, protocol: str, window: float, seed: int = 0) -> list[dict]:
+                   training: dict, protocol: str, window: float, seed: int = 0,
+                   descriptor: dict | None = None) -> list[dict]:
     pool = read(oracle_dataset(composition, pool_relaxations, volume, seed=0), index=":")
     test = read(oracle_dataset(composition, test_relaxations, volume, seed=1), index=":")
     lowest = min(a.get_potential_energy() / len(a) for a in pool)
     pool, test = within_window(pool, lowest, window), within_window(test, lowest, window)
     parameters = get_protocol(protocol)
     species = sorted({s for a in pool for s in a.get_chemical_symbols()})
-    descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
+    descriptor = DescriptorSettings(species=species, **{**parameters["descriptor"], **(descriptor or {})})
     settings = TrainingSettings(**{**parameters["training"], **training, "seed": seed})
     rows = []
     rng = np.random.default_rng(seed)
@@ -50,6 +51,7 @@ def learning_curve(composition: str, volume: float, sizes: list[int], pool_relax
         model, metrics = train(frames, energies, groups, descriptor, settings, log=lambda _: None)
         row = {"composition": composition, "n_train_frames": size, "optimizer": settings.optimizer,
                "ensemble_size": settings.ensemble_size, "force_weight": settings.force_weight,
+               "descriptor": {k: v for k, v in descriptor.as_dict().items() if k != "species"},
                "train_s": round(time.perf_counter() - start, 1), "steps": metrics["epochs"],
                "validation_rmse": round(metrics["rmse_validation_mev_per_atom"], 1),
                **{k: round(v, 2) for k, v in evaluate(model, test).items() if isinstance(v, float)},
@@ -71,6 +73,8 @@ if __name__ == "__main__":
     parser.add_argument("--energy-window", type=float, default=1.0, help="eV/atom above the lowest pool frame")
     parser.add_argument("--protocol", default="precise")
     parser.add_argument("--training", default="{}", help="JSON overrides of the protocol's training settings")
+    parser.add_argument("--descriptor", default="{}", help="JSON overrides of the protocol's descriptor settings")
     args = parser.parse_args()
     learning_curve(args.composition, args.volume, args.sizes, args.pool_relaxations, args.test_relaxations,
-                   json.loads(args.training), args.protocol, args.energy_window)
+                   json.loads(args.training), args.protocol, args.energy_window,
+                   descriptor=json.loads(args.descriptor))

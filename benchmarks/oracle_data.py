@@ -50,7 +50,8 @@ def oracle_dataset(composition: str, relaxations: int, volume: float, workers: i
     from ase.io import write
 
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{composition}_chgnet_{relaxations}_s{seed}.extxyz"
+    suffix = "" if stride == 4 else f"_every{stride}"
+    path = CACHE / f"{composition}_chgnet_{relaxations}_s{seed}{suffix}.extxyz"
     if path.exists():
         return path
     per_job = 14
@@ -77,5 +78,6 @@ if __name__ == "__main__":
     parser.add_argument("--volume", type=float, required=True, help="cell volume of the random structures (Å^3)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--stride", type=int, default=4, help="keep every n-th relaxation frame and the last")
     args = parser.parse_args()
-    oracle_dataset(args.composition, args.relaxations, args.volume, args.workers, seed=args.seed)
+    oracle_dataset(args.composition, args.relaxations, args.volume, args.workers, stride=args.stride, seed=args.seed)

@@ -4,6 +4,10 @@ Radial and angular distribution functions are expanded in Chebyshev polynomials 
 cutoff. A structural part (all neighbours weighted 1) and, for more than one species, a species-weighted
 part (neighbour weights w_s) keep the length independent of the number of species. Descriptors are torch
 functions of positions and cell, so forces and stress follow by autograd.
+
+``angular_radial_channels`` > 1 extends the angular part beyond Artrith's: channel c weights each triplet by
+T_c(x_a) T_c(x_b), Chebyshev polynomials of the two bond lengths, so that bond angles of the first and second
+shells are told apart (channel 0 is Artrith's angular function).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class DescriptorSettings:
     radial_order: int = 10
     angular_cutoff: float = 4.0
     angular_order: int = 4
+    angular_radial_channels: int = 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -37,7 +42,7 @@ class DescriptorSettings:
 
     @property
     def n_features(self) -> int:
-        base = (self.radial_order + 1) + (self.angular_order + 1)
+        base = (self.radial_order + 1) + self.angular_radial_channels * (self.angular_order + 1)
         return base * (2 if self.typed else 1)
 
     def species_weights(self) -> np.ndarray:
@@ -129,7 +134,12 @@ def features_from_vectors(
     fc_ang = cosine_cutoff(r, settings.angular_cutoff)
     cos_theta = torch.clamp((vectors[a] * vectors[b]).sum(dim=1) / (r[a] * r[b]), -1.0, 1.0)
     angular_terms = chebyshev(cos_theta, settings.angular_order) * (fc_ang[a] * fc_ang[b])[:, None]
-    angular = torch.zeros(n_atoms, settings.angular_order + 1, dtype=dtype).index_add(0, i[a], angular_terms)
+    channels = settings.angular_radial_channels
+    if channels > 1:
+        bond = chebyshev(torch.clamp(2.0 * r / settings.angular_cutoff - 1.0, -1.0, 1.0), channels - 1)
+        weights = bond[a] * bond[b]  # (T, channels)
+        angular_terms = (angular_terms[:, None, :] * weights[:, :, None]).reshape(len(a), -1)
+    angular = torch.zeros(n_atoms, angular_terms.shape[1], dtype=dtype).index_add(0, i[a], angular_terms)
     parts = [radial, angular]
 
     if settings.typed:

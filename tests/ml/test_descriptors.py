@@ -57,3 +57,20 @@ def test_cutoff_is_smooth():
     assert np.abs(values[0] - values[1]).max() < 1e-3
     assert values[0][0] > 0.0
     assert values[2][0] == pytest.approx(0.0)
+
+
+def test_radially_resolved_angular_channels_tell_shells_apart():
+    """Channel 0 is Artrith's angular function; the extra channels separate first- and second-shell angles."""
+    plain = DescriptorSettings(species=["Si"], angular_cutoff=4.0, angular_order=4)
+    resolved = DescriptorSettings(species=["Si"], angular_cutoff=4.0, angular_order=4, angular_radial_channels=3)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.05, seed=2)
+    a, b = features_of(atoms, plain).numpy(), features_of(atoms, resolved).numpy()
+    assert b.shape == (8, resolved.n_features) and resolved.n_features == plain.n_features + 2 * 5
+    n_radial = plain.radial_order + 1
+    assert np.allclose(b[:, : n_radial + 5], a, atol=1e-12)
+    # compressing the cell moves second neighbours inside the cutoff; the channels weight them differently
+    assert np.abs(b[:, n_radial + 5 :]).max() > 1e-3
+    moved = atoms.copy()
+    moved.rotate(41, "y", rotate_cell=True)
+    assert np.allclose(features_of(moved, resolved).numpy(), b, atol=1e-9)

@@ -10,10 +10,12 @@ from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.network import AtomicEnergyModel
 
 
-@pytest.fixture
-def model():
+@pytest.fixture(params=[1, 3], ids=["artrith", "angular-channels"])
+def model(request):
     torch.manual_seed(0)
-    return AtomicEnergyModel(DescriptorSettings(species=["Na", "Cl"], radial_cutoff=5.0, angular_cutoff=3.5), 16)
+    settings = DescriptorSettings(species=["Na", "Cl"], radial_cutoff=5.0, angular_cutoff=3.5,
+                                  angular_radial_channels=request.param)
+    return AtomicEnergyModel(settings, 16)
 
 
 def _atoms():
