@@ -26,6 +26,14 @@ def within_window(frames: list, lowest: float, window: float) -> list:
     return [a for a in frames if a.get_potential_energy() / len(a) <= lowest + window]
 
 
+def near_ground_state(model, test: list, lowest: float, window: float = 0.2) -> dict:
+    """RMSE on the test frames within ``window`` eV/atom of the lowest pool frame: the region the search ranks."""
+    near = within_window(test, lowest, window)
+    if not near:
+        return {"n_test_near": 0}
+    return {"rmse_near_mev_per_atom": round(evaluate(model, near)["rmse_mev_per_atom"], 2), "n_test_near": len(near)}
+
+
 def learning_curve(composition: str, volume: float, sizes: list[int], pool_relaxations: int, test_relaxations: int,
                    training: dict, protocol: str, window: float, seed: int = 0,
                    descriptor: dict | None = None) -> list[dict]:
@@ -55,7 +63,7 @@ def learning_curve(composition: str, volume: float, sizes: list[int], pool_relax
                "train_s": round(time.perf_counter() - start, 1), "steps": metrics["epochs"],
                "validation_rmse": round(metrics["rmse_validation_mev_per_atom"], 1),
                **{k: round(v, 2) for k, v in evaluate(model, test).items() if isinstance(v, float)},
-               "n_test": len(test)}
+               "n_test": len(test), **near_ground_state(model, test, lowest)}
         print(json.dumps(row), flush=True)
         rows.append(row)
         if size == len(pool):

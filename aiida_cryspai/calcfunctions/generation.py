@@ -4,24 +4,22 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict, Float, Int, List, Str, StructureData
 
 from ..search.composition import parse_composition
-from ..search.generation import random_structures
+from ..search.generation import order_by_symmetry, random_structures
 
 
 @calcfunction
 def generate_random_structures(composition: Str, volume: Float, crystal_systems: List, per_system: Int,
                                seed: Int, prefix: Str) -> dict:
-    """``per_system`` random symmetric structures in each crystal system; keys ``<prefix>_<system>_<n>``."""
-    structures = random_structures(
+    """``per_system`` random symmetric structures in each crystal system; keys ``<prefix>_<rank>_<system>``,
+    the rank putting the highest space groups first (the oracle relaxes them in key order)."""
+    structures = order_by_symmetry(random_structures(
         parse_composition(composition.value), list(crystal_systems.get_list()), per_system.value, volume.value,
         seed.value,
-    )
+    ))
     outputs, origins = {}, {}
-    counters: dict[str, int] = {}
-    for atoms in structures:
+    for rank, atoms in enumerate(structures):
         system = atoms.info["crystal_system"]
-        number = counters.get(system, 0)
-        counters[system] = number + 1
-        key = f"{prefix.value}_{system}_{number:03d}"
+        key = f"{prefix.value}_{rank:03d}_{system}"
         origins[key] = {"crystal_system": system, "spacegroup_generated": int(atoms.info["spacegroup_generated"]),
                         "origin": "random"}
         atoms.info = {}

@@ -14,8 +14,6 @@ from torch import nn
 
 from .descriptors import DescriptorSettings, build_graph, features_of, species_indices
 
-torch.set_default_dtype(torch.float64)
-
 
 class Potential(nn.Module):
     """Energy, forces and stress by autograd from ``atomic_energies(features, species)`` on ``settings``."""
@@ -78,6 +76,9 @@ class AtomicEnergyModel(Potential):
         self.register_buffer("feature_std", torch.ones(n_features))
         self.register_buffer("reference_energies", torch.zeros(n_species))
         self.register_buffer("energy_scale", torch.ones(()))
+        # double precision throughout, set on the module rather than torch's global default, which would break
+        # other torch models in the same process (CHGNet runs in float32)
+        self.double()
 
     # -- evaluation -------------------------------------------------------------------------------------
     def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:

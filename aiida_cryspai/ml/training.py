@@ -276,7 +276,7 @@ def _new_member(descriptor: DescriptorSettings, settings: TrainingSettings, trai
     model.feature_std.copy_(train_set.features.std(0).clamp_min(1e-6))
     model.reference_energies.copy_(fit_reference_energies(train_set, len(descriptor.species)))
     with torch.no_grad():
-        reference = torch.zeros(train_set.n_structures).index_add(
+        reference = torch.zeros(train_set.n_structures, dtype=torch.float64).index_add(
             0, train_set.structure, model.reference_energies[train_set.species]
         )
         residual = (train_set.energies - reference) / train_set.n_atoms

@@ -97,3 +97,11 @@ def random_structures(
                 structures.append(atoms)
                 made += 1
     return structures
+
+
+def order_by_symmetry(structures: list[Atoms]) -> list[Atoms]:
+    """``structures`` with the highest generated space group first (stable otherwise).
+
+    Ground states of small cells are mostly of high symmetry, and every relaxation of the first oracle batch is
+    paid for in order: relaxing the cubic and hexagonal draws first finds those ground states soonest."""
+    return sorted(structures, key=lambda atoms: -int(atoms.info.get("spacegroup_generated", 0)))

@@ -66,3 +66,10 @@ def test_ase_calculator_and_save_load(model, tmp_path):
     loaded = AtomicEnergyModel.load(tmp_path / "model.pt")
     assert loaded.predict_energies([atoms])[0] == pytest.approx(energy)
     assert loaded.metrics == {"rmse": 1.0}
+
+
+def test_network_is_double_precision_without_changing_torch_default(model):
+    """CHGNet (float32) must keep working in a process that uses the network."""
+    assert torch.get_default_dtype() == torch.float32
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    assert all(b.dtype == torch.float64 for b in model.buffers())

@@ -35,3 +35,14 @@ def test_crystal_systems():
     assert resolve_crystal_systems("cubic") == ["cubic"]
     with pytest.raises(CrystalSystemError, match="unknown crystal system 'hexa'"):
         resolve_crystal_systems("hexa")
+
+
+def test_first_batch_is_ordered_highest_symmetry_first():
+    from aiida_cryspai.search.generation import order_by_symmetry
+
+    composition = parse_composition("Si8")
+    structures = random_structures(composition, ["triclinic", "cubic", "tetragonal"], 2, 160.0, seed=3)
+    ordered = order_by_symmetry(structures)
+    numbers = [a.info["spacegroup_generated"] for a in ordered]
+    assert numbers == sorted(numbers, reverse=True)
+    assert ordered[0].info["crystal_system"] == "cubic" and ordered[-1].info["crystal_system"] == "triclinic"

@@ -1,0 +1,204 @@
+"""The CrySPAI loop against a random symmetric search, same oracle (CHGNet), same budget of oracle relaxations.
+
+Every oracle relaxation is counted in the order it ran, the initial training set included. A run succeeds when
+an oracle-relaxed structure lies within ``--tolerance`` eV/atom (default 5 meV/atom) of the target: the lowest
+CHGNet energy of the known structures of the composition (``known_structures.py``), each relaxed by the same
+oracle. Both searches use cells at the composition's known volume.
+
+- random: a random space group per trial (uniform over the compatible ones of all 230), filled by pyxtal.
+- cryspai: the workchain's loop with the science layer's functions: the first oracle batch (random symmetric
+  structures over the 7 crystal systems, highest symmetry first), dataset, ensemble training, the GA of each
+  crystal system on the network, candidates of all systems relaxed by the oracle in order of E - kappa sigma,
+  repeated until the budget is spent.
+
+    python benchmarks/search_vs_random.py Si8 Cu4 --seeds 0 1 2 --budget 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+from known_structures import candidates
+
+from aiida_cryspai.analysis.compare import unique_indices
+from aiida_cryspai.ml.acquisition import choose_candidates
+from aiida_cryspai.ml.batch_relax import relax_many
+from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.relax import STATUS_OK, RelaxGuards, relax
+from aiida_cryspai.ml.training import TrainingSettings, train
+from aiida_cryspai.protocols import get_protocol
+from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
+from aiida_cryspai.search.ga import GASettings, evolve
+from aiida_cryspai.search.generation import (
+    compatible_spacegroups,
+    order_by_symmetry,
+    random_structures,
+    random_symmetric_structure,
+)
+
+
+class Found(Exception):
+    """The target was reached: the search stops."""
+
+
+@dataclass
+class Oracle:
+    """CHGNet relaxations, counted; raises :class:`Found` at the first structure within tolerance of the target."""
+
+    calculator: object
+    target: float
+    tolerance: float
+    budget: int
+    volume_per_atom: float
+    energies: list[float] = field(default_factory=list)
+    frames: list[list[Atoms]] = field(default_factory=list)
+    relaxed: list[Atoms] = field(default_factory=list)
+    first_find: int | None = None
+
+    def relax(self, atoms: Atoms) -> Atoms | None:
+        if len(self.energies) >= self.budget:
+            raise StopIteration
+        guards = RelaxGuards(min_volume_per_atom=0.3 * self.volume_per_atom,
+                             max_volume_per_atom=4.0 * self.volume_per_atom, max_seconds=300)
+        outcome = relax(atoms, self.calculator, fmax=0.05, max_steps=300, guards=guards)
+        energy = outcome.energy / len(atoms) if outcome.ok and outcome.energy is not None else np.inf
+        self.energies.append(float(energy))
+        self.frames.append(outcome.frames)
+        if not outcome.ok:
+            return None
+        self.relaxed.append(outcome.atoms)
+        if energy <= self.target + self.tolerance:
+            self.first_find = len(self.energies)
+            raise Found
+        return outcome.atoms
+
+
+def target_energy(composition: str, calculator) -> tuple[float, str]:
+    """Lowest oracle energy per atom of the known structures, and its name."""
+    best = (np.inf, "")
+    for name, atoms in candidates(composition).items():
+        outcome = relax(atoms, calculator, fmax=0.01, max_steps=500, record_frames=False)
+        if outcome.energy is None:
+            raise RuntimeError(f"{composition} {name}: the oracle relaxation failed ({outcome.status}: {outcome.reason})")
+        best = min(best, (outcome.energy / len(atoms), name))
+    return best
+
+
+def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    groups = [g for s in CRYSTAL_SYSTEMS for g in compatible_spacegroups(s, tuple(composition.numbers))]
+    while True:
+        group = int(rng.choice(groups))
+        atoms = random_symmetric_structure(composition, crystal_system_of(group), volume, rng, spacegroup=group)
+        if atoms is not None:
+            oracle.relax(atoms)
+
+
+def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log) -> None:
+    parameters = get_protocol(protocol)
+    systems = list(CRYSTAL_SYSTEMS)
+    first = random_structures(composition, systems, parameters["initial_per_system"], volume, seed)
+    for atoms in order_by_symmetry(first):
+        oracle.relax(atoms)
+    descriptor = DescriptorSettings(species=sorted(set(composition.symbols)), **parameters["descriptor"])
+    training = TrainingSettings(**{**parameters["training"], "seed": seed})
+    ga = GASettings(**parameters["ga"])
+    local = parameters["local"]
+    kappa = float(parameters["acquisition_kappa"])
+    for iteration in range(parameters["max_iterations"] * 10):
+        frames, groups = [], []
+        lowest = min(oracle.energies)
+        for index, trajectory in enumerate(oracle.frames):
+            for frame in trajectory:
+                if frame.get_potential_energy() / len(frame) <= lowest + parameters["dataset"]["energy_window"]:
+                    frames.append(frame)
+                    groups.append(index)
+        start = time.perf_counter()
+        model, metrics = train(frames, np.array([a.get_potential_energy() for a in frames]), np.array(groups),
+                               descriptor, training, log=lambda _: None)
+        log(f"iteration {iteration}: {len(oracle.energies)} relaxations, {len(frames)} frames, validation RMSE "
+            f"{metrics['rmse_validation_mev_per_atom']:.1f} meV/atom ({time.perf_counter() - start:.0f} s)")
+
+        def optimise(structures, model=model):
+            outcome = relax_many(model, structures, fmax=local["fmax"], max_steps=local["max_steps"],
+                                 relax_cell=local["relax_cell"], guards=RelaxGuards(max_seconds=None))
+            return [(a, e / len(a)) if s == STATUS_OK else None
+                    for a, e, s in zip(outcome.atoms, outcome.energies, outcome.statuses)]
+
+        proposals, scores = [], []
+        best_oracle = {}
+        for index, atoms in enumerate(oracle.relaxed):
+            system = crystal_system_of(_spacegroup_number(atoms))
+            best_oracle.setdefault(system, []).append((oracle.energies[index], atoms))
+        for k, system in enumerate(systems):
+            seeds = [a for _, a in sorted(best_oracle.get(system, []), key=lambda t: t[0])[:2]]
+            result = evolve(composition, system, volume, optimise, ga, seed=seed * 100 + iteration * 7 + k,
+                            initial=seeds, log=lambda _: None)
+            if not result.population:
+                continue
+            energies = np.array([i.energy_per_atom for i in result.population])
+            spreads = model.energies_and_spread([i.atoms for i in result.population])[1] / composition.n_atoms
+            for index in choose_candidates(energies, spreads, ga.n_recommend, kappa):
+                proposals.append(result.population[index].atoms)
+                scores.append(energies[index] - kappa * spreads[index])
+        order = np.argsort(scores)
+        proposals = [proposals[k] for k in order]
+        known = len(oracle.relaxed)
+        keep = [k - known for k in unique_indices(oracle.relaxed + proposals) if k >= known]
+        log(f"iteration {iteration}: {len(keep)} new candidates for the oracle")
+        for k in keep:
+            oracle.relax(proposals[k])
+
+
+def _spacegroup_number(atoms: Atoms) -> int:
+    from aiida_cryspai.analysis.symmetry import spacegroup
+
+    return spacegroup(atoms).number
+
+
+def run(name: str, method: str, seed: int, budget: int, tolerance: float, protocol: str, calculator,
+        target: float) -> dict:
+    composition = parse_composition(name)
+    known = candidates(name)
+    volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
+    oracle = Oracle(calculator, target, tolerance, budget, volume / composition.n_atoms)
+    start = time.perf_counter()
+    try:
+        if method == "random":
+            random_search(composition, volume, oracle, seed)
+        else:
+            cryspai_search(composition, volume, oracle, seed, protocol, log=lambda m: print(f"#   {m}", flush=True))
+    except (Found, StopIteration):
+        pass
+    finite = [e for e in oracle.energies if np.isfinite(e)]
+    return {"composition": name, "method": method, "seed": seed, "found": oracle.first_find is not None,
+            "relaxations_to_find": oracle.first_find, "relaxations": len(oracle.energies),
+            "best_above_target_mev": round((min(finite) - target) * 1000, 1) if finite else None,
+            "wall_s": round(time.perf_counter() - start, 1)}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("compositions", nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", type=int, default=100, help="oracle relaxations per run")
+    parser.add_argument("--tolerance", type=float, default=0.005, help="eV/atom above the target")
+    parser.add_argument("--methods", nargs="+", default=["random", "cryspai"])
+    parser.add_argument("--protocol", default="fast")
+    args = parser.parse_args()
+    chgnet = get_calculator("chgnet")
+    for name in args.compositions:
+        target, reference = target_energy(name, chgnet)
+        print(json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference}),
+              flush=True)
+        for method in args.methods:
+            for seed in args.seeds:
+                print(json.dumps(run(name, method, seed, args.budget, args.tolerance, args.protocol, chgnet, target)),
+                      flush=True)
