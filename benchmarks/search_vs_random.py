@@ -86,7 +86,7 @@ def target_energy(composition: str, calculator) -> tuple[float, str]:
     for name, atoms in candidates(composition).items():
         outcome = relax(atoms, calculator, fmax=0.01, max_steps=500, record_frames=False)
         if outcome.energy is None:
-            raise RuntimeError(f"{composition} {name}: the oracle relaxation failed ({outcome.status}: {outcome.reason})")
+            raise RuntimeError(f"{composition} {name}: oracle relaxation failed ({outcome.status}: {outcome.reason})")
         best = min(best, (outcome.energy / len(atoms), name))
     return best
 
@@ -101,8 +101,9 @@ def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None
             oracle.relax(atoms)
 
 
-def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log) -> None:
-    parameters = get_protocol(protocol)
+def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log,
+                   overrides: dict | None = None) -> None:
+    parameters = {**get_protocol(protocol), **(overrides or {})}
     systems = list(CRYSTAL_SYSTEMS)
     first = random_structures(composition, systems, parameters["initial_per_system"], volume, seed)
     for atoms in order_by_symmetry(first):
@@ -164,7 +165,7 @@ def _spacegroup_number(atoms: Atoms) -> int:
 
 
 def run(name: str, method: str, seed: int, budget: int, tolerance: float, protocol: str, calculator,
-        target: float) -> dict:
+        target: float, overrides: dict | None = None) -> dict:
     composition = parse_composition(name)
     known = candidates(name)
     volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
@@ -174,7 +175,8 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
         if method == "random":
             random_search(composition, volume, oracle, seed)
         else:
-            cryspai_search(composition, volume, oracle, seed, protocol, log=lambda m: print(f"#   {m}", flush=True))
+            cryspai_search(composition, volume, oracle, seed, protocol, log=lambda m: print(f"#   {m}", flush=True),
+                           overrides=overrides)
     except (Found, StopIteration):
         pass
     finite = [e for e in oracle.energies if np.isfinite(e)]
@@ -192,6 +194,7 @@ if __name__ == "__main__":
     parser.add_argument("--tolerance", type=float, default=0.005, help="eV/atom above the target")
     parser.add_argument("--methods", nargs="+", default=["random", "cryspai"])
     parser.add_argument("--protocol", default="fast")
+    parser.add_argument("--override", default="{}", help="JSON overrides of the protocol's top-level parameters")
     args = parser.parse_args()
     chgnet = get_calculator("chgnet")
     for name in args.compositions:
@@ -200,5 +203,6 @@ if __name__ == "__main__":
               flush=True)
         for method in args.methods:
             for seed in args.seeds:
-                print(json.dumps(run(name, method, seed, args.budget, args.tolerance, args.protocol, chgnet, target)),
-                      flush=True)
+                row = run(name, method, seed, args.budget, args.tolerance, args.protocol, chgnet, target,
+                          json.loads(args.override))
+                print(json.dumps(row), flush=True)

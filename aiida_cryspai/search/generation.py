@@ -100,8 +100,17 @@ def random_structures(
 
 
 def order_by_symmetry(structures: list[Atoms]) -> list[Atoms]:
-    """``structures`` with the highest generated space group first (stable otherwise).
+    """``structures`` in the order the oracle should relax them: one per crystal system in turn (cubic,
+    hexagonal, tetragonal, trigonal, orthorhombic, monoclinic, triclinic), the highest generated space group of
+    each system first.
 
     Ground states of small cells are mostly of high symmetry, and every relaxation of the first oracle batch is
-    paid for in order: relaxing the cubic and hexagonal draws first finds those ground states soonest."""
-    return sorted(structures, key=lambda atoms: -int(atoms.info.get("spacegroup_generated", 0)))
+    paid for in order: the first seven relaxations already try the most symmetric draw of every system."""
+    by_system: dict[str, list[Atoms]] = {}
+    for atoms in sorted(structures, key=lambda a: -int(a.info.get("spacegroup_generated", 0))):
+        by_system.setdefault(atoms.info.get("crystal_system", ""), []).append(atoms)
+    systems = sorted(by_system, key=lambda name: -int(by_system[name][0].info.get("spacegroup_generated", 0)))
+    ordered = []
+    for turn in range(max((len(v) for v in by_system.values()), default=0)):
+        ordered += [by_system[name][turn] for name in systems if turn < len(by_system[name])]
+    return ordered
