@@ -25,7 +25,7 @@ def _hexagonal_polytype(a: float, c: float, stacking: str, first: str, second: s
     for layer, letter in enumerate(stacking):
         x, y = shifts[letter]
         symbols += [first, second]
-        positions += [(x, y, layer / n), (x, y, (layer + u) / n)]
+        positions += [(x, y, layer / n), (x, y, (layer + 2 * u) / n)]  # bond u * c_2H along c
     cell = [[a, 0, 0], [-a / 2, a * np.sqrt(3) / 2, 0], [0, 0, c * n / 2]]
     return Atoms(symbols, scaled_positions=positions, cell=cell, pbc=True)
 

@@ -6,12 +6,13 @@ CHGNet energy of the known structures of the composition (``known_structures.py`
 oracle. Both searches use cells at the composition's known volume.
 
 - random: a random space group per trial (uniform over the compatible ones of all 230), filled by pyxtal.
-- cryspai: the workchain's loop with the science layer's functions: the first oracle batch (random symmetric
-  structures over the 7 crystal systems, highest symmetry first), dataset, ensemble training, the GA of each
-  crystal system on the network, candidates of all systems relaxed by the oracle in order of E - kappa sigma,
-  repeated until the budget is spent.
+- cryspai: the workchain's loop with the science layer's functions and the protocol's parameters: the first
+  oracle batch (``initial_per_system`` x 7 draws of the random search with the same seed, so both searches
+  start identically), dataset, ensemble training, the GA of each crystal system on the network, then the
+  ``oracle_per_iteration`` best new candidates of all systems (by E - kappa sigma, matches of oracle results
+  left out) relaxed by the oracle, retrained, and so on until the budget is spent.
 
-    python benchmarks/search_vs_random.py Si8 Cu4 --seeds 0 1 2 --budget 60
+    cd benchmarks && python search_vs_random.py Si8 Cu4 --seeds 0 1 2 3 4 --budget 60
 """
 
 from __future__ import annotations
@@ -37,10 +38,8 @@ from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.search.ga import GASettings, evolve
 from aiida_cryspai.search.generation import (
-    compatible_spacegroups,
-    order_by_symmetry,
-    random_structures,
-    random_symmetric_structure,
+    random_structures_by_spacegroup,
+    symmetric_draws,
 )
 
 
@@ -92,21 +91,16 @@ def target_energy(composition: str, calculator) -> tuple[float, str]:
 
 
 def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    groups = [g for s in CRYSTAL_SYSTEMS for g in compatible_spacegroups(s, tuple(composition.numbers))]
-    while True:
-        group = int(rng.choice(groups))
-        atoms = random_symmetric_structure(composition, crystal_system_of(group), volume, rng, spacegroup=group)
-        if atoms is not None:
-            oracle.relax(atoms)
+    for atoms in symmetric_draws(composition, list(CRYSTAL_SYSTEMS), volume, seed):
+        oracle.relax(atoms)
 
 
 def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log,
                    overrides: dict | None = None) -> None:
     parameters = {**get_protocol(protocol), **(overrides or {})}
     systems = list(CRYSTAL_SYSTEMS)
-    first = random_structures(composition, systems, parameters["initial_per_system"], volume, seed)
-    for atoms in order_by_symmetry(first):
+    count = parameters["initial_per_system"] * len(systems)
+    for atoms in random_structures_by_spacegroup(composition, systems, count, volume, seed):
         oracle.relax(atoms)
     descriptor = DescriptorSettings(species=sorted(set(composition.symbols)), **parameters["descriptor"])
     training = TrainingSettings(**{**parameters["training"], "seed": seed})
@@ -154,7 +148,7 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
         known = len(oracle.relaxed)
         keep = [k - known for k in unique_indices(oracle.relaxed + proposals) if k >= known]
         log(f"iteration {iteration}: {len(keep)} new candidates for the oracle")
-        for k in keep:
+        for k in keep[: parameters.get("oracle_per_iteration") or len(keep)]:
             oracle.relax(proposals[k])
 
 

@@ -4,18 +4,19 @@ from aiida.engine import calcfunction
 from aiida.orm import Dict, Float, Int, List, Str, StructureData
 
 from ..search.composition import parse_composition
-from ..search.generation import order_by_symmetry, random_structures
+from ..search.generation import random_structures_by_spacegroup
 
 
 @calcfunction
 def generate_random_structures(composition: Str, volume: Float, crystal_systems: List, per_system: Int,
                                seed: Int, prefix: Str) -> dict:
-    """``per_system`` random symmetric structures in each crystal system; keys ``<prefix>_<rank>_<system>``,
-    the rank putting the highest space groups first (the oracle relaxes them in key order)."""
-    structures = order_by_symmetry(random_structures(
-        parse_composition(composition.value), list(crystal_systems.get_list()), per_system.value, volume.value,
-        seed.value,
-    ))
+    """``per_system`` x (number of crystal systems) random symmetric structures, each in a space group drawn
+    uniformly from the compatible groups of all ``crystal_systems``; keys ``<prefix>_<rank>_<system>`` in the
+    order drawn (the oracle relaxes them in key order), so the batch is the start of a random symmetric search."""
+    systems = list(crystal_systems.get_list())
+    structures = random_structures_by_spacegroup(
+        parse_composition(composition.value), systems, per_system.value * len(systems), volume.value, seed.value,
+    )
     outputs, origins = {}, {}
     for rank, atoms in enumerate(structures):
         system = atoms.info["crystal_system"]

@@ -1,4 +1,4 @@
-"""Stage: choose the recommended structures of the final GA that go to oracle verification."""
+"""Stage: choose which GA recommendations go to the oracle (each loop, and the final verification)."""
 
 from aiida.engine import calcfunction
 from aiida.orm import Dict, StructureData
@@ -9,12 +9,15 @@ from ..analysis.symmetry import refined, spacegroup
 
 @calcfunction
 def recommend_structures(parameters: Dict, **inputs) -> dict:
-    """The ``n_verify`` lowest distinct structures by predicted energy, symmetrised (spglib).
+    """The ``n_verify`` best distinct structures of all crystal systems, symmetrised (spglib), labelled
+    ``<prefix>_<rank>`` best first.
 
-    ``inputs`` holds ``predicted_<system>`` (an EvolveCalculation's ``predicted_energies``) and
-    ``structure_<system>_<key>`` (its recommended structures).
+    Ranked by E - kappa * sigma (``kappa`` 0: predicted energy alone). ``inputs`` holds ``predicted_<system>`` (an
+    EvolveCalculation's ``predicted_energies``), ``structure_<system>_<key>`` (its recommended structures) and
+    optionally ``known_<n>``: structures the oracle has relaxed already, whose matches are not proposed again.
     """
     settings = parameters.get_dict()
+    kappa = float(settings.get("kappa", 0.0))
     candidates = []
     for name, node in inputs.items():
         if not name.startswith("predicted_"):
@@ -23,14 +26,16 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
         for key, info in node.get_dict().items():
             structure = inputs.get(f"structure_{system}_{key}")
             if structure is not None:
-                candidates.append((info["energy_per_atom"], system, key, structure.get_ase()))
+                score = info["energy_per_atom"] - kappa * info.get("spread_per_atom", 0.0)
+                candidates.append((score, info["energy_per_atom"], system, key, structure.get_ase()))
     candidates.sort(key=lambda c: c[0])
-    keep = unique_indices([c[3] for c in candidates], [c[0] for c in candidates])
+    known = [node.get_ase() for name, node in inputs.items() if name.startswith("known_")]
+    keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]
     outputs, selection = {}, {}
     for rank, index in enumerate(keep[: settings["n_verify"]]):
-        energy, system, key, atoms = candidates[index]
+        _, energy, system, key, atoms = candidates[index]
         symmetrised = refined(atoms, settings.get("symprec", 0.1))
-        label = f"final_{rank:03d}"
+        label = f"{settings.get('prefix', 'final')}_{rank:03d}"
         outputs[label] = StructureData(ase=symmetrised)
         selection[label] = {"predicted_energy_per_atom": energy, "ga_crystal_system": system, "ga_key": key,
                             "spacegroup_number": spacegroup(symmetrised).number}

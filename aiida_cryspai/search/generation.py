@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from functools import lru_cache
+from itertools import islice
 
 import numpy as np
 from ase import Atoms
@@ -99,18 +101,28 @@ def random_structures(
     return structures
 
 
-def order_by_symmetry(structures: list[Atoms]) -> list[Atoms]:
-    """``structures`` in the order the oracle should relax them: one per crystal system in turn (cubic,
-    hexagonal, tetragonal, trigonal, orthorhombic, monoclinic, triclinic), the highest generated space group of
-    each system first.
+def symmetric_draws(composition: Composition, systems: list[str], volume: float, seed: int,
+                    max_failures: int = 200) -> Iterator[Atoms]:
+    """Endless random symmetric structures, each in a space group drawn uniformly from the compatible groups of
+    all ``systems`` (the random symmetric search), reproducible by ``seed``.
 
-    Ground states of small cells are mostly of high symmetry, and every relaxation of the first oracle batch is
-    paid for in order: the first seven relaxations already try the most symmetric draw of every system."""
-    by_system: dict[str, list[Atoms]] = {}
-    for atoms in sorted(structures, key=lambda a: -int(a.info.get("spacegroup_generated", 0))):
-        by_system.setdefault(atoms.info.get("crystal_system", ""), []).append(atoms)
-    systems = sorted(by_system, key=lambda name: -int(by_system[name][0].info.get("spacegroup_generated", 0)))
-    ordered = []
-    for turn in range(max((len(v) for v in by_system.values()), default=0)):
-        ordered += [by_system[name][turn] for name in systems if turn < len(by_system[name])]
-    return ordered
+    Stops only when ``max_failures`` draws in a row give no structure with sane distances."""
+    rng = np.random.default_rng(seed)
+    groups = [(number, system) for system in systems
+              for number in compatible_spacegroups(system, tuple(composition.numbers))]
+    failures = 0
+    while groups and failures < max_failures:
+        number, system = groups[int(rng.integers(len(groups)))]
+        atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, spacegroup=number)
+        if atoms is None:
+            failures += 1
+            continue
+        failures = 0
+        yield atoms
+
+
+def random_structures_by_spacegroup(composition: Composition, systems: list[str], count: int, volume: float,
+                                    seed: int) -> list[Atoms]:
+    """The first ``count`` structures of :func:`symmetric_draws`: the first oracle batch is exactly the start of
+    a random symmetric search with the same seed, so the loop can only add to what random search finds."""
+    return list(islice(symmetric_draws(composition, systems, volume, seed), count))

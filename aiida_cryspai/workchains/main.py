@@ -222,6 +222,7 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.training_history = []
         self.ctx.dataset = None
         self.ctx.best_by_system = {}
+        self.ctx.relaxed_uuids = []  # every structure the oracle relaxed: the GA's proposals must differ from them
         self.ctx.random_rounds = 0
         n_verify = self.parameters.n_verify
         if "max_oracle_calls" in self.inputs:
@@ -325,6 +326,7 @@ class CrySPAIWorkChain(WorkChain):
             per_atom = energy.value / self.ctx.n_atoms
             if best is None or per_atom < best[0]:
                 best = (per_atom, key)
+            self.ctx.relaxed_uuids.append(structures[key].uuid)
             system = _crystal_system(structures[key])
             kept = self.ctx.best_by_system.setdefault(system, [])
             kept.append((per_atom, structures[key].uuid))
@@ -436,17 +438,32 @@ class CrySPAIWorkChain(WorkChain):
                                                   f"ga_{self.ctx.iteration:02d}", self.parameters.acquisition_kappa))
 
     def collect_candidates(self):
-        """The GA recommendations of every system are the next oracle batch."""
-        candidates = {}
+        """The next oracle batch: the GA recommendations of all systems ranked by E - kappa * sigma, without
+        structures the oracle has relaxed already, at most ``oracle_per_iteration`` of them."""
+        limit = self.parameters.oracle_per_iteration
+        self.ctx.candidates = self._ranked_recommendations(
+            {"n_verify": limit if limit else 10**6, "kappa": self.parameters.acquisition_kappa,
+             "prefix": f"ga{self.ctx.iteration:02d}", "symprec": 0.1},
+            known=[orm.load_node(uuid) for uuid in self.ctx.relaxed_uuids])
+        self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
+
+    def _ranked_recommendations(self, settings: dict, known: list | None = None) -> dict:
+        inputs = {}
         for system in CRYSTAL_SYSTEMS:
             node = self.ctx.get(f"ga_{system}")
-            if node is None or not node.is_finished_ok:
-                self.report(f"GA of {system} failed; it proposes nothing this iteration")
+            if node is None:
                 continue
+            if not node.is_finished_ok:
+                self.report(f"GA of {system} failed (exit {node.exit_status}); it proposes nothing")
+                continue
+            inputs[f"predicted_{system}"] = node.outputs.predicted_energies
             for key, structure in node.outputs.structures.items():
-                candidates[f"ga{self.ctx.iteration:02d}_{system}_{key}"] = structure
-        self.ctx.candidates = candidates
-        self.report(f"{len(candidates)} GA candidates for the next oracle batch")
+                inputs[f"structure_{system}_{key}"] = structure
+        if not any(name.startswith("structure_") for name in inputs):
+            return {}
+        inputs.update({f"known_{n}": structure for n, structure in enumerate(known or [])})
+        outputs = recommend_structures(orm.Dict(settings), **inputs)
+        return {k: v for k, v in outputs.items() if k != "selection"}
 
     def run_final_search(self):
         """GA per crystal system on the final network (only the requested system when one is given)."""
@@ -456,19 +473,8 @@ class CrySPAIWorkChain(WorkChain):
         return ToContext(**self._submit_evolution(systems, self.parameters.final_ga, "final_ga"))
 
     def recommend_structures(self):
-        inputs = {}
-        for system in CRYSTAL_SYSTEMS:
-            node = self.ctx.get(f"ga_{system}")
-            if node is None or not node.is_finished_ok:
-                continue
-            inputs[f"predicted_{system}"] = node.outputs.predicted_energies
-            for key, structure in node.outputs.structures.items():
-                inputs[f"structure_{system}_{key}"] = structure
-        if not inputs:
-            self.ctx.candidates = {}
-            return
-        outputs = recommend_structures(orm.Dict({"n_verify": self.ctx.n_verify, "symprec": 0.1}), **inputs)
-        self.ctx.candidates = {k: v for k, v in outputs.items() if k != "selection"}
+        """The ``n_verify`` lowest distinct structures of the final GA go to oracle verification."""
+        self.ctx.candidates = self._ranked_recommendations({"n_verify": self.ctx.n_verify, "symprec": 0.1})
         self.report(f"{len(self.ctx.candidates)} recommended structures go to oracle verification")
 
     def verify_with_oracle(self):

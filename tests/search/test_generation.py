@@ -37,15 +37,19 @@ def test_crystal_systems():
         resolve_crystal_systems("hexa")
 
 
-def test_first_batch_is_ordered_highest_symmetry_first():
-    from aiida_cryspai.search.generation import order_by_symmetry
+def test_first_batch_is_the_start_of_the_random_symmetric_search():
+    from itertools import islice
+
+    from aiida_cryspai.search.generation import random_structures_by_spacegroup, symmetric_draws
 
     composition = parse_composition("Si8")
-    structures = random_structures(composition, ["triclinic", "cubic", "tetragonal"], 2, 160.0, seed=3)
-    ordered = order_by_symmetry(structures)
-    assert sorted(map(id, ordered)) == sorted(map(id, structures))
-    systems = [a.info["crystal_system"] for a in ordered]
-    assert systems == ["cubic", "tetragonal", "triclinic"] * 2  # one per system in turn, most symmetric first
-    for system in ("cubic", "tetragonal"):
-        numbers = [a.info["spacegroup_generated"] for a in ordered if a.info["crystal_system"] == system]
-        assert numbers == sorted(numbers, reverse=True)
+    systems = list(CRYSTAL_SYSTEMS)
+    first = random_structures_by_spacegroup(composition, systems, 5, 160.0, seed=3)
+    search = list(islice(symmetric_draws(composition, systems, 160.0, seed=3), 8))
+    assert len(first) == 5
+    for a, b in zip(first, search):
+        assert a.info["spacegroup_generated"] == b.info["spacegroup_generated"]
+        assert np.allclose(a.positions, b.positions)
+    # space groups are drawn over all systems: many draws reach several crystal systems
+    many = random_structures_by_spacegroup(composition, systems, 30, 160.0, seed=4)
+    assert len({a.info["crystal_system"] for a in many}) >= 4
