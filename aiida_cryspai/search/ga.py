@@ -31,7 +31,21 @@ class GASettings:
     parent_fraction: float = 1.0 / 3.0
     fresh_fraction: float = 0.2
     crossover_fraction: float = 0.4
-    max_energy_per_atom: float | None = None  # the paper's ``aenergy`` filter
+    max_energy_per_atom: float | None = None  # discard structures above this energy (eV/atom)
+    aenergy: dict[str, float] | None = None  # the paper's filter: discard above sum_i N_i aenergy_i (eV per atom)
+
+
+def energy_limit_per_atom(settings: GASettings, composition: Composition) -> float | None:
+    """The energy per atom above which the GA discards a structure: the lower of ``max_energy_per_atom`` and the
+    paper's ``aenergy`` sum (sum over atoms of their species' value, divided by the number of atoms)."""
+    limits = [] if settings.max_energy_per_atom is None else [float(settings.max_energy_per_atom)]
+    if settings.aenergy is not None:
+        missing = sorted(set(composition.symbols) - set(settings.aenergy))
+        if missing:
+            raise ValueError(f"aenergy has no value for {', '.join(missing)} (give eV/atom for every species)")
+        total = sum(float(settings.aenergy[s]) * n for s, n in zip(composition.symbols, composition.numbers))
+        limits.append(total / composition.n_atoms)
+    return min(limits) if limits else None
 
 
 @dataclass
@@ -74,10 +88,9 @@ def _make_offspring(parents, system, volume, composition, rng, settings):
     return rattle(parent, volume, rng), "rattle"
 
 
-def _accept(individual: Individual | None, settings: GASettings) -> bool:
+def _accept(individual: Individual | None, limit: float | None) -> bool:
     if individual is None:
         return False
-    limit = settings.max_energy_per_atom
     return limit is None or individual.energy_per_atom <= limit
 
 
@@ -101,6 +114,7 @@ def evolve(
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     result = GAResult(recommended=[])
+    limit = energy_limit_per_atom(settings, composition)
 
     def local(candidates: list[tuple[Atoms | None, str]], generation: int) -> list[Individual]:
         """Optimise a batch of (structure, origin); the accepted individuals."""
@@ -111,7 +125,7 @@ def evolve(
         outcomes = optimise([atoms for atoms, _ in candidates])
         individuals = [Individual(out[0], out[1], origin, generation)
                        for out, (_, origin) in zip(outcomes, candidates) if out is not None]
-        return [ind for ind in individuals if _accept(ind, settings)]
+        return [ind for ind in individuals if _accept(ind, limit)]
 
     trial: list[Individual] = local([(atoms, "seed") for atoms in initial or []], 0)
     attempts = 0

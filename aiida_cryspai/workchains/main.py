@@ -23,6 +23,7 @@ from ..engines import EngineError, get_engine
 from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
+from ..search.ga import GASettings, energy_limit_per_atom
 from .oracle import OracleWorkChain
 
 TrainCalculation = CalculationFactory("cryspai.train")
@@ -202,10 +203,13 @@ class CrySPAIWorkChain(WorkChain):
                 self.inputs.max_oracle_calls.value if "max_oracle_calls" in self.inputs else None,
             )
             get_protocol("precise", self.inputs.parameters.get_dict())
+            for stage in ("ga", "final_ga"):
+                energy_limit_per_atom(GASettings(**self.parameters[stage]),
+                                      parse_composition(self.inputs.composition.value))
         except InputError as error:
             self.report(str(error))
             return getattr(self.exit_codes, error.label).format(message=str(error))
-        except ProtocolError as error:
+        except (ProtocolError, ValueError, TypeError) as error:
             self.report(str(error))
             return self.exit_codes.ERROR_INVALID_PARAMETERS.format(message=str(error))
         composition = parse_composition(self.inputs.composition.value)

@@ -65,3 +65,23 @@ def test_crossover_and_mutations_keep_the_composition():
             assert sorted(child.get_chemical_symbols()) == sorted(mother.get_chemical_symbols())
             assert child.get_volume() == pytest.approx(180.0)
     assert made > 10
+
+
+def test_aenergy_filter_discards_structures_above_the_species_sum(emt):
+    from aiida_cryspai.search.ga import energy_limit_per_atom
+
+    composition = parse_composition("Ag4")
+    settings = GASettings(n_trial=6, n_generations=1, n_replace=3, n_offspring=4, n_recommend=6)
+    unfiltered = evolve(composition, "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
+    energies = sorted(ind.energy_per_atom for ind in unfiltered.population)
+    assert energies[0] < energies[-1] - 1e-3
+    limit = 0.5 * (energies[0] + energies[-1])
+    settings.aenergy = {"Ag": limit}
+    assert energy_limit_per_atom(settings, composition) == pytest.approx(limit)
+    filtered = evolve(composition, "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
+    assert filtered.population and all(ind.energy_per_atom <= limit for ind in filtered.population)
+    # per species: the limit is the composition-weighted sum; every species needs a value
+    mixed = GASettings(aenergy={"Ga": -3.0, "As": -5.0})
+    assert energy_limit_per_atom(mixed, parse_composition("Ga4As4")) == pytest.approx(-4.0)
+    with pytest.raises(ValueError, match="As"):
+        energy_limit_per_atom(GASettings(aenergy={"Ga": -3.0}), parse_composition("Ga4As4"))

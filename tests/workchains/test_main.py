@@ -116,3 +116,17 @@ def test_unknown_parameter_is_refused(aiida_profile, cryspai_codes):
     assert node.exit_status == 206
     assert "n_trail" in node.exit_message
     assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
+
+
+def test_aenergy_without_a_species_is_refused(aiida_profile, cryspai_codes):
+    from aiida import orm
+
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
+    parameters = builder.parameters.get_dict()
+    parameters["ga"]["aenergy"] = {"Ag": -3.0}
+    builder.parameters = orm.Dict(parameters)
+    _, node = run_get_node(builder)
+    assert node.exit_status == 206
+    assert "aenergy" in node.exit_message and "Cu" in node.exit_message
+    assert node.called == []
+    assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
