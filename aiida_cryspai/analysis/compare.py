@@ -1,10 +1,18 @@
-"""Structure comparison: pymatgen's StructureMatcher for duplicates."""
+"""Structure comparison: pymatgen's StructureMatcher for duplicates, behind a cheap fingerprint prefilter."""
 
 from __future__ import annotations
 
 import warnings
 
 from ase import Atoms
+
+from .fingerprint import fingerprint, fingerprint_distance, species_counts
+
+# Pairs of structures farther apart than this in fingerprint cosine distance are different without asking
+# StructureMatcher. Measured: structures that StructureMatcher (ltol 0.2, stol 0.3) matches after rattling by
+# 0.2 Å and straining by 2% stay below 0.13 (Si8, Ti4O8, Ca4Ti4O12); 95% of pairs of random symmetric Ti4O8
+# structures lie above 0.18. StructureMatcher costs 6-17 ms per pair there, a fingerprint 2 ms per structure.
+FINGERPRINT_TOLERANCE = 0.15
 
 
 def to_pymatgen(atoms: Atoms):
@@ -23,19 +31,26 @@ def unique_indices(
     structures: list[Atoms],
     energies: list[float] | None = None,
     energy_tolerance: float = 0.01,
+    fingerprint_tolerance: float | None = FINGERPRINT_TOLERANCE,
 ) -> list[int]:
     """Indices of the structures that are not duplicates of an earlier one in the list.
 
     Two structures are duplicates when StructureMatcher matches them and, if energies per atom are given,
-    their energies differ by less than ``energy_tolerance`` eV/atom. Earlier entries win: sort first.
+    their energies differ by less than ``energy_tolerance`` eV/atom. Pairs whose fingerprints differ by more
+    than ``fingerprint_tolerance`` (None: no prefilter) are different without StructureMatcher.
+    Earlier entries win: sort first.
     """
     sm = matcher()
     kept: list[int] = []
     converted = [to_pymatgen(a) for a in structures]
+    prints = [fingerprint(a) for a in structures] if fingerprint_tolerance is not None else None
     for index, structure in enumerate(converted):
         duplicate = False
         for other in kept:
             if energies is not None and abs(energies[index] - energies[other]) > energy_tolerance:
+                continue
+            if prints is not None and fingerprint_distance(
+                    prints[index], prints[other], species_counts(structures[index])) > fingerprint_tolerance:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
