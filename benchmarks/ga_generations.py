@@ -6,7 +6,9 @@ generation, the best ``N_pop / 4`` replacing the worst. Generation 0 is the rand
 reaches the target when its trial set holds a structure within ``--tolerance`` of the lowest CHGNet energy of
 the known structures (``known_structures.py``). The crystal system searched is that of the target.
 
-    cd benchmarks && python ga_generations.py Si8:16 Si4C4:12 Ga4As4:12 --seeds 0 1 2
+The GA stops at the generation that reaches the target.
+
+    cd benchmarks && python ga_generations.py Si8:16:cubic Si4C4:12 Ga4As4:12 --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ from aiida_cryspai.search.ga import GASettings, evolve
 
 
 def generations_to_target(name: str, population: int, seed: int, generations: int, tolerance: float,
-                          calculator, target: float, reference: str) -> dict:
+                          calculator, target: float, system: str) -> dict:
     composition = parse_composition(name)
     known = candidates(name)
     volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
-    system = crystal_system_of(spacegroup(known[reference]).number)
     guards = RelaxGuards(min_volume_per_atom=0.3 * volume / composition.n_atoms,
                          max_volume_per_atom=4.0 * volume / composition.n_atoms, max_seconds=300)
     relaxations = 0
@@ -49,7 +50,8 @@ def generations_to_target(name: str, population: int, seed: int, generations: in
     settings = GASettings(n_trial=population, n_generations=generations, n_replace=max(1, population // 4),
                           n_offspring=max(2, population // 2), n_recommend=1)
     start = time.perf_counter()
-    result = evolve(composition, system, volume, optimise, settings, seed=seed, log=lambda _: None)
+    result = evolve(composition, system, volume, optimise, settings, seed=seed, log=lambda _: None,
+                    stop=lambda best: best <= target + tolerance)
     reached = [g for g, best in enumerate(result.best_per_generation) if best <= target + tolerance]
     return {"composition": name, "crystal_system": system, "n_pop": population, "seed": seed,
             "generations_to_target": reached[0] if reached else None, "oracle_relaxations": relaxations,
@@ -59,17 +61,19 @@ def generations_to_target(name: str, population: int, seed: int, generations: in
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="COMPOSITION:N_POP")
+    parser.add_argument("runs", nargs="+", help="COMPOSITION:N_POP[:CRYSTAL_SYSTEM] (default: the system of the "
+                                                "lowest known structure)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--tolerance", type=float, default=0.005, help="eV/atom above the target")
     args = parser.parse_args()
     chgnet = get_calculator("chgnet")
     for run in args.runs:
-        name, population = run.split(":")
+        name, population, *system = run.split(":")
         target, reference = target_energy(name, chgnet)
-        print(json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference}),
-              flush=True)
+        system = system[0] if system else crystal_system_of(spacegroup(candidates(name)[reference]).number)
+        print(json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference,
+                          "crystal_system": system}), flush=True)
         for seed in args.seeds:
             print(json.dumps(generations_to_target(name, int(population), seed, args.generations, args.tolerance,
-                                                   chgnet, target, reference)), flush=True)
+                                                   chgnet, target, system)), flush=True)

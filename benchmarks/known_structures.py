@@ -41,7 +41,7 @@ def candidates(composition: str) -> dict[str, Atoms]:
     the oracle is the target."""
     builders = {
         "Si8": lambda: {"diamond": bulk("Si", "diamond", a=5.43, cubic=True),
-                        "lonsdaleite": _hexagonal_polytype(3.84, 6.27, "ABCB", "Si", "Si")},
+                        "4H": _hexagonal_polytype(3.84, 6.27, "ABCB", "Si", "Si")},
         "Ga4As4": lambda: {"zincblende": bulk("GaAs", "zincblende", a=5.65, cubic=True),
                            "wurtzite": make_supercell(_hexagonal_polytype(4.0, 6.56, "AB", "Ga", "As"),
                                                       np.diag([1, 1, 2]))},

@@ -109,8 +109,12 @@ def evolve(
     seed: int,
     initial: list[Atoms] | None = None,
     log: Callable[[str], None] = print,
+    stop: Callable[[float], bool] | None = None,
 ) -> GAResult:
-    """Run the GA of one crystal system; ``initial`` structures (e.g. known good ones) join the first trial set."""
+    """Run the GA of one crystal system; ``initial`` structures (e.g. known good ones) join the first trial set.
+
+    ``stop`` is asked after each generation with the lowest energy per atom so far; when it answers True the
+    GA ends there (a target reached, a budget spent)."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     result = GAResult(recommended=[])
@@ -143,6 +147,8 @@ def evolve(
     log(f"{system}: generation 0, {len(trial)} trial structures, best {trial[0].energy_per_atom:.4f} eV/atom")
 
     for generation in range(1, settings.n_generations + 1):
+        if stop is not None and stop(trial[0].energy_per_atom):
+            break
         n_parents = max(2, int(np.ceil(settings.parent_fraction * len(trial))))
         parents = trial[:n_parents]
         children = [_make_offspring(parents, system, volume, composition, rng, settings)

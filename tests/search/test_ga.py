@@ -33,6 +33,23 @@ def test_ga_finds_emt_ground_state_of_ag4_in_cubic(emt):
     assert all(b <= a + 1e-12 for a, b in zip(result.best_per_generation, result.best_per_generation[1:]))
 
 
+def test_ga_stops_at_the_generation_that_reaches_a_target(emt):
+    reference_energy = relax(bulk("Ag", "fcc", cubic=True), emt, fmax=0.001).energy / 4
+    settings = GASettings(n_trial=6, n_generations=5, n_replace=3, n_offspring=6, n_recommend=3)
+    asked = []
+
+    def reached(best):
+        asked.append(best)
+        return best <= reference_energy + 0.005
+
+    result = evolve(parse_composition("Ag4"), "cubic", 70.0, _emt_optimiser(emt), settings, seed=2,
+                    log=lambda _: None, stop=reached)
+    assert result.best_per_generation[-1] <= reference_energy + 0.005
+    # asked once per finished generation; the GA ended at the first that reached the target
+    assert len(result.best_per_generation) == len(asked) < settings.n_generations + 1
+    assert [best <= reference_energy + 0.005 for best in asked] == [False] * (len(asked) - 1) + [True]
+
+
 @pytest.mark.parametrize("system", ["cubic", "tetragonal", "hexagonal", "orthorhombic", "monoclinic"])
 def test_strain_keeps_the_lattice_type(system):
     rng = np.random.default_rng(0)
