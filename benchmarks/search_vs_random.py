@@ -10,7 +10,9 @@ oracle. Both searches use cells at the composition's known volume.
   oracle batch (``initial_per_system`` x 7 draws of the random search with the same seed, so both searches
   start identically), dataset, ensemble training, the GA of each crystal system on the network, then the
   ``oracle_per_iteration`` best new candidates of all systems (by E - kappa sigma, matches of oracle results
-  left out) relaxed by the oracle, retrained, and so on until the budget is spent.
+  left out) relaxed by the oracle, retrained, and so on until the budget is spent. With the override
+  ``{"oracle_allocation": "spacegroups"}`` each oracle slot first draws a crystal system with the random
+  search's odds (its number of compatible space groups) and takes that system's best candidate.
 
     cd benchmarks && python search_vs_random.py Si8 Cu4 --seeds 0 1 2 3 4 --budget 60
 """
@@ -27,7 +29,7 @@ from ase import Atoms
 from known_structures import candidates
 
 from aiida_cryspai.analysis.compare import unique_indices
-from aiida_cryspai.ml.acquisition import choose_candidates
+from aiida_cryspai.ml.acquisition import allocate_by_weight, choose_candidates
 from aiida_cryspai.ml.batch_relax import relax_many
 from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
@@ -38,6 +40,7 @@ from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.search.ga import GASettings, evolve
 from aiida_cryspai.search.generation import (
+    compatible_spacegroups,
     random_structures_by_spacegroup,
     symmetric_draws,
 )
@@ -107,6 +110,8 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
     ga = GASettings(**parameters["ga"])
     local = parameters["local"]
     kappa = float(parameters["acquisition_kappa"])
+    weights = {s: len(compatible_spacegroups(s, tuple(composition.numbers))) for s in systems}
+    allocation_rng = np.random.default_rng(seed + 12345)
     for iteration in range(parameters["max_iterations"] * 10):
         frames, groups = [], []
         lowest = min(oracle.energies)
@@ -127,7 +132,7 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
             return [(a, e / len(a)) if s == STATUS_OK else None
                     for a, e, s in zip(outcome.atoms, outcome.energies, outcome.statuses)]
 
-        proposals, scores = [], []
+        proposals, scores, proposal_systems = [], [], []
         best_oracle = {}
         for index, atoms in enumerate(oracle.relaxed):
             system = crystal_system_of(_spacegroup_number(atoms))
@@ -143,12 +148,19 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
             for index in choose_candidates(energies, spreads, ga.n_recommend, kappa):
                 proposals.append(result.population[index].atoms)
                 scores.append(energies[index] - kappa * spreads[index])
-        order = np.argsort(scores)
+                proposal_systems.append(system)
+        order = np.argsort(scores, kind="stable")
         proposals = [proposals[k] for k in order]
+        proposal_systems = [proposal_systems[k] for k in order]
         known = len(oracle.relaxed)
         keep = [k - known for k in unique_indices(oracle.relaxed + proposals) if k >= known]
-        log(f"iteration {iteration}: {len(keep)} new candidates for the oracle")
-        for k in keep[: parameters.get("oracle_per_iteration") or len(keep)]:
+        n_oracle = parameters.get("oracle_per_iteration") or len(keep)
+        if parameters.get("oracle_allocation", "rank") == "spacegroups":
+            chosen = allocate_by_weight([proposal_systems[k] for k in keep], n_oracle, weights, allocation_rng)
+            keep = [keep[k] for k in chosen]
+        log(f"iteration {iteration}: {len(keep)} new candidates for the oracle, from "
+            f"{', '.join(proposal_systems[k] for k in keep[:n_oracle])}")
+        for k in keep[:n_oracle]:
             oracle.relax(proposals[k])
 
 

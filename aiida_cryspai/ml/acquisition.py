@@ -30,3 +30,25 @@ def informative_frames(oracle_energies: np.ndarray, predicted_energies: np.ndarr
     if tolerance is None:
         return np.ones(len(oracle_energies), dtype=bool)
     return np.abs(np.asarray(predicted_energies, dtype=float) - oracle_energies) > tolerance
+
+
+def allocate_by_weight(systems: list[str], n: int, weights: dict[str, float], rng: np.random.Generator) -> list[int]:
+    """Indices of up to ``n`` candidates, given best first with their crystal ``systems``: each slot goes to a
+    system drawn with probability proportional to its weight among the systems that still have candidates, and
+    takes that system's best remaining candidate.
+
+    With weights = the number of compatible space groups per system, the oracle sees the crystal systems as
+    often as the random symmetric search does, while the network picks the structure within each system.
+    """
+    queues: dict[str, list[int]] = {}
+    for index, system in enumerate(systems):
+        queues.setdefault(system, []).append(index)
+    chosen: list[int] = []
+    while len(chosen) < n:
+        open_systems = [s for s, queue in queues.items() if queue and weights.get(s, 0.0) > 0.0]
+        if not open_systems:
+            break
+        probabilities = np.array([weights[s] for s in open_systems], dtype=float)
+        system = open_systems[int(rng.choice(len(open_systems), p=probabilities / probabilities.sum()))]
+        chosen.append(queues[system].pop(0))
+    return chosen
