@@ -1,10 +1,13 @@
 """Stage: choose which GA recommendations go to the oracle (each loop, and the final verification)."""
 
+import numpy as np
 from aiida.engine import calcfunction
 from aiida.orm import Dict, StructureData
 
 from ..analysis.compare import unique_indices
 from ..analysis.symmetry import refined, spacegroup
+from ..ml.acquisition import allocate_by_weight
+from ..search.generation import compatible_spacegroups
 
 
 @calcfunction
@@ -15,6 +18,8 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     Ranked by E - kappa * sigma (``kappa`` 0: predicted energy alone). ``inputs`` holds ``predicted_<system>`` (an
     EvolveCalculation's ``predicted_energies``), ``structure_<system>_<key>`` (its recommended structures) and
     optionally ``known_<n>``: structures the oracle has relaxed already, whose matches are not proposed again.
+    With ``allocation`` ``"spacegroups"`` each place first draws a crystal system with the odds of the random
+    symmetric search (its number of compatible space groups; ``seed``) and takes that system's best candidate.
     """
     settings = parameters.get_dict()
     kappa = float(settings.get("kappa", 0.0))
@@ -31,6 +36,13 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     candidates.sort(key=lambda c: c[0])
     known = [node.get_ase() for name, node in inputs.items() if name.startswith("known_")]
     keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]
+    if settings.get("allocation", "rank") == "spacegroups" and keep:
+        numbers = np.unique(candidates[keep[0]][4].numbers, return_counts=True)[1]
+        weights = {system: len(compatible_spacegroups(system, tuple(sorted(numbers)))) for system in
+                   {candidates[k][2] for k in keep}}
+        chosen = allocate_by_weight([candidates[k][2] for k in keep], settings["n_verify"], weights,
+                                    np.random.default_rng(settings.get("seed", 0)))
+        keep = [keep[k] for k in chosen]
     outputs, selection = {}, {}
     for rank, index in enumerate(keep[: settings["n_verify"]]):
         _, energy, system, key, atoms = candidates[index]

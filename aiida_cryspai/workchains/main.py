@@ -40,6 +40,9 @@ class InputError(ValueError):
         self.label = label
 
 
+ORACLE_ALLOCATIONS = ("rank", "spacegroups")
+
+
 def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
                   max_oracle_calls: int | None) -> None:
     """Raise :class:`InputError` for the first bad input: shared by the workchain and the command line."""
@@ -206,6 +209,9 @@ class CrySPAIWorkChain(WorkChain):
             for stage in ("ga", "final_ga"):
                 energy_limit_per_atom(GASettings(**self.parameters[stage]),
                                       parse_composition(self.inputs.composition.value))
+            if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
+                raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
+                                 f"got {self.parameters.oracle_allocation!r}")
         except InputError as error:
             self.report(str(error))
             return getattr(self.exit_codes, error.label).format(message=str(error))
@@ -447,7 +453,9 @@ class CrySPAIWorkChain(WorkChain):
         limit = self.parameters.oracle_per_iteration
         self.ctx.candidates = self._ranked_recommendations(
             {"n_verify": limit if limit else 10**6, "kappa": self.parameters.acquisition_kappa,
-             "prefix": f"ga{self.ctx.iteration:02d}", "symprec": 0.1},
+             "prefix": f"ga{self.ctx.iteration:02d}", "symprec": 0.1,
+             "allocation": self.parameters.oracle_allocation,
+             "seed": self.inputs.seed.value * 1000 + self.ctx.iteration},
             known=[orm.load_node(uuid) for uuid in self.ctx.relaxed_uuids])
         self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
 

@@ -40,3 +40,13 @@ def test_structures_the_oracle_relaxed_are_not_proposed_again(aiida_profile):
     assert len(chosen) == 2
     assert {c["ga_crystal_system"] for c in chosen} == {"hexagonal", "cubic"}
     assert all(c["predicted_energy_per_atom"] != -3.0 for c in chosen)
+
+
+def test_allocation_by_space_groups_draws_systems_with_the_random_search_odds(aiida_profile):
+    inputs, _ = _inputs()
+    settings = {"n_verify": 1, "prefix": "ga01", "allocation": "spacegroups"}
+    systems = [recommend_structures(orm.Dict({**settings, "seed": seed}), **inputs)["selection"]["ga01_000"]
+               for seed in range(12)]
+    # Cu4: 33 cubic and 19 hexagonal space groups; cubic's best (fcc) or hexagonal's only (hcp), never bcc
+    assert {s["ga_crystal_system"] for s in systems} == {"cubic", "hexagonal"}
+    assert all(s["predicted_energy_per_atom"] in (-3.0, -2.95) for s in systems)

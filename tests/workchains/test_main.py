@@ -118,15 +118,19 @@ def test_unknown_parameter_is_refused(aiida_profile, cryspai_codes):
     assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
 
 
-def test_aenergy_without_a_species_is_refused(aiida_profile, cryspai_codes):
+@pytest.mark.parametrize("change, words", [
+    (lambda p: p["ga"].update(aenergy={"Ag": -3.0}), ("aenergy", "Cu")),
+    (lambda p: p.update(oracle_allocation="uniform"), ("oracle_allocation", "uniform")),
+])
+def test_bad_search_parameters_are_refused(aiida_profile, cryspai_codes, change, words):
     from aiida import orm
 
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
     parameters = builder.parameters.get_dict()
-    parameters["ga"]["aenergy"] = {"Ag": -3.0}
+    change(parameters)
     builder.parameters = orm.Dict(parameters)
     _, node = run_get_node(builder)
     assert node.exit_status == 206
-    assert "aenergy" in node.exit_message and "Cu" in node.exit_message
+    assert all(word in node.exit_message for word in words)
     assert node.called == []
     assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
