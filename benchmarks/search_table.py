@@ -28,7 +28,10 @@ def table(rows: list[dict]) -> str:
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
         groups.setdefault((row["composition"], row["method"]), []).append(row)
-    for (composition, method), runs in groups.items():
+    compositions = list(dict.fromkeys(row["composition"] for row in rows))
+    methods = list(dict.fromkeys(row["method"] for row in rows))
+    for composition, method in sorted(groups, key=lambda k: (compositions.index(k[0]), methods.index(k[1]))):
+        runs = groups[(composition, method)]
         runs.sort(key=lambda r: r["seed"])
         counts = [r["relaxations_to_find"] if r["found"] else np.inf for r in runs]
         shown = ", ".join(str(c) if np.isfinite(c) else f">{r['relaxations']}" for c, r in zip(counts, runs))
