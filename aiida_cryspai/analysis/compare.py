@@ -44,13 +44,14 @@ def unique_indices(
     kept: list[int] = []
     converted = [to_pymatgen(a) for a in structures]
     prints = [fingerprint(a) for a in structures] if fingerprint_tolerance is not None else None
+    counts = [species_counts(a) for a in structures]
     for index, structure in enumerate(converted):
         duplicate = False
         for other in kept:
             if energies is not None and abs(energies[index] - energies[other]) > energy_tolerance:
                 continue
             if prints is not None and fingerprint_distance(
-                    prints[index], prints[other], species_counts(structures[index])) > fingerprint_tolerance:
+                    prints[index], prints[other], counts[index]) > fingerprint_tolerance:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -37,7 +37,7 @@ def fingerprint(atoms: Atoms, settings: FingerprintSettings = FingerprintSetting
     first, second, distance = neighbour_pairs("ijd", atoms, settings.cutoff * length + 4 * settings.smearing * length)
     distance = distance / length
     numbers = atoms.numbers
-    counts = {z: int(np.sum(numbers == z)) for z in np.unique(numbers)}
+    counts = species_counts(atoms)
     shell = 4.0 * np.pi * grid**2 * settings.bin_width
     result = {}
     for a in counts:
@@ -47,7 +47,7 @@ def fingerprint(atoms: Atoms, settings: FingerprintSettings = FingerprintSetting
             smeared = np.exp(-0.5 * ((grid[None, :] - d[:, None]) / settings.smearing) ** 2).sum(axis=0)
             smeared *= settings.bin_width / (np.sqrt(2.0 * np.pi) * settings.smearing)
             density = counts[b] / (volume / length**3)
-            result[(int(a), int(b))] = smeared / (counts[a] * density * shell) - 1.0
+            result[(a, b)] = smeared / (counts[a] * density * shell) - 1.0
     return result
 
 

@@ -113,8 +113,8 @@ def evolve(
 ) -> GAResult:
     """Run the GA of one crystal system; ``initial`` structures (e.g. known good ones) join the first trial set.
 
-    ``stop`` is asked after each generation with the lowest energy per atom so far; when it answers True the
-    GA ends there (a target reached, a budget spent)."""
+    ``stop`` is asked before each new generation with the lowest energy per atom so far; when it answers True
+    the GA ends there (a target reached, a budget spent)."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     result = GAResult(recommended=[])
