@@ -35,11 +35,16 @@ def _load(ctx) -> dict:
 @cryspai.command()
 @click.pass_context
 def setup(ctx):
-    """Create (if needed) the embedded profile, the localhost computer and the codes. Idempotent."""
+    """Create (if needed) the embedded profile, the localhost computer, the codes and the Abinit
+    pseudopotential families (from Debian's abinit-data). Idempotent."""
+    from ..engines.pseudos import install_abinit_families
+
     loaded = _load(ctx)
     click.echo(f"profile: {loaded['profile']}")
     for name, code in loaded["codes"].items():
         click.echo(f"code {name}: {code.full_label} -> {code.filepath_executable}")
+    for label in install_abinit_families(log=click.echo):
+        click.echo(f"pseudopotential family: {label}")
 
 
 @cryspai.command()

@@ -48,6 +48,11 @@ def test_setup_creates_the_embedded_profile_once(fresh_config):
     codes = _run([BIN / "verdi", "-p", "cryspai", "code", "list", "-a"], fresh_config).stdout
     for script in ("cryspai-relax", "cryspai-train", "cryspai-evolve"):
         assert f"{script}@localhost" in codes
+    if Path("/usr/share/abinit/psp").is_dir():
+        assert "pseudopotential family: PseudoDojo/0.4/PBE/SR/standard/psp8" in first.stdout
+        assert "installed" in first.stdout and "installed" not in second.stdout
+        families = _run([BIN / "aiida-pseudo", "-p", "cryspai", "list"], fresh_config).stdout
+        assert "PseudoDojo/0.4/PBE/SR/standard/psp8" in families and "PseudoDojo/0.4/LDA/SR/standard/psp8" in families
     other = _run([BIN / "cryspai", "-p", "second", "setup"], fresh_config)
     assert "profile: second" in other.stdout
 
