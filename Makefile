@@ -18,6 +18,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build 2.13.0 (setup.cfg); install it first so nothing pulls a CUDA build
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	# aiida-abinit 0.5.0 pins pymatgen<=2023.9.10, which does not import with numpy 2: installed without its
+	# dependencies (the project requires what it really needs: abipy, aiida-pseudo); see docs/engines.md
+	$(BIN)/python -m pip install --quiet --no-deps "aiida-abinit==0.5.0"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -105,7 +105,28 @@ def ensure_codes(computer) -> dict:
     return codes
 
 
+def ensure_abinit_code(computer, executable: str | None = None):
+    """The ``abinit@<computer>`` code (``cryspai.abinit`` CalcJob) for Debian's ``abinit``, or None without one."""
+    from aiida.common.exceptions import NotExistent
+    from aiida.orm import InstalledCode, load_code
+
+    path = executable or shutil.which("abinit")
+    if path is None:
+        return None
+    try:
+        return load_code(f"abinit@{computer.label}")
+    except NotExistent:
+        code = InstalledCode(computer=computer, filepath_executable=path, label="abinit",
+                             default_calc_job_plugin="cryspai.abinit",
+                             description="Abinit (serial; aiida-abinit's AbinitCalculation as cryspai.abinit)")
+        return code.store()
+
+
 def setup_all(profile_name: str | None) -> tuple[str, dict]:
     name = ensure_profile(profile_name)
     computer = ensure_computer()
-    return name, ensure_codes(computer)
+    codes = ensure_codes(computer)
+    abinit = ensure_abinit_code(computer)
+    if abinit is not None:
+        codes["abinit"] = abinit
+    return name, codes

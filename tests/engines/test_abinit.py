@@ -1,0 +1,117 @@
+"""Real Abinit (Debian 9.6.2) through aiida-abinit's AbinitCalculation as fixed in ``engines/abinit_plugin.py``.
+
+One test per defect of aiida-abinit 0.5.0 with aiida-core 2.9 / abipy 1.0 (see that module's docstring).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+needs_abinit = pytest.mark.skipif(shutil.which("abinit") is None, reason="Debian's abinit is not installed")
+
+SCF = {"ecut": 10.0, "toldfe": 1.0e-8, "nstep": 40, "chksymtnons": 0}
+RELAX = {**SCF, "ionmov": 2, "ntime": 30, "tolmxf": 1.0e-4, "optcell": 0}
+
+
+@pytest.fixture
+def abinit_inputs(aiida_profile_clean):
+    from aiida import orm
+
+    from aiida_cryspai.cli.profile import ensure_abinit_code, ensure_computer
+    from aiida_cryspai.engines.pseudos import abinit_family_label, install_abinit_families, pseudos_for
+
+    install_abinit_families(log=lambda _: None)
+    code = ensure_abinit_code(ensure_computer())
+
+    def make(atoms, parameters, mesh=(2, 2, 2), **options):
+        kpoints = orm.KpointsData()
+        kpoints.set_kpoints_mesh(list(mesh), offset=[0.0, 0.0, 0.0])
+        return {
+            "code": code,
+            "structure": orm.StructureData(ase=atoms),
+            "kpoints": kpoints,
+            "parameters": orm.Dict(parameters),
+            "pseudos": pseudos_for(abinit_family_label("PBE"), atoms.get_chemical_symbols()),
+            "metadata": {"options": {"resources": {"num_machines": 1}, "max_wallclock_seconds": 600, **options}},
+        }
+
+    return make
+
+
+def _displaced_si2():
+    atoms = bulk("Si", "diamond", a=5.43)
+    atoms.positions[1] += [0.08, 0.05, -0.04]
+    return atoms
+
+
+@needs_abinit
+def test_input_is_written_as_given(abinit_inputs):
+    """(a) no outdata/indata/tmpdata prefixes, (b) the user's ecut, (c) the 8-atom cell not reduced."""
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+
+    inputs = abinit_inputs(bulk("Si", "diamond", a=5.43, cubic=True), {**SCF, "ecut": 15.0})
+    inputs["metadata"]["dry_run"] = True
+    inputs["metadata"]["store_provenance"] = False
+    _, node = run_get_node(CryspaiAbinitCalculation, **inputs)
+    folder = node.dry_run_info["folder"]
+    text = open(f"{folder}/aiida.in").read()
+    assert "natom 8" in text and "ecut 15.0" in text
+    assert "outdata_prefix" not in text and "indata_prefix" not in text and "tmpdata_prefix" not in text
+    assert 'pseudos "Si.psp8"' in text
+    assert not node.get_option("withmpi")
+
+
+@needs_abinit
+def test_si2_relaxation_lowers_the_energy_and_returns_a_trajectory(abinit_inputs):
+    """A real relaxation: exit 0, energy down along the trajectory (d: TrajectoryData built), forces small."""
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+
+    results, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), RELAX))
+    assert node.exit_status == 0, node.exit_message
+    trajectory = results["output_trajectory"]
+    energies = trajectory.get_array("energy")
+    assert len(energies) >= 2 and energies[-1] < energies[0] - 1e-3
+    assert list(trajectory.symbols) == ["Si", "Si"]
+    assert np.abs(trajectory.get_array("forces")[-1]).max() < 0.01  # tolmxf 1e-4 Ha/bohr = 5 meV/A
+    assert results["output_parameters"]["energy"] == pytest.approx(energies[-1], abs=1e-4)
+    relaxed = results["output_structure"].get_ase()
+    assert len(relaxed) == 2
+    # the relaxed Si-Si distance is that of diamond (a = 5.43 A: 2.351 A)
+    assert relaxed.get_distance(0, 1, mic=True) == pytest.approx(5.43 * np.sqrt(3) / 4, abs=0.02)
+
+
+@needs_abinit
+def test_scf_non_convergence_is_exit_500(abinit_inputs):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+
+    _, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**SCF, "nstep": 2}))
+    assert node.exit_status == 500
+
+
+@needs_abinit
+def test_ionic_non_convergence_is_exit_501_with_its_frames(abinit_inputs):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+
+    results, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**RELAX, "ntime": 1}))
+    assert node.exit_status == 501
+    assert len(results["output_trajectory"].get_array("energy")) >= 1
+
+
+@needs_abinit
+def test_an_abinit_error_is_exit_304(abinit_inputs):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+
+    _, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**SCF, "ecut": -1.0}))
+    assert node.exit_status == 304
