@@ -1,17 +1,22 @@
 """The DFT module's adapters: one per engine, turning structures into CalcJob inputs.
 
-An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``). Every engine's relaxation CalcJob
-returns, per structure key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and for the batch
-``results`` (status and details) and ``frames`` (a ``cryspai.dataset`` of the frames visited).
+An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``, ``abinit``, ``abinit:lda``). Batch engines
+(``ase``) relax many structures in one CalcJob; per-structure engines (``per_structure``: ``abinit``) run one
+process per structure, whose outputs the oracle gathers into the same form. The oracle returns, per structure
+key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and per batch ``results`` (status and details) and
+``frames`` (a ``cryspai.dataset`` of the frames visited).
 """
 
 from __future__ import annotations
 
+from .abinit import AbinitEngine
 from .ase import AseEngine
 
 ENGINES = {
     "ase:emt": lambda: AseEngine("emt"),
     "ase:chgnet": lambda: AseEngine("chgnet"),
+    "abinit": lambda: AbinitEngine("PBE"),
+    "abinit:lda": lambda: AbinitEngine("LDA"),
 }
 
 

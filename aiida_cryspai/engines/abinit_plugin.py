@@ -157,7 +157,7 @@ class CryspaiAbinitParser(AbinitParser):
             stress[:, i, j] = stress[:, j, i] = stress_voigt[:, column]
         trajectory = orm.TrajectoryData()
         trajectory.set_trajectory(symbols=[kinds[s] for s in symbols], positions=positions,
-                                  stepids=np.arange(len(energies)), cells=cells)
+                                  stepids=np.arange(len(energies)), cells=cells, pbc=structure.pbc)
         trajectory.set_array("energy", energies)  # eV
         trajectory.set_array("forces", forces)  # eV/Angstrom
         trajectory.set_array("stress", stress)  # eV/Angstrom^3

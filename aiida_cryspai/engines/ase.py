@@ -16,6 +16,7 @@ class AseEngine:
 
     code_label = "cryspai-relax"
     process_entry_point = "cryspai.relax"
+    per_structure = False
 
     @property
     def name(self) -> str:

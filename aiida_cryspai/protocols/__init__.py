@@ -17,18 +17,19 @@ class ProtocolError(ValueError):
 def _merge(base: dict, overrides: dict, path: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in overrides.items():
-        if key not in out:
+        if key not in out and out != {}:  # an empty mapping in the defaults takes any keys (e.g. oracle.abinit)
             raise ProtocolError(f"unknown parameter {path + key!r}; known: {', '.join(sorted(out))}")
-        if isinstance(out[key], dict) and isinstance(value, dict):
+        if isinstance(out.get(key), dict) and isinstance(value, dict):
             out[key] = _merge(out[key], value, f"{path}{key}.")
         else:
             out[key] = value
     return out
 
 
-def get_protocol(name: str, overrides: dict | None = None) -> dict:
-    """The parameters of protocol ``name`` with ``overrides`` merged in (keys must exist)."""
-    data = yaml.safe_load(resources.files(__package__).joinpath("main.yaml").read_text())
+def get_protocol(name: str, overrides: dict | None = None, filename: str = "main.yaml") -> dict:
+    """The parameters of protocol ``name`` with ``overrides`` merged in (keys must exist); ``filename`` is
+    ``main.yaml`` (the search) or an engine's file (``abinit.yaml``)."""
+    data = yaml.safe_load(resources.files(__package__).joinpath(filename).read_text())
     if name not in data["protocols"]:
         raise ProtocolError(f"unknown protocol {name!r}; choose one of: {', '.join(data['protocols'])}")
     parameters = _merge(data["default"], data["protocols"][name] or {})

@@ -20,6 +20,7 @@ from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
+from ..engines.abinit import abinit_protocol
 from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
@@ -88,6 +89,8 @@ class CrySPAIWorkChain(WorkChain):
         spec.input("codes.relax", valid_type=orm.AbstractCode, help="cryspai-relax (the ase engine).")
         spec.input("codes.train", valid_type=orm.AbstractCode, help="cryspai-train.")
         spec.input("codes.evolve", valid_type=orm.AbstractCode, help="cryspai-evolve.")
+        spec.input("codes.oracle", valid_type=orm.AbstractCode, required=False,
+                   help="The DFT engine's code (e.g. abinit@localhost); the ase engines use codes.relax.")
         spec.input("options", valid_type=dict, non_db=True, required=False,
                    help="Extra metadata.options for every CalcJob (e.g. resources on a cluster).")
 
@@ -172,6 +175,9 @@ class CrySPAIWorkChain(WorkChain):
         for name, label in DEFAULT_CODE_LABELS.items():
             code = codes.get(name) or orm.load_code(f"{label}@{computer}")
             builder.codes[name] = code
+        oracle_engine = get_engine(engine)
+        if oracle_engine.code_label not in DEFAULT_CODE_LABELS.values():
+            builder.codes.oracle = codes.get("oracle") or orm.load_code(f"{oracle_engine.code_label}@{computer}")
         return builder
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -209,6 +215,13 @@ class CrySPAIWorkChain(WorkChain):
             for stage in ("ga", "final_ga"):
                 energy_limit_per_atom(GASettings(**self.parameters[stage]),
                                       parse_composition(self.inputs.composition.value))
+            engine = get_engine(self.inputs.engine.value)
+            if engine.per_structure:
+                if "oracle" not in self.inputs.codes:
+                    raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
+                                     f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
+                abinit_protocol(self.parameters.oracle.get("dft_protocol") or self.inputs.protocol.value,
+                                self.parameters.oracle.get("abinit") or {})
             if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
                 raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
                                  f"got {self.parameters.oracle_allocation!r}")
@@ -294,12 +307,13 @@ class CrySPAIWorkChain(WorkChain):
         engine = get_engine(self.inputs.engine.value)
         parameters = engine.default_parameters()
         parameters.update({k: v for k, v in self.parameters.oracle.items()})
+        parameters["dft_protocol"] = parameters.get("dft_protocol") or self.inputs.protocol.value
         parameters["guards"] = {**parameters.get("guards", {}), **self._guards()}
         inputs = {
             "engine": self.inputs.engine,
             "structures": {key: structures[key] for key in keys},
             "parameters": orm.Dict(parameters),
-            "code": self.inputs.codes.relax,
+            "code": self.inputs.codes.oracle if engine.per_structure else self.inputs.codes.relax,
             "max_parallel": orm.Int(self.parameters.max_parallel_oracle),
             "options": self._options(),
             "metadata": {"call_link_label": label},

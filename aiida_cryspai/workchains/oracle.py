@@ -1,11 +1,13 @@
-"""``cryspai.oracle``: relax a set of structures with an engine, in parallel batches."""
+"""``cryspai.oracle``: relax a set of structures with an engine: batch engines (``ase``) in ``max_parallel`` batch
+CalcJobs, per-structure engines (``abinit``) as one process per structure, ``max_parallel`` at a time."""
 
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain
-from aiida.plugins import CalculationFactory
+from aiida.engine import WorkChain, while_
+from aiida.plugins import CalculationFactory, WorkflowFactory
 
+from ..calcfunctions.gather import gather_relaxations
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
 
@@ -42,15 +44,32 @@ class OracleWorkChain(WorkChain):
         spec.input("options", valid_type=dict, non_db=True, default=lambda: {"threads": 1},
                    help="metadata.options of every CalcJob (resources, threads, ...).")
         spec.inputs.validator = validate_inputs
-        spec.outline(cls.run_relaxations, cls.collect_results)
+        spec.outline(
+            cls.setup,
+            while_(cls.has_structures_left)(cls.run_relaxations),
+            cls.collect_results,
+        )
         spec.output_namespace("relaxed_structures", valid_type=orm.StructureData, dynamic=True)
         spec.output_namespace("energies", valid_type=orm.Float, dynamic=True)
         spec.output_namespace("results", valid_type=orm.Dict, dynamic=True, help="One per batch.")
         spec.output_namespace("frames", valid_type=DatasetData, dynamic=True, help="One per batch.")
         spec.exit_code(400, "ERROR_ALL_BATCHES_FAILED", message="Every oracle batch failed.")
 
+    @property
+    def engine(self):
+        return get_engine(self.inputs.engine.value)
+
+    def setup(self):
+        self.ctx.waiting = sorted(self.inputs.structures.keys())
+
+    def has_structures_left(self):
+        return bool(self.ctx.waiting)
+
     def run_relaxations(self):
-        engine = get_engine(self.inputs.engine.value)
+        if self.engine.per_structure:
+            return self._run_next_structures()
+        self.ctx.waiting = []
+        engine = self.engine
         process = CalculationFactory(engine.process_entry_point)
         keys = sorted(self.inputs.structures.keys())
         for index, batch in enumerate(_batches(keys, self.inputs.max_parallel.value)):
@@ -65,7 +84,23 @@ class OracleWorkChain(WorkChain):
             self.report(f"batch {index}: {len(batch)} structures -> {process.__name__}<{node.pk}>")
             self.to_context(**{f"batch_{index:02d}": node})
 
+    def _run_next_structures(self):
+        """Submit the next ``max_parallel`` structures, one process each; wait for them."""
+        engine = self.engine
+        process = WorkflowFactory(engine.process_entry_point)
+        batch, self.ctx.waiting = (self.ctx.waiting[: self.inputs.max_parallel.value],
+                                   self.ctx.waiting[self.inputs.max_parallel.value:])
+        for key in batch:
+            inputs = engine.get_inputs(self.inputs.structures[key], self.inputs.parameters.get_dict(),
+                                       self.inputs.code, self.inputs.options)
+            inputs["metadata"] = {"call_link_label": f"relax_{key}"}
+            node = self.submit(process, **inputs)
+            self.report(f"{key} -> {process.__name__}<{node.pk}>")
+            self.to_context(**{f"relax_{key}": node})
+
     def collect_results(self):
+        if self.engine.per_structure:
+            return self._collect_per_structure()
         finished = 0
         for label in sorted(k for k in self.ctx.keys() if k.startswith("batch_")):
             node = self.ctx[label]
@@ -82,3 +117,27 @@ class OracleWorkChain(WorkChain):
             self.out(f"frames.{label}", node.outputs.frames)
         if not finished:
             return self.exit_codes.ERROR_ALL_BATCHES_FAILED
+
+    def _collect_per_structure(self):
+        """Finished relaxations give their structure, energy and frames; a failed one is recorded with its reason
+        and gives nothing to the dataset."""
+        trajectories, details = {}, {}
+        for key in sorted(self.inputs.structures.keys()):
+            node = self.ctx[f"relax_{key}"]
+            wall_s = (node.mtime - node.ctime).total_seconds()
+            if node.is_finished_ok and "output_trajectory" in node.outputs and "output_structure" in node.outputs:
+                trajectories[key] = node.outputs.output_trajectory
+                details[key] = {"wall_s": wall_s}
+                self.out(f"relaxed_structures.{key}", node.outputs.output_structure)
+            else:
+                reason = f"{node.process_label}<{node.pk}> exit {node.exit_status}: {node.exit_message}"
+                details[key] = {"wall_s": wall_s, "reason": reason}
+                self.report(f"{key} failed ({reason}); recorded, not used")
+        if not trajectories:
+            return self.exit_codes.ERROR_ALL_BATCHES_FAILED
+        gathered = gather_relaxations(orm.Dict(details), **trajectories,
+                                      metadata={"call_link_label": "gather_relaxations"})
+        for key, energy in gathered["energies"].items():
+            self.out(f"energies.{key}", energy)
+        self.out("results.relaxations", gathered["results"])
+        self.out("frames.relaxations", gathered["frames"])

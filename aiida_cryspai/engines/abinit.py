@@ -1,0 +1,99 @@
+"""The ``abinit`` engine: one ``cryspai.abinit.relax`` work chain (restarts on failure) per structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..protocols import get_protocol
+from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, select_psp8_files
+
+EV_PER_HARTREE = 27.211386245988
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def abinit_protocol(name: str = "fast", overrides: dict | None = None) -> dict:
+    """The Abinit relaxation settings of protocol ``name`` (``protocols/abinit.yaml``)."""
+    return get_protocol(name, overrides, filename="abinit.yaml")
+
+
+def kpoints_mesh(cell: np.ndarray, distance: float) -> list[int]:
+    """Monkhorst-Pack divisions with at most ``distance`` (1/Angstrom, 2 pi included) between k-points."""
+    reciprocal = 2.0 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
+    return [max(1, int(np.ceil(np.linalg.norm(b) / distance - 1e-8))) for b in reciprocal]
+
+
+def trajectory_to_arrays(cells, positions, numbers, energies, forces, stress) -> dict[str, np.ndarray]:
+    """The dataset's arrays (``ml/dataset.py``) of one relaxation's frames; ``stress`` (n, 3, 3) to Voigt."""
+    n_steps, n_atoms = len(energies), len(numbers)
+    return {
+        "n_atoms": np.full(n_steps, n_atoms, dtype=np.int64),
+        "cells": np.asarray(cells, dtype=float),
+        "positions": np.asarray(positions, dtype=float).reshape(-1, 3),
+        "numbers": np.tile(np.asarray(numbers, dtype=np.int64), n_steps),
+        "energies": np.asarray(energies, dtype=float),
+        "forces": np.asarray(forces, dtype=float).reshape(-1, 3),
+        "stress": np.array([[s[i, j] for i, j in VOIGT] for s in np.asarray(stress, dtype=float)]).reshape(-1, 6),
+        "groups": np.zeros(n_steps, dtype=np.int64),
+        "sources": np.full(n_steps, "abinit", dtype="<U80"),
+    }
+
+
+@dataclass
+class AbinitEngine:
+    """Abinit (Debian 9.6.2) through aiida-abinit's ``AbinitCalculation`` (``cryspai.abinit``)."""
+
+    functional: str = "PBE"
+
+    name = "abinit"
+    code_label = "abinit"
+    process_entry_point = "cryspai.abinit.relax"
+    per_structure = True
+
+    def unsupported_elements(self, symbols: list[str]) -> list[str]:
+        """The elements of ``symbols`` without a pseudopotential in Debian's table of the functional."""
+        table = next(t for t in ABINIT_TABLES if t.functional == self.functional)
+        available = select_psp8_files(DEBIAN_PSP_ROOT / table.folder)
+        return sorted({s for s in symbols if s not in available})
+
+    def default_parameters(self) -> dict:
+        return {"dft_protocol": "fast", "abinit": {}}
+
+    def get_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
+        """Inputs of ``cryspai.abinit.relax`` for one structure (a StructureData).
+
+        ``parameters``: ``dft_protocol`` (fast, moderate, precise) and ``abinit`` (overrides of that protocol's
+        values); the search's own oracle settings (``fmax``, ``relax_cell``, ...) are for the ase engines only.
+        """
+        from aiida import orm
+
+        from .pseudos import pseudos_for
+
+        overrides = dict(parameters.get("abinit") or {})
+        settings = abinit_protocol(parameters.get("dft_protocol") or "fast", overrides)
+        natoms = len(structure.sites)
+        abinit = dict(settings["parameters"])
+        abinit["toldfe"] = settings["energy_tolerance_ev_per_atom"] * natoms / EV_PER_HARTREE
+        if settings["relax_cell"]:
+            abinit.update({"optcell": 2, "dilatmx": 1.15})
+        kpoints = orm.KpointsData()
+        kpoints.set_kpoints_mesh(kpoints_mesh(np.array(structure.cell), settings["kpoints_distance"]))
+        symbols = [kind.symbol for kind in structure.kinds]
+        pseudos = pseudos_for(settings["pseudo_family"], symbols)
+        resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
+        calc_options = {"resources": resources, "max_wallclock_seconds": int(options.get("max_wallclock_seconds",
+                                                                                       3600))}
+        if options.get("threads"):
+            calc_options["environment_variables"] = {"OMP_NUM_THREADS": str(int(options["threads"]))}
+        return {
+            "abinit": {
+                "code": code,
+                "structure": structure,
+                "kpoints": kpoints,
+                "parameters": orm.Dict(abinit),
+                "pseudos": {kind.name: pseudos[kind.symbol] for kind in structure.kinds},
+                "metadata": {"options": calc_options},
+            },
+            "max_iterations": orm.Int(int(settings["max_restarts"]) + 1),
+        }

@@ -1,0 +1,76 @@
+"""The oracle with the abinit engine: real Abinit relaxations, one restart work chain per structure, failures
+recorded and kept out of the dataset."""
+
+import shutil
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+pytestmark = pytest.mark.skipif(shutil.which("abinit") is None, reason="Debian's abinit is not installed")
+
+FAST_SI = {"kpoints_distance": 0.5, "parameters": {"ecut": 10.0}}
+
+
+@pytest.fixture
+def abinit_code(aiida_profile_clean):
+    from aiida_cryspai.cli.profile import ensure_abinit_code, ensure_computer
+    from aiida_cryspai.engines.pseudos import install_abinit_families
+
+    install_abinit_families(log=lambda _: None)
+    return ensure_abinit_code(ensure_computer())
+
+
+def test_oracle_relaxes_with_abinit_and_records_a_failure(abinit_code):
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.workchains.oracle import OracleWorkChain
+
+    good = bulk("Si", "diamond", a=5.43)
+    good.positions[1] += [0.08, 0.05, -0.04]
+    # a doubled cell is not primitive: with chkprim 1 Abinit stops with an ERROR event (exit 304, not restarted)
+    doubled = good.repeat((2, 1, 1))
+    results, node = run_get_node(
+        OracleWorkChain,
+        engine=orm.Str("abinit"),
+        structures={"good": orm.StructureData(ase=good), "doubled": orm.StructureData(ase=doubled)},
+        parameters=orm.Dict({"dft_protocol": "fast",
+                             "abinit": {**FAST_SI, "parameters": {"ecut": 10.0, "chkprim": 1}}}),
+        code=abinit_code,
+        max_parallel=orm.Int(2),
+    )
+    assert node.is_finished_ok, node.exit_message
+    assert sorted(results["relaxed_structures"]) == ["good"]
+    summary = results["results"]["relaxations"].get_dict()
+    assert summary["good"]["status"] == "ok" and summary["doubled"]["status"] == "failed"
+    assert "exit 300" in summary["doubled"]["reason"]
+    frames = results["frames"]["relaxations"].to_arrays()
+    energies = frames["energies"]
+    assert len(energies) == summary["good"]["n_steps"] >= 2
+    assert energies[-1] < energies[0]  # the relaxation lowered the energy
+    assert results["energies"]["good"].value == pytest.approx(energies[-1])
+    assert set(frames["sources"]) == {"good"}  # the failed point gave no frame
+    assert np.isfinite(frames["forces"]).all() and np.isfinite(frames["stress"]).all()
+
+
+def test_scf_failure_is_restarted_with_more_steps(abinit_code):
+    """A forced SCF failure (nstep 3 on a single point) is restarted by the handler and then succeeds."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.engines.abinit import AbinitEngine
+    from aiida_cryspai.workchains.abinit_relax import AbinitRelaxWorkChain
+
+    atoms = bulk("Si", "diamond", a=5.43)
+    atoms.positions[1] += [0.08, 0.05, -0.04]
+    overrides = {"kpoints_distance": 0.5, "max_restarts": 3,
+                 "parameters": {"ecut": 10.0, "nstep": 3, "ionmov": 0, "ntime": 0}}
+    inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
+                                       abinit_code, {})
+    results, node = run_get_node(AbinitRelaxWorkChain, **inputs)
+    calculations = sorted(node.called, key=lambda n: n.ctime)
+    assert calculations[0].exit_status == 500
+    assert node.is_finished_ok
+    assert calculations[-1].inputs.parameters["nstep"] > 3
+    assert results["output_parameters"]["energy"] < 0
