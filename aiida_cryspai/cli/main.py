@@ -13,7 +13,7 @@ from ..protocols import PROTOCOLS
 from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
 
-ENGINE_CHOICES = ("ase:emt", "ase:chgnet")
+ENGINE_CHOICES = ("ase:emt", "ase:chgnet", "abinit", "abinit:lda")
 
 
 @click.group()

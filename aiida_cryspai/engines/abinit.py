@@ -11,6 +11,7 @@ from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, select_psp8_files
 
 EV_PER_HARTREE = 27.211386245988
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
 
 
 def abinit_protocol(name: str = "fast", overrides: dict | None = None) -> dict:
@@ -60,6 +61,17 @@ class AbinitEngine:
     def default_parameters(self) -> dict:
         return {"dft_protocol": "fast", "abinit": {}}
 
+    def settings(self, parameters: dict) -> dict:
+        """The Abinit protocol of ``parameters['dft_protocol']`` with ``parameters['abinit']`` merged in, checked:
+        raises ProtocolError (unknown key) or ValueError (bad value)."""
+        settings = abinit_protocol(parameters.get("dft_protocol") or "fast", dict(parameters.get("abinit") or {}))
+        if settings["cell_relaxation"] not in CELL_RELAXATIONS:
+            raise ValueError(f"oracle.abinit.cell_relaxation must be one of {', '.join(CELL_RELAXATIONS)}, "
+                             f"got {settings['cell_relaxation']!r}")
+        if not float(settings["kpoints_distance"]) > 0:
+            raise ValueError(f"oracle.abinit.kpoints_distance must be positive, got {settings['kpoints_distance']}")
+        return settings
+
     def get_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
         """Inputs of ``cryspai.abinit.relax`` for one structure (a StructureData).
 
@@ -70,13 +82,14 @@ class AbinitEngine:
 
         from .pseudos import pseudos_for
 
-        overrides = dict(parameters.get("abinit") or {})
-        settings = abinit_protocol(parameters.get("dft_protocol") or "fast", overrides)
+        settings = self.settings(parameters)
         natoms = len(structure.sites)
         abinit = dict(settings["parameters"])
         abinit["toldfe"] = settings["energy_tolerance_ev_per_atom"] * natoms / EV_PER_HARTREE
-        if settings["relax_cell"]:
-            abinit.update({"optcell": 2, "dilatmx": 1.15})
+        relaxation = settings["cell_relaxation"]
+        abinit["optcell"] = CELL_RELAXATIONS[relaxation]
+        if relaxation != "fixed":
+            abinit.setdefault("dilatmx", 1.15)
         kpoints = orm.KpointsData()
         kpoints.set_kpoints_mesh(kpoints_mesh(np.array(structure.cell), settings["kpoints_distance"]))
         symbols = [kind.symbol for kind in structure.kinds]

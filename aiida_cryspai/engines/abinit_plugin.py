@@ -48,10 +48,23 @@ def _format(value) -> str:
     return str(value)
 
 
+def right_handed(atoms):
+    """The same crystal with a right-handed cell (Abinit refuses a negative triple product): the first two lattice
+    vectors, and the fractional coordinates along them, swapped."""
+    if np.linalg.det(atoms.cell[:]) >= 0:
+        return atoms
+    swapped = atoms.copy()
+    cell = atoms.cell[:][[1, 0, 2]]
+    scaled = atoms.get_scaled_positions(wrap=False)[:, [1, 0, 2]]
+    swapped.set_cell(cell)
+    swapped.set_scaled_positions(scaled)
+    return swapped
+
+
 def abinit_input(parameters: dict, structure: orm.StructureData, kpoints: orm.KpointsData,
                  pseudo_filenames: dict[str, str], pseudo_dir: str) -> str:
     """The Abinit input file: the structure and k-points as given, then ``parameters`` verbatim."""
-    ase_atoms = structure.get_ase()
+    ase_atoms = right_handed(structure.get_ase())
     elements = list(dict.fromkeys(ase_atoms.get_chemical_symbols()))
     numbers = {s: z for s, z in zip(ase_atoms.get_chemical_symbols(), ase_atoms.get_atomic_numbers())}
     lines = ["# structure (as given; Angstrom)", "acell 3*1.0 Angstrom"]

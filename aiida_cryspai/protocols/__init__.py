@@ -17,7 +17,7 @@ class ProtocolError(ValueError):
 def _merge(base: dict, overrides: dict, path: str = "") -> dict:
     out = copy.deepcopy(base)
     for key, value in overrides.items():
-        if key not in out and out != {}:  # an empty mapping in the defaults takes any keys (e.g. oracle.abinit)
+        if key not in base and base != {}:  # an empty mapping in the defaults takes any keys (e.g. oracle.abinit)
             raise ProtocolError(f"unknown parameter {path + key!r}; known: {', '.join(sorted(out))}")
         if isinstance(out.get(key), dict) and isinstance(value, dict):
             out[key] = _merge(out[key], value, f"{path}{key}.")

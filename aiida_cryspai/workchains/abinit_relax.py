@@ -51,7 +51,19 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
 
     @process_handler(priority=600, exit_codes=CryspaiAbinitCalculation.exit_codes.ERROR_OUTPUT_CONTAINS_ERRORS)
     def handle_abinit_error(self, calculation):
-        """An ERROR event from Abinit (bad input, unphysical structure): not fixable, stop."""
+        """An ERROR event from Abinit. A cell that grew past ``dilatmx`` or moved too far (negative triple product)
+        during the relaxation restarts from its last structure (with gentler cell steps); any other error (bad
+        input, a cell Abinit refuses) is not fixable: stop."""
+        log = _stdout(calculation)
+        if "output_structure" in calculation.outputs and ("Dilatmx has been exceeded" in log
+                                                          or "negative (R1 x R2)" in log):
+            parameters = self.ctx.inputs.parameters.get_dict()
+            strprecon = 0.5 * float(parameters.get("strprecon", 1.0))
+            self._update_parameters(strprecon=strprecon)
+            self._restart_from_last_structure(calculation)
+            self.report(f"{calculation.process_label}<{calculation.pk}>: the cell moved too far; restarting from "
+                        f"its last structure with strprecon {strprecon}")
+            return ProcessHandlerReport(True)
         self.report(f"{calculation.process_label}<{calculation.pk}> stopped with an Abinit error; no restart")
         return ProcessHandlerReport(True, self.exit_codes.ERROR_UNRECOVERABLE_FAILURE)
 
@@ -83,3 +95,12 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
         self.report(f"{calculation.process_label}<{calculation.pk}> relaxation not converged; restarting from its "
                     "last structure")
         return ProcessHandlerReport(True)
+
+
+def _stdout(calculation) -> str:
+    """Abinit's log (the calculation's stdout), or '' when it was not retrieved."""
+    try:
+        name = calculation.base.attributes.get("output_filename")
+        return calculation.outputs.retrieved.base.repository.get_object_content(name)
+    except Exception:  # noqa: BLE001 - no retrieved folder or no file: nothing to read
+        return ""

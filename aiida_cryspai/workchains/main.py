@@ -20,7 +20,6 @@ from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
-from ..engines.abinit import abinit_protocol
 from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
@@ -220,8 +219,9 @@ class CrySPAIWorkChain(WorkChain):
                 if "oracle" not in self.inputs.codes:
                     raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
                                      f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
-                abinit_protocol(self.parameters.oracle.get("dft_protocol") or self.inputs.protocol.value,
-                                self.parameters.oracle.get("abinit") or {})
+                oracle = self.parameters.oracle
+                engine.settings({"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
+                                 "abinit": oracle.get("abinit") or {}})
             if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
                 raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
                                  f"got {self.parameters.oracle_allocation!r}")

@@ -40,6 +40,22 @@ def abinit_inputs(aiida_profile_clean):
     return make
 
 
+def test_left_handed_cells_are_written_right_handed():
+    from aiida_cryspai.analysis.compare import unique_indices
+    from aiida_cryspai.engines.abinit_plugin import right_handed
+
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.positions[0] += [0.1, 0.0, 0.0]
+    left = atoms.copy()
+    left.set_cell(atoms.cell[:][[0, 2, 1]], scale_atoms=False)
+    left.set_scaled_positions(atoms.get_scaled_positions()[:, [0, 2, 1]])
+    assert np.linalg.det(left.cell[:]) < 0
+    fixed = right_handed(left)
+    assert np.linalg.det(fixed.cell[:]) > 0
+    assert np.allclose(fixed.positions, left.positions)  # the same atoms, in the same places
+    assert unique_indices([atoms, fixed]) == [0]
+
+
 def _displaced_si2():
     atoms = bulk("Si", "diamond", a=5.43)
     atoms.positions[1] += [0.08, 0.05, -0.04]

@@ -64,7 +64,7 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
 
     atoms = bulk("Si", "diamond", a=5.43)
     atoms.positions[1] += [0.08, 0.05, -0.04]
-    overrides = {"kpoints_distance": 0.5, "max_restarts": 3,
+    overrides = {"kpoints_distance": 0.5, "max_restarts": 3, "cell_relaxation": "fixed",
                  "parameters": {"ecut": 10.0, "nstep": 3, "ionmov": 0, "ntime": 0}}
     inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
                                        abinit_code, {})
@@ -74,3 +74,38 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
     assert node.is_finished_ok
     assert calculations[-1].inputs.parameters["nstep"] > 3
     assert results["output_parameters"]["energy"] < 0
+
+
+@pytest.mark.slow
+def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
+    """The whole loop with real Abinit as the oracle (Si2 at diamond's volume, tiny settings): the budget holds,
+    failed relaxations are recorded and left out of the dataset, and the ranking follows Abinit's energies."""
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.workchains.main import CrySPAIWorkChain
+
+    from ..parameters import TINY
+
+    overrides = {**TINY, "min_samples": 3,
+                 "oracle": {"abinit": {"kpoints_distance": 0.4, "parameters": {"ecut": 10.0, "ntime": 20}}}}
+    builder = CrySPAIWorkChain.get_builder_from_protocol(
+        "Si2", engine="abinit", protocol="fast", seed=2, max_oracle_calls=10, volume=40.0,
+        overrides=overrides, codes={**cryspai_codes, "oracle": abinit_code})
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    oracles = [n for n in node.called if n.process_label == "OracleWorkChain"]
+    relaxations = [n for o in oracles for n in o.called if n.process_label == "AbinitRelaxWorkChain"]
+    assert 7 <= len(relaxations) <= 10
+    energies, frames_expected = [], 0
+    for oracle in oracles:
+        for summary in oracle.outputs.results.values():
+            for result in summary.get_dict().values():
+                if result["status"] == "ok":
+                    energies.append(result["energy"] / 2)
+                    frames_expected += result["n_steps"]
+                else:
+                    assert result["reason"]
+    ranked = node.outputs.summary["candidates"]
+    assert ranked[0]["energy_per_atom"] == pytest.approx(min(energies), abs=1e-6)
+    oracle_frames = sum(len(f.get_array("energies")) for o in oracles for f in o.outputs.frames.values())
+    assert oracle_frames == frames_expected  # every frame of a finished relaxation, none of a failed one
