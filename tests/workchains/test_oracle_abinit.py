@@ -109,3 +109,25 @@ def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
     assert ranked[0]["energy_per_atom"] == pytest.approx(min(energies), abs=1e-6)
     oracle_frames = sum(len(f.get_array("energies")) for o in oracles for f in o.outputs.frames.values())
     assert oracle_frames == frames_expected  # every frame of a finished relaxation, none of a failed one
+
+
+@pytest.mark.parametrize(("abinit", "with_code", "exit_status", "words"), [
+    ({"cell_relaxation": "sideways"}, True, 206, "cell_relaxation must be one of"),
+    ({"kpoint_distance": 0.2}, True, 206, "unknown parameter 'kpoint_distance'"),
+    ({}, False, 202, "needs codes.oracle"),
+])
+def test_bad_abinit_settings_are_refused_before_anything_runs(abinit_code, cryspai_codes, abinit, with_code,
+                                                              exit_status, words):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.workchains.main import CrySPAIWorkChain
+
+    codes = {**cryspai_codes, "oracle": abinit_code} if with_code else cryspai_codes
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Si2", engine="abinit", protocol="fast", codes=codes,
+                                                         overrides={"oracle": {"abinit": abinit}})
+    if not with_code:
+        del builder.codes["oracle"]
+    _, node = run_get_node(builder)
+    assert node.exit_status == exit_status
+    assert words in node.exit_message
+    assert not node.called
