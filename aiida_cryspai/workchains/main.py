@@ -222,6 +222,8 @@ class CrySPAIWorkChain(WorkChain):
                 oracle = self.parameters.oracle
                 engine.settings({"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
                                  "abinit": oracle.get("abinit") or {}})
+                if oracle.get("prerelax") and get_engine(oracle["prerelax"]).per_structure:
+                    raise ValueError(f"oracle.prerelax must be a batch engine (ase:...), got {oracle['prerelax']}")
             if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
                 raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
                                  f"got {self.parameters.oracle_allocation!r}")
@@ -318,6 +320,9 @@ class CrySPAIWorkChain(WorkChain):
             "options": self._options(),
             "metadata": {"call_link_label": label},
         }
+        if engine.per_structure and self.parameters.oracle.get("prerelax"):
+            inputs["prerelax_engine"] = orm.Str(self.parameters.oracle["prerelax"])
+            inputs["prerelax_code"] = self.inputs.codes.relax
         self.ctx.oracle_calls += len(keys)
         node = self.submit(OracleWorkChain, **inputs)
         self.report(f"{label}: {len(keys)} structures to the oracle ({self.inputs.engine.value}) "

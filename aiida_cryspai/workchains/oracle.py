@@ -4,7 +4,7 @@ CalcJobs, per-structure engines (``abinit``) as one process per structure, ``max
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain, while_
+from aiida.engine import WorkChain, if_, while_
 from aiida.plugins import CalculationFactory, WorkflowFactory
 
 from ..calcfunctions.gather import gather_relaxations
@@ -24,9 +24,20 @@ def validate_engine(value, _ctx):
         return str(error)
 
 
+def validate_prerelax_engine(value, _ctx):
+    try:
+        engine = get_engine(value.value)
+    except EngineError as error:
+        return str(error)
+    if engine.per_structure:
+        return f"the pre-relaxation engine must be a batch engine (ase:...), got {value.value}"
+
+
 def validate_inputs(inputs, _ctx):
     if not inputs.get("structures"):
         return "no structures to relax"
+    if "prerelax_engine" in inputs and "prerelax_code" not in inputs:
+        return "prerelax_engine needs prerelax_code (cryspai-relax)"
 
 
 class OracleWorkChain(WorkChain):
@@ -43,9 +54,18 @@ class OracleWorkChain(WorkChain):
                    help="Number of batch CalcJobs running at once.")
         spec.input("options", valid_type=dict, non_db=True, default=lambda: {"threads": 1},
                    help="metadata.options of every CalcJob (resources, threads, ...).")
+        spec.input("prerelax_engine", valid_type=orm.Str, required=False, validator=validate_prerelax_engine,
+                   help="A batch engine (e.g. 'ase:chgnet') that relaxes every structure before a per-structure "
+                        "(DFT) engine does: DFT starts near a minimum. Its frames do not enter the dataset.")
+        spec.input("prerelax_code", valid_type=orm.AbstractCode, required=False,
+                   help="The code of the pre-relaxation engine (cryspai-relax).")
         spec.inputs.validator = validate_inputs
         spec.outline(
             cls.setup,
+            if_(cls.should_prerelax)(
+                cls.run_prerelaxation,
+                cls.inspect_prerelaxation,
+            ),
             while_(cls.has_structures_left)(cls.run_relaxations),
             cls.collect_results,
         )
@@ -61,6 +81,42 @@ class OracleWorkChain(WorkChain):
 
     def setup(self):
         self.ctx.waiting = sorted(self.inputs.structures.keys())
+        self.ctx.starts = {key: node.uuid for key, node in self.inputs.structures.items()}
+
+    def _structure(self, key: str) -> orm.StructureData:
+        """The structure the engine starts from: the pre-relaxed one where there is one."""
+        return orm.load_node(self.ctx.starts[key])
+
+    def should_prerelax(self):
+        return "prerelax_engine" in self.inputs and self.engine.per_structure
+
+    def run_prerelaxation(self):
+        """Every structure relaxed by the batch engine first (one CalcJob), with the search's ase settings."""
+        engine = get_engine(self.inputs.prerelax_engine.value)
+        given = self.inputs.parameters.get_dict()
+        parameters = engine.default_parameters()
+        parameters.update({k: given[k] for k in ("fmax", "max_steps", "relax_cell") if k in given})
+        parameters["guards"] = {**parameters.get("guards", {}), **given.get("guards", {})}
+        inputs = engine.get_inputs(dict(self.inputs.structures), parameters, self.inputs.prerelax_code,
+                                   self.inputs.options)
+        inputs["metadata"]["call_link_label"] = "prerelaxation"
+        node = self.submit(CalculationFactory(engine.process_entry_point), **inputs)
+        self.report(f"pre-relaxation of {len(self.ctx.waiting)} structures with {engine.name} -> "
+                    f"{node.process_label}<{node.pk}>")
+        self.to_context(prerelaxation=node)
+
+    def inspect_prerelaxation(self):
+        """Pre-relaxed structures replace the given ones; where the pre-relaxation failed, the given one is used."""
+        node = self.ctx.prerelaxation
+        if not node.is_finished_ok or "relaxed_structures" not in node.outputs:
+            self.report(f"pre-relaxation {node.process_label}<{node.pk}> failed (exit {node.exit_status}); "
+                        "the engine starts from the given structures")
+            return
+        relaxed = node.outputs.relaxed_structures
+        for key in self.ctx.starts:
+            if key in relaxed:
+                self.ctx.starts[key] = relaxed[key].uuid
+        self.report(f"pre-relaxed {len(relaxed)} of {len(self.ctx.starts)} structures")
 
     def has_structures_left(self):
         return bool(self.ctx.waiting)
@@ -91,7 +147,7 @@ class OracleWorkChain(WorkChain):
         batch, self.ctx.waiting = (self.ctx.waiting[: self.inputs.max_parallel.value],
                                    self.ctx.waiting[self.inputs.max_parallel.value:])
         for key in batch:
-            inputs = engine.get_inputs(self.inputs.structures[key], self.inputs.parameters.get_dict(),
+            inputs = engine.get_inputs(self._structure(key), self.inputs.parameters.get_dict(),
                                        self.inputs.code, self.inputs.options)
             inputs["metadata"] = {"call_link_label": f"relax_{key}"}
             node = self.submit(process, **inputs)

@@ -96,6 +96,12 @@ def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
     oracles = [n for n in node.called if n.process_label == "OracleWorkChain"]
     relaxations = [n for o in oracles for n in o.called if n.process_label == "AbinitRelaxWorkChain"]
     assert 7 <= len(relaxations) <= 10
+    # CHGNet pre-relaxed every structure first (one RelaxCalculation per oracle call); DFT started from its output
+    prerelaxed = [n for o in oracles for n in o.called if n.process_label == "RelaxCalculation"]
+    assert len(prerelaxed) == len(oracles)
+    starts = {r.inputs.abinit.structure.creator.process_label if r.inputs.abinit.structure.creator else None
+              for r in relaxations}
+    assert "RelaxCalculation" in starts
     energies, frames_expected = [], 0
     for oracle in oracles:
         for summary in oracle.outputs.results.values():
@@ -115,6 +121,7 @@ def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
     ({"cell_relaxation": "sideways"}, True, 206, "cell_relaxation must be one of"),
     ({"kpoint_distance": 0.2}, True, 206, "unknown parameter 'kpoint_distance'"),
     ({}, False, 202, "needs codes.oracle"),
+    ("prerelax", True, 206, "oracle.prerelax must be a batch engine"),
 ])
 def test_bad_abinit_settings_are_refused_before_anything_runs(abinit_code, cryspai_codes, abinit, with_code,
                                                               exit_status, words):
@@ -123,8 +130,9 @@ def test_bad_abinit_settings_are_refused_before_anything_runs(abinit_code, crysp
     from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
     codes = {**cryspai_codes, "oracle": abinit_code} if with_code else cryspai_codes
+    oracle = {"prerelax": "abinit"} if abinit == "prerelax" else {"abinit": abinit}
     builder = CrySPAIWorkChain.get_builder_from_protocol("Si2", engine="abinit", protocol="fast", codes=codes,
-                                                         overrides={"oracle": {"abinit": abinit}})
+                                                         overrides={"oracle": oracle})
     if not with_code:
         del builder.codes["oracle"]
     _, node = run_get_node(builder)
