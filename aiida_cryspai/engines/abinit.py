@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ase.units import Hartree
 
 from ..protocols import get_protocol
 from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, select_psp8_files
 
-EV_PER_HARTREE = 27.211386245988
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
 
@@ -85,7 +85,7 @@ class AbinitEngine:
         settings = self.settings(parameters)
         natoms = len(structure.sites)
         abinit = dict(settings["parameters"])
-        abinit["toldfe"] = settings["energy_tolerance_ev_per_atom"] * natoms / EV_PER_HARTREE
+        abinit["toldfe"] = settings["energy_tolerance_ev_per_atom"] * natoms / Hartree
         relaxation = settings["cell_relaxation"]
         abinit["optcell"] = CELL_RELAXATIONS[relaxation]
         if relaxation != "fixed":

@@ -29,9 +29,7 @@ from aiida import orm
 from aiida.engine import ExitCode
 from aiida_abinit.calculations import AbinitCalculation
 from aiida_abinit.parsers import AbinitParser
-
-_BOHR_ANGSTROM = 0.529177210903
-_HARTREE_EV = 27.211386245988
+from ase.units import Bohr, Hartree
 
 
 def _format(value) -> str:
@@ -156,11 +154,11 @@ class CryspaiAbinitParser(AbinitParser):
         import netCDF4
 
         with netCDF4.Dataset(filepath, "r") as data:
-            cells = np.asarray(data.variables["rprimd"][:]) * _BOHR_ANGSTROM
+            cells = np.asarray(data.variables["rprimd"][:]) * Bohr
             reduced = np.asarray(data.variables["xred"][:])
-            energies = np.asarray(data.variables["etotal"][:]) * _HARTREE_EV
-            forces = np.asarray(data.variables["fcart"][:]) * _HARTREE_EV / _BOHR_ANGSTROM
-            stress_voigt = np.asarray(data.variables["strten"][:]) * _HARTREE_EV / _BOHR_ANGSTROM**3
+            energies = np.asarray(data.variables["etotal"][:]) * Hartree
+            forces = np.asarray(data.variables["fcart"][:]) * Hartree / Bohr
+            stress_voigt = np.asarray(data.variables["strten"][:]) * Hartree / Bohr**3
         structure = self.node.inputs.structure
         symbols = [site.kind_name for site in structure.sites]
         kinds = {kind.name: kind.symbol for kind in structure.kinds}
