@@ -1,13 +1,37 @@
-"""Cell volume from atomic radii: the paper's Eq. 2, V = sum_i N_i (4/3) pi R_i^3 A."""
+"""Cell volume from atomic radii: the paper's Eq. 2, V = sum_i N_i (4/3) pi R_i^3 A.
+
+R comes from the periodic table or, as the paper allows, from the pseudopotentials' core radii: ``RCORE`` of a
+VASP POTCAR (the outmost cutoff radius) or the largest ``r_core`` of an Abinit psp8 file (ONCVPSP).
+"""
 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 from .composition import Composition
 
 DEFAULT_ADJUSTMENT = 1.2
+BOHR_ANGSTROM = 0.529177210903
+
+
+def psp8_core_radius(text: str) -> float:
+    """Core radius in Å of an ONCVPSP psp8 file: the largest ``r_core`` (bohr) of its first line."""
+    first = text.splitlines()[0] if text else ""
+    match = re.search(r"r_core=\s*([-+0-9.eEdD\s]+)", first)
+    if match is None:
+        raise ValueError(f"no r_core on the first line of the psp8 file: {first[:80]!r}")
+    values = [float(v.replace("D", "E").replace("d", "e")) for v in match.group(1).split()]
+    return max(values) * BOHR_ANGSTROM
+
+
+def potcar_core_radius(text: str) -> float:
+    """Core radius in Å of a VASP POTCAR (one element): ``RCORE`` (bohr), the outmost cutoff radius."""
+    match = re.search(r"RCORE\s*=\s*([0-9.]+)", text)
+    if match is None:
+        raise ValueError("no RCORE in the POTCAR header")
+    return float(match.group(1)) * BOHR_ANGSTROM
 
 
 def atomic_radius(symbol: str) -> float:

@@ -20,6 +20,7 @@ from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
+from ..engines.pseudos import pseudos_for
 from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
@@ -41,6 +42,7 @@ class InputError(ValueError):
 
 
 ORACLE_ALLOCATIONS = ("rank", "spacegroups")
+VOLUME_RADII = ("periodic_table", "pseudopotentials")
 
 
 def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
@@ -194,6 +196,12 @@ class CrySPAIWorkChain(WorkChain):
             return None
         return self.inputs.max_oracle_calls.value - self.ctx.oracle_calls
 
+    def _dft_settings(self) -> dict:
+        """The DFT engine's protocol name and overrides from the search parameters."""
+        oracle = self.parameters.oracle
+        return {"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
+                "abinit": oracle.get("abinit") or {}}
+
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
         per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
@@ -220,10 +228,15 @@ class CrySPAIWorkChain(WorkChain):
                     raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
                                      f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
                 oracle = self.parameters.oracle
-                engine.settings({"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
-                                 "abinit": oracle.get("abinit") or {}})
+                settings = engine.settings(self._dft_settings())
+                pseudos_for(settings["pseudo_family"], parse_composition(self.inputs.composition.value).symbols)
                 if oracle.get("prerelax") and get_engine(oracle["prerelax"]).per_structure:
                     raise ValueError(f"oracle.prerelax must be a batch engine (ase:...), got {oracle['prerelax']}")
+            if self.parameters.volume_radii not in VOLUME_RADII:
+                raise ValueError(f"volume_radii must be one of {', '.join(VOLUME_RADII)}, "
+                                 f"got {self.parameters.volume_radii!r}")
+            if self.parameters.volume_radii == "pseudopotentials" and not engine.per_structure:
+                raise ValueError(f"volume_radii pseudopotentials needs a DFT engine, not {engine.name}")
             if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
                 raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
                                  f"got {self.parameters.oracle_allocation!r}")
@@ -259,8 +272,13 @@ class CrySPAIWorkChain(WorkChain):
         if "volume" in self.inputs:
             self.ctx.volume_node = self.inputs.volume
         else:
+            pseudos = {}
+            if self.parameters.volume_radii == "pseudopotentials":
+                engine = get_engine(self.inputs.engine.value)
+                family = engine.settings(self._dft_settings())["pseudo_family"]
+                pseudos = pseudos_for(family, parse_composition(self.inputs.composition.value).symbols)
             self.ctx.volume_node = estimate_volume(self.inputs.composition,
-                                                   orm.Float(self.parameters.volume_adjustment))
+                                                   orm.Float(self.parameters.volume_adjustment), **pseudos)
         self.ctx.volume_estimate = self.ctx.volume_node.value
         self.ctx.search_volume = self.ctx.volume_estimate
         self.report(f"cell volume {self.ctx.volume_estimate:.2f} Å^3 for {self.inputs.composition.value}")

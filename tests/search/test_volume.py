@@ -23,3 +23,29 @@ def test_mixed_and_override():
 def test_adjustment_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         estimate_volume(parse_composition("Si8"), 0.0)
+
+
+PSP8_FIRST_LINES = ("Si    ONCVPSP-3.2.3.1  r_core=   1.60303   1.72197   1.91712\n"
+                    "14.0000      4.0000      170510    zatom,zion,pspd\n")
+POTCAR_HEADER = """  PAW_PBE Si 05Jan2001
+ 4.00000000000000000
+ parameters from PSCTR are:
+   VRHFIN =Si: s2p2
+   RCORE  =    1.900    outmost cutoff radius
+   RWIGS  =    2.480; RWIGS  =    1.312    wigner-seitz radius (au A)
+"""
+
+
+def test_core_radii_from_pseudopotentials():
+    """The paper's other source of R: the pseudopotentials' core radii (bohr in the files, Å out)."""
+    from aiida_cryspai.search.volume import BOHR_ANGSTROM, potcar_core_radius, psp8_core_radius
+
+    assert psp8_core_radius(PSP8_FIRST_LINES) == pytest.approx(1.91712 * BOHR_ANGSTROM)
+    assert potcar_core_radius(POTCAR_HEADER) == pytest.approx(1.900 * BOHR_ANGSTROM)
+    radius = psp8_core_radius(PSP8_FIRST_LINES)
+    volume = estimate_volume(parse_composition("Si8"), 1.2, radii={"Si": radius})
+    assert volume == pytest.approx(8 * 4 / 3 * math.pi * radius**3 * 1.2)
+    with pytest.raises(ValueError, match="no r_core"):
+        psp8_core_radius("Si  something else\n")
+    with pytest.raises(ValueError, match="no RCORE"):
+        potcar_core_radius("  PAW_PBE Si\n")

@@ -139,3 +139,21 @@ def test_bad_abinit_settings_are_refused_before_anything_runs(abinit_code, crysp
     assert node.exit_status == exit_status
     assert words in node.exit_message
     assert not node.called
+
+
+def test_volume_from_the_pseudopotentials_core_radii(abinit_code):
+    """Eq. 2 with R = the psp8 core radius (the paper's pseudopotential option), recorded as a calcfunction whose
+    inputs are the pseudopotential nodes."""
+    import math
+
+    from aiida import orm
+
+    from aiida_cryspai.calcfunctions.volume import estimate_volume
+    from aiida_cryspai.engines.pseudos import abinit_family_label, pseudos_for
+    from aiida_cryspai.search.volume import BOHR_ANGSTROM
+
+    pseudos = pseudos_for(abinit_family_label("PBE"), ["Si"])
+    volume, node = estimate_volume.run_get_node(orm.Str("Si8"), orm.Float(1.2), **pseudos)
+    radius = 1.91712 * BOHR_ANGSTROM  # the largest r_core of Debian's PseudoDojo Si.psp8
+    assert volume.value == pytest.approx(8 * 4 / 3 * math.pi * radius**3 * 1.2, rel=1e-4)
+    assert pseudos["Si"].uuid in {n.uuid for n in node.base.links.get_incoming().all_nodes()}
