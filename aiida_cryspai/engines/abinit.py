@@ -8,7 +8,7 @@ import numpy as np
 from ase.units import Hartree
 
 from ..protocols import get_protocol
-from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, select_psp8_files
+from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, psp8_valence, select_psp8_files
 
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
@@ -17,6 +17,16 @@ CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
 def abinit_protocol(name: str = "fast", overrides: dict | None = None) -> dict:
     """The Abinit relaxation settings of protocol ``name`` (``protocols/abinit.yaml``)."""
     return get_protocol(name, overrides, filename="abinit.yaml")
+
+
+SMEARED_OCCUPATIONS = (3, 4, 5, 6, 7, 8)  # Abinit's occopt with smearing
+
+
+def bands_for_smearing(electrons: float) -> int:
+    """Bands for a smeared occupation: 20 % above the occupied ones, and at least 4 more, so that the highest band
+    stays nearly empty (Abinit warns when its occupation exceeds 0.01)."""
+    occupied = int(np.ceil(electrons / 2.0))
+    return max(occupied + 4, int(np.ceil(1.2 * occupied)))
 
 
 def kpoints_mesh(cell: np.ndarray, distance: float) -> list[int]:
@@ -92,8 +102,13 @@ class AbinitEngine:
             abinit.setdefault("dilatmx", 1.15)
         kpoints = orm.KpointsData()
         kpoints.set_kpoints_mesh(kpoints_mesh(np.array(structure.cell), settings["kpoints_distance"]))
-        symbols = [kind.symbol for kind in structure.kinds]
+        kinds = {kind.name: kind.symbol for kind in structure.kinds}
+        symbols = sorted(set(kinds.values()))
         pseudos = pseudos_for(settings["pseudo_family"], symbols)
+        if int(abinit.get("occopt", 1)) in SMEARED_OCCUPATIONS and "nband" not in abinit:
+            valence = {s: psp8_valence(pseudos[s].get_content()) for s in symbols}
+            electrons = sum(valence[kinds[site.kind_name]] for site in structure.sites)
+            abinit["nband"] = bands_for_smearing(electrons)
         resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
         calc_options = {"resources": resources, "max_wallclock_seconds": int(options.get("max_wallclock_seconds",
                                                                                        3600))}
@@ -105,7 +120,7 @@ class AbinitEngine:
                 "structure": structure,
                 "kpoints": kpoints,
                 "parameters": orm.Dict(abinit),
-                "pseudos": {kind.name: pseudos[kind.symbol] for kind in structure.kinds},
+                "pseudos": {name: pseudos[symbol] for name, symbol in kinds.items()},
                 "metadata": {"options": calc_options},
             },
             "max_iterations": orm.Int(int(settings["max_restarts"]) + 1),

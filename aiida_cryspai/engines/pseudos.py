@@ -38,6 +38,15 @@ class PseudoError(ValueError):
     """A family is missing, or lacks an element."""
 
 
+def psp8_valence(text: str) -> float:
+    """Valence charge (zion) of a psp8 file: the second number of its second line."""
+    lines = text.splitlines()
+    try:
+        return float(lines[1].split()[1])
+    except (IndexError, ValueError):
+        raise PseudoError("not a psp8 file: no zatom, zion on its second line") from None
+
+
 def abinit_family_label(functional: str = DEFAULT_ABINIT_FUNCTIONAL) -> str:
     """The label of the Abinit family of ``functional`` (PBE or LDA)."""
     for table in ABINIT_TABLES:

@@ -56,6 +56,14 @@ def test_left_handed_cells_are_written_right_handed():
     assert unique_indices([atoms, fixed]) == [0]
 
 
+def test_bands_for_smearing_leave_the_highest_empty():
+    from aiida_cryspai.engines.abinit import bands_for_smearing
+
+    assert bands_for_smearing(8) == 8  # Si2: 4 occupied + 4
+    assert bands_for_smearing(96) == 58  # 48 occupied, 20 % more
+    assert bands_for_smearing(7) == 8  # odd: 4 partly occupied + 4
+
+
 def _displaced_si2():
     atoms = bulk("Si", "diamond", a=5.43)
     atoms.positions[1] += [0.08, 0.05, -0.04]

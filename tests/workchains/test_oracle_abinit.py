@@ -68,6 +68,8 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
                  "parameters": {"ecut": 10.0, "nstep": 3, "ionmov": 0, "ntime": 0}}
     inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
                                        abinit_code, {})
+    # Si2: 8 valence electrons, 4 occupied bands; smearing gets 8 bands so the highest stays empty
+    assert inputs["abinit"]["parameters"]["nband"] == 8
     results, node = run_get_node(AbinitRelaxWorkChain, **inputs)
     calculations = sorted(node.called, key=lambda n: n.ctime)
     assert calculations[0].exit_status == 500
