@@ -9,11 +9,12 @@ from pathlib import Path
 
 import click
 
+from ..engines import ENGINES
 from ..protocols import PROTOCOLS
 from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
 
-ENGINE_CHOICES = ("ase:emt", "ase:chgnet", "abinit", "abinit:lda")
+ENGINE_CHOICES = tuple(ENGINES)
 
 
 @click.group()
@@ -51,6 +52,8 @@ def setup(ctx):
 @click.argument("composition")
 @click.option("--engine", default="ase:chgnet", show_default=True, help=f"Oracle: {', '.join(ENGINE_CHOICES)}.")
 @click.option("--protocol", default="fast", show_default=True, help=f"One of {', '.join(PROTOCOLS)}.")
+@click.option("--oracle-code", default=None,
+              help="Code of a DFT engine (default: abinit@localhost or vasp@localhost), e.g. vasp@mycluster.")
 @click.option("--crystal-system", default="all", show_default=True,
               help=f"'all' or one of {', '.join(CRYSTAL_SYSTEMS)} (the final search).")
 @click.option("--volume", type=float, default=None, help="Cell volume in Å^3 (default: Eq. 2 estimate).")
@@ -64,7 +67,7 @@ def setup(ctx):
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
-def predict(ctx, composition, engine, protocol, crystal_system, volume, seed, max_oracle_calls, reference,
+def predict(ctx, composition, engine, protocol, oracle_code, crystal_system, volume, seed, max_oracle_calls, reference,
             parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
@@ -88,10 +91,22 @@ def predict(ctx, composition, engine, protocol, crystal_system, volume, seed, ma
 
     from ..workchains.main import CrySPAIWorkChain
 
-    builder = CrySPAIWorkChain.get_builder_from_protocol(
-        composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
-        max_oracle_calls=max_oracle_calls, overrides=overrides, codes=loaded["codes"],
-    )
+    codes = dict(loaded["codes"])
+    if oracle_code is not None:
+        from aiida.common.exceptions import MultipleObjectsError, NotExistent
+        from aiida.orm import load_code
+
+        try:
+            codes["oracle"] = load_code(oracle_code)
+        except (NotExistent, MultipleObjectsError) as error:
+            raise click.UsageError(f"--oracle-code {oracle_code}: {error}") from None
+    try:
+        builder = CrySPAIWorkChain.get_builder_from_protocol(
+            composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
+            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes,
+        )
+    except InputError as error:
+        raise click.UsageError(str(error)) from None
     if daemon:
         node = submit(builder)
         click.echo(f"Submitted CrySPAIWorkChain<{node.pk}> to the daemon of profile '{loaded['profile']}'.")

@@ -1,22 +1,24 @@
 """The DFT module's adapters: one per engine, turning structures into CalcJob inputs.
 
-An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``, ``abinit``, ``abinit:lda``). Batch engines
-(``ase``) relax many structures in one CalcJob; per-structure engines (``per_structure``: ``abinit``) run one
-process per structure, whose outputs the oracle gathers into the same form. The oracle returns, per structure
-key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and per batch ``results`` (status and details) and
-``frames`` (a ``cryspai.dataset`` of the frames visited).
+An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``, ``abinit``, ``abinit:lda``, ``vasp``). Batch
+engines (``ase``) relax many structures in one CalcJob; per-structure engines (``per_structure``: ``abinit``,
+``vasp``) run one restart work chain per structure, whose outputs the oracle gathers into the same form. The oracle
+returns, per structure key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and per batch ``results`` (status
+and details) and ``frames`` (a ``cryspai.dataset`` of the frames visited).
 """
 
 from __future__ import annotations
 
 from .abinit import AbinitEngine
 from .ase import AseEngine
+from .vasp import VaspEngine
 
 ENGINES = {
     "ase:emt": lambda: AseEngine("emt"),
     "ase:chgnet": lambda: AseEngine("chgnet"),
     "abinit": lambda: AbinitEngine("PBE"),
     "abinit:lda": lambda: AbinitEngine("LDA"),
+    "vasp": VaspEngine,
 }
 
 

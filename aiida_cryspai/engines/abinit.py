@@ -15,8 +15,9 @@ CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
 
 
 def abinit_protocol(name: str = "fast", overrides: dict | None = None) -> dict:
-    """The Abinit relaxation settings of protocol ``name`` (``protocols/abinit.yaml``)."""
-    return get_protocol(name, overrides, filename="abinit.yaml")
+    """The Abinit relaxation settings of protocol ``name`` (``protocols/abinit.yaml``); ``parameters`` takes any
+    Abinit input variable."""
+    return get_protocol(name, overrides, filename="abinit.yaml", free_form=("parameters",))
 
 
 SMEARED_OCCUPATIONS = (3, 4, 5, 6, 7, 8)  # Abinit's occopt with smearing
@@ -61,6 +62,7 @@ class AbinitEngine:
     code_label = "abinit"
     process_entry_point = "cryspai.abinit.relax"
     per_structure = True
+    settings_key = "abinit"
 
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         """The elements of ``symbols`` without a pseudopotential in Debian's table of the functional."""
@@ -81,6 +83,19 @@ class AbinitEngine:
         if not float(settings["kpoints_distance"]) > 0:
             raise ValueError(f"oracle.abinit.kpoints_distance must be positive, got {settings['kpoints_distance']}")
         return settings
+
+    def pseudopotentials(self, settings: dict, symbols: list[str]) -> dict:
+        """Element -> pseudopotential of the family; raises PseudoError naming the missing elements."""
+        from .pseudos import pseudos_for
+
+        return pseudos_for(settings["pseudo_family"], symbols)
+
+    @staticmethod
+    def relaxation_outputs(node):
+        """(relaxed structure, the node the frames are read from) of a finished work chain, or None."""
+        if node.is_finished_ok and "output_trajectory" in node.outputs and "output_structure" in node.outputs:
+            return node.outputs.output_structure, node.outputs.output_trajectory
+        return None
 
     def get_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
         """Inputs of ``cryspai.abinit.relax`` for one structure (a StructureData).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiida import orm
 from aiida.common import AttributeDict
+from aiida.common.exceptions import NotExistent
 from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 
@@ -20,7 +21,6 @@ from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
-from ..engines.pseudos import pseudos_for
 from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
@@ -178,7 +178,13 @@ class CrySPAIWorkChain(WorkChain):
             builder.codes[name] = code
         oracle_engine = get_engine(engine)
         if oracle_engine.code_label not in DEFAULT_CODE_LABELS.values():
-            builder.codes.oracle = codes.get("oracle") or orm.load_code(f"{oracle_engine.code_label}@{computer}")
+            label = f"{oracle_engine.code_label}@{computer}"
+            try:
+                builder.codes.oracle = codes.get("oracle") or orm.load_code(label)
+            except NotExistent:
+                raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} needs a code: none is called {label}; "
+                                 "create it with `verdi code create core.code.installed` (for VASP: "
+                                 "--default-calc-job-plugin vasp.vasp) or name one with --oracle-code") from None
         return builder
 
     # -- helpers ------------------------------------------------------------------------------------------
@@ -197,10 +203,11 @@ class CrySPAIWorkChain(WorkChain):
         return self.inputs.max_oracle_calls.value - self.ctx.oracle_calls
 
     def _dft_settings(self) -> dict:
-        """The DFT engine's protocol name and overrides from the search parameters."""
+        """The DFT engine's protocol name and overrides (``oracle.abinit``, ``oracle.vasp``) from the search
+        parameters."""
         oracle = self.parameters.oracle
         return {"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
-                "abinit": oracle.get("abinit") or {}}
+                **{key: oracle.get(key) or {} for key in ("abinit", "vasp")}}
 
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
@@ -229,7 +236,7 @@ class CrySPAIWorkChain(WorkChain):
                                      f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
                 oracle = self.parameters.oracle
                 settings = engine.settings(self._dft_settings())
-                pseudos_for(settings["pseudo_family"], parse_composition(self.inputs.composition.value).symbols)
+                engine.pseudopotentials(settings, parse_composition(self.inputs.composition.value).symbols)
                 if oracle.get("prerelax") and get_engine(oracle["prerelax"]).per_structure:
                     raise ValueError(f"oracle.prerelax must be a batch engine (ase:...), got {oracle['prerelax']}")
             if self.parameters.volume_radii not in VOLUME_RADII:
@@ -275,8 +282,8 @@ class CrySPAIWorkChain(WorkChain):
             pseudos = {}
             if self.parameters.volume_radii == "pseudopotentials":
                 engine = get_engine(self.inputs.engine.value)
-                family = engine.settings(self._dft_settings())["pseudo_family"]
-                pseudos = pseudos_for(family, parse_composition(self.inputs.composition.value).symbols)
+                pseudos = engine.pseudopotentials(engine.settings(self._dft_settings()),
+                                                  parse_composition(self.inputs.composition.value).symbols)
             self.ctx.volume_node = estimate_volume(self.inputs.composition,
                                                    orm.Float(self.parameters.volume_adjustment), **pseudos)
         self.ctx.volume_estimate = self.ctx.volume_node.value

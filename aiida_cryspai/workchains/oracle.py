@@ -1,5 +1,6 @@
 """``cryspai.oracle``: relax a set of structures with an engine: batch engines (``ase``) in ``max_parallel`` batch
-CalcJobs, per-structure engines (``abinit``) as one process per structure, ``max_parallel`` at a time."""
+CalcJobs, per-structure engines (``abinit``, ``vasp``) as one restart work chain per structure, ``max_parallel`` at
+a time."""
 
 from __future__ import annotations
 
@@ -177,21 +178,22 @@ class OracleWorkChain(WorkChain):
     def _collect_per_structure(self):
         """Finished relaxations give their structure, energy and frames; a failed one is recorded with its reason
         and gives nothing to the dataset."""
-        trajectories, details = {}, {}
+        engine, relaxations, details = self.engine, {}, {}
         for key in sorted(self.inputs.structures.keys()):
             node = self.ctx[f"relax_{key}"]
             wall_s = (node.mtime - node.ctime).total_seconds()
-            if node.is_finished_ok and "output_trajectory" in node.outputs and "output_structure" in node.outputs:
-                trajectories[key] = node.outputs.output_trajectory
+            outputs = engine.relaxation_outputs(node)
+            if outputs is not None:
+                structure, relaxations[key] = outputs
                 details[key] = {"wall_s": wall_s}
-                self.out(f"relaxed_structures.{key}", node.outputs.output_structure)
+                self.out(f"relaxed_structures.{key}", structure)
             else:
                 reason = f"{node.process_label}<{node.pk}> exit {node.exit_status}: {node.exit_message}"
                 details[key] = {"wall_s": wall_s, "reason": reason}
                 self.report(f"{key} failed ({reason}); recorded, not used")
-        if not trajectories:
+        if not relaxations:
             return self.exit_codes.ERROR_ALL_BATCHES_FAILED
-        gathered = gather_relaxations(orm.Dict(details), **trajectories,
+        gathered = gather_relaxations(orm.Dict(details), **relaxations,
                                       metadata={"call_link_label": "gather_relaxations"})
         for key, energy in gathered["energies"].items():
             self.out(f"energies.{key}", energy)

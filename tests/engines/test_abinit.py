@@ -71,9 +71,11 @@ def _displaced_si2():
 
 
 @needs_abinit
-def test_input_is_written_as_given(abinit_inputs):
+def test_input_is_written_as_given(abinit_inputs, tmp_path, monkeypatch):
     """(a) no outdata/indata/tmpdata prefixes, (b) the user's ecut, (c) the 8-atom cell not reduced."""
     from aiida.engine import run_get_node
+
+    monkeypatch.chdir(tmp_path)  # a dry run writes submit_test/ into the working directory
 
     from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
 
