@@ -127,7 +127,10 @@ class CryspaiAbinitParser(AbinitParser):
             stdout = attributes.get("output_filename")
             if stdout not in names:
                 return self.exit_codes.ERROR_OUTPUT_MISSING
+            self._warnings: dict[str, int] = {}
             exit_code = self._parse_stdout(str(Path(folder) / stdout), error_on_warning=False, report_comments=False)
+            for first_line, count in self._warnings.items():
+                self.logger.warning(f"Abinit warning ({count}x): {first_line}")
             gsr_ok = f"{prefix}o_GSR.nc" in names
             hist_ok = f"{prefix}o_HIST.nc" in names
             if hist_ok:
@@ -140,6 +143,15 @@ class CryspaiAbinitParser(AbinitParser):
             if is_relaxation and not hist_ok:
                 return self.exit_codes.ERROR_MISSING_HIST_OUTPUT_FILE
             return self._ionic_convergence(Path(folder) / stdout, parameters, is_relaxation)
+
+    def _report_message(self, level, message):
+        """Abinit's warnings are collected (one log line per kind, with its count; the full text is in the
+        retrieved log), errors are logged as they come."""
+        if str(level).upper() == "WARNING":
+            first_line = next((line.strip() for line in message.splitlines() if line.strip()), "")
+            self._warnings[first_line] = self._warnings.get(first_line, 0) + 1
+            return
+        super()._report_message(level, message)
 
     def _ionic_convergence(self, stdout: Path, parameters: dict, is_relaxation: bool):
         """Exit 501 when a relaxation used all ``ntime`` steps without reaching ``tolmxf``; 500 for SCF."""
