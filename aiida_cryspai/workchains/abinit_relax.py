@@ -13,6 +13,8 @@ from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_han
 
 from ..engines.abinit_plugin import CryspaiAbinitCalculation
 
+SYMMETRY_TOLERANCES = (1.0e-3, 1.0e-8)  # tolsym tried, in order, after an "Error in group closure"
+
 
 class AbinitRelaxWorkChain(BaseRestartWorkChain):
     """Relax one structure with Abinit; restart on SCF non-convergence (more steps, gentler mixing), walltime and
@@ -51,10 +53,21 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
 
     @process_handler(priority=600, exit_codes=CryspaiAbinitCalculation.exit_codes.ERROR_OUTPUT_CONTAINS_ERRORS)
     def handle_abinit_error(self, calculation):
-        """An ERROR event from Abinit. A cell that grew past ``dilatmx`` or moved too far (negative triple product)
+        """An ERROR event from Abinit. Symmetries that do not close into a group restart with another ``tolsym``;
+        a cell that grew past ``dilatmx`` or moved too far (negative triple product)
         during the relaxation restarts from its last structure (with gentler cell steps); any other error (bad
         input, a cell Abinit refuses) is not fixable: stop."""
         log = _stdout(calculation)
+        tolsym = float(self.ctx.inputs.parameters.get_dict().get("tolsym", 1.0e-5))
+        if "Error in group closure" in log and tolsym > SYMMETRY_TOLERANCES[-1]:
+            # symmetry operations found within tolsym that do not form a group: a structure a little off a
+            # symmetric one (a CHGNet-relaxed cell, say). Find the whole group and let Abinit symmetrize the
+            # structure (tolsym 1e-3); failing that, use exact symmetries only.
+            tolsym = next(t for t in SYMMETRY_TOLERANCES if t < tolsym)
+            self._update_parameters(tolsym=tolsym)
+            self.report(f"{calculation.process_label}<{calculation.pk}>: symmetry operations do not form a group; "
+                        f"restarting with tolsym {tolsym}")
+            return ProcessHandlerReport(True)
         if "output_structure" in calculation.outputs and ("Dilatmx has been exceeded" in log
                                                           or "negative (R1 x R2)" in log):
             parameters = self.ctx.inputs.parameters.get_dict()

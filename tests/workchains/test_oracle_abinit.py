@@ -78,6 +78,39 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
     assert results["output_parameters"]["energy"] < 0
 
 
+# A CHGNet-relaxed Si8 cell 1e-5 off a symmetric one: Abinit's default tolsym finds symmetry operations that do
+# not form a group ("Error in group closure", seen in a search)
+NEARLY_SYMMETRIC_SI8 = {
+    "cell": [[4.9885046916, 1.84e-08, -1.52e-08], [1.84e-08, 4.9885050764, -5.1e-09],
+             [-1.52e-08, -5.1e-09, 4.9885047042]],
+    "positions": [[3.74138564, 3.74133796, 3.7413935], [1.24713316, 1.24708852, 3.74139083],
+                  [1.24712833, 3.74133633, 1.24713397], [3.74138695, 1.24708633, 1.2471378],
+                  [1.24712139, 1.24716475, 1.24711641], [3.74137218, 3.74142017, 1.24711647],
+                  [3.74136916, 1.24716603, 3.7413622], [1.24712194, 3.74142025, 3.74136754]],
+}
+
+
+def test_symmetry_group_closure_error_is_restarted_with_another_tolerance(abinit_code):
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from ase import Atoms
+
+    from aiida_cryspai.engines.abinit import AbinitEngine
+    from aiida_cryspai.workchains.abinit_relax import AbinitRelaxWorkChain
+
+    atoms = Atoms("Si8", cell=NEARLY_SYMMETRIC_SI8["cell"], positions=NEARLY_SYMMETRIC_SI8["positions"], pbc=True)
+    overrides = {"kpoints_distance": 0.6, "cell_relaxation": "fixed",
+                 "parameters": {"ecut": 8.0, "ionmov": 0, "ntime": 0}}
+    inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
+                                       abinit_code, {})
+    results, node = run_get_node(AbinitRelaxWorkChain, **inputs)
+    calculations = sorted(node.called, key=lambda n: n.ctime)
+    assert calculations[0].exit_status == 304  # Abinit's ERROR event
+    assert node.is_finished_ok, node.exit_message
+    assert calculations[-1].inputs.parameters["tolsym"] in (1.0e-3, 1.0e-8)
+    assert results["output_parameters"]["energy"] < 0
+
+
 @pytest.mark.slow
 def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
     """The whole loop with real Abinit as the oracle (Si2 at diamond's volume, tiny settings): the budget holds,
