@@ -21,8 +21,11 @@ from aiida_cryspai.workchains.oracle import OracleWorkChain
 
 
 def _relaxations(oracle: orm.WorkflowNode) -> dict[str, orm.WorkflowNode]:
+    from aiida.common.links import LinkType
+
     return {link.link_label.removeprefix("relax_"): link.node
-            for link in oracle.base.links.get_outgoing(link_label_filter="relax_%").all()}
+            for link in oracle.base.links.get_outgoing(link_type=LinkType.CALL_WORK,
+                                                       link_label_filter="relax_%").all()}
 
 
 def _ionic_steps(relaxation: orm.WorkflowNode) -> tuple[int, int]:
