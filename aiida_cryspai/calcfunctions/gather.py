@@ -7,7 +7,7 @@ from aiida import orm
 from aiida.engine import calcfunction
 
 from ..data.dataset import DatasetData
-from ..engines.abinit import trajectory_to_arrays
+from ..engines.dft import trajectory_to_arrays
 from ..engines.vasp import vasprun_frames
 from ..ml.dataset import concatenate, empty_arrays
 

@@ -8,9 +8,9 @@ import numpy as np
 from ase.units import Hartree
 
 from ..protocols import get_protocol
+from .dft import calculation_options, check_settings, kpoints_mesh
 from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, psp8_valence, select_psp8_files
 
-VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 CELL_RELAXATIONS = {"fixed": 0, "full": 2, "shape": 3}  # Abinit's optcell
 
 
@@ -28,28 +28,6 @@ def bands_for_smearing(electrons: float) -> int:
     stays nearly empty (Abinit warns when its occupation exceeds 0.01)."""
     occupied = int(np.ceil(electrons / 2.0))
     return max(occupied + 4, int(np.ceil(1.2 * occupied)))
-
-
-def kpoints_mesh(cell: np.ndarray, distance: float) -> list[int]:
-    """Monkhorst-Pack divisions with at most ``distance`` (1/Angstrom, 2 pi included) between k-points."""
-    reciprocal = 2.0 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
-    return [max(1, int(np.ceil(np.linalg.norm(b) / distance - 1e-8))) for b in reciprocal]
-
-
-def trajectory_to_arrays(cells, positions, numbers, energies, forces, stress) -> dict[str, np.ndarray]:
-    """The dataset's arrays (``ml/dataset.py``) of one relaxation's frames; ``stress`` (n, 3, 3) to Voigt."""
-    n_steps, n_atoms = len(energies), len(numbers)
-    return {
-        "n_atoms": np.full(n_steps, n_atoms, dtype=np.int64),
-        "cells": np.asarray(cells, dtype=float),
-        "positions": np.asarray(positions, dtype=float).reshape(-1, 3),
-        "numbers": np.tile(np.asarray(numbers, dtype=np.int64), n_steps),
-        "energies": np.asarray(energies, dtype=float),
-        "forces": np.asarray(forces, dtype=float).reshape(-1, 3),
-        "stress": np.array([[s[i, j] for i, j in VOIGT] for s in np.asarray(stress, dtype=float)]).reshape(-1, 6),
-        "groups": np.zeros(n_steps, dtype=np.int64),
-        "sources": np.full(n_steps, "abinit", dtype="<U80"),
-    }
 
 
 @dataclass
@@ -77,12 +55,7 @@ class AbinitEngine:
         """The Abinit protocol of ``parameters['dft_protocol']`` with ``parameters['abinit']`` merged in, checked:
         raises ProtocolError (unknown key) or ValueError (bad value)."""
         settings = abinit_protocol(parameters.get("dft_protocol") or "fast", dict(parameters.get("abinit") or {}))
-        if settings["cell_relaxation"] not in CELL_RELAXATIONS:
-            raise ValueError(f"oracle.abinit.cell_relaxation must be one of {', '.join(CELL_RELAXATIONS)}, "
-                             f"got {settings['cell_relaxation']!r}")
-        if not float(settings["kpoints_distance"]) > 0:
-            raise ValueError(f"oracle.abinit.kpoints_distance must be positive, got {settings['kpoints_distance']}")
-        return settings
+        return check_settings(settings, "abinit", CELL_RELAXATIONS)
 
     def pseudopotentials(self, settings: dict, symbols: list[str]) -> dict:
         """Element -> pseudopotential of the family; raises PseudoError naming the missing elements."""
@@ -105,8 +78,6 @@ class AbinitEngine:
         """
         from aiida import orm
 
-        from .pseudos import pseudos_for
-
         settings = self.settings(parameters)
         natoms = len(structure.sites)
         abinit = dict(settings["parameters"])
@@ -119,16 +90,12 @@ class AbinitEngine:
         kpoints.set_kpoints_mesh(kpoints_mesh(np.array(structure.cell), settings["kpoints_distance"]))
         kinds = {kind.name: kind.symbol for kind in structure.kinds}
         symbols = sorted(set(kinds.values()))
-        pseudos = pseudos_for(settings["pseudo_family"], symbols)
+        pseudos = self.pseudopotentials(settings, symbols)
         if int(abinit.get("occopt", 1)) in SMEARED_OCCUPATIONS and "nband" not in abinit:
             valence = {s: psp8_valence(pseudos[s].get_content()) for s in symbols}
             electrons = sum(valence[kinds[site.kind_name]] for site in structure.sites)
             abinit["nband"] = bands_for_smearing(electrons)
-        resources = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
-        calc_options = {"resources": resources, "max_wallclock_seconds": int(options.get("max_wallclock_seconds",
-                                                                                       3600))}
-        if options.get("threads"):
-            calc_options["environment_variables"] = {"OMP_NUM_THREADS": str(int(options["threads"]))}
+        calc_options = calculation_options(options)
         return {
             "abinit": {
                 "code": code,

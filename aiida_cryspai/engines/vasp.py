@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..protocols import get_protocol
-from .abinit import kpoints_mesh, trajectory_to_arrays
+from .dft import calculation_options, check_settings, kpoints_mesh, trajectory_to_arrays
 from .pseudos import PseudoError
 
 CELL_RELAXATIONS = {"fixed": 2, "full": 3, "shape": 4}  # VASP's ISIF
@@ -66,11 +66,7 @@ class VaspEngine:
         """The VASP protocol of ``parameters['dft_protocol']`` with ``parameters['vasp']`` merged in, checked:
         raises ProtocolError (unknown key) or ValueError (bad value)."""
         settings = vasp_protocol(parameters.get("dft_protocol") or "fast", dict(parameters.get("vasp") or {}))
-        if settings["cell_relaxation"] not in CELL_RELAXATIONS:
-            raise ValueError(f"oracle.vasp.cell_relaxation must be one of {', '.join(CELL_RELAXATIONS)}, "
-                             f"got {settings['cell_relaxation']!r}")
-        if not float(settings["kpoints_distance"]) > 0:
-            raise ValueError(f"oracle.vasp.kpoints_distance must be positive, got {settings['kpoints_distance']}")
+        check_settings(settings, "vasp", CELL_RELAXATIONS)
         if not settings["potential_family"]:
             raise ValueError("oracle.vasp.potential_family must name an aiida-vasp POTCAR family")
         return settings
@@ -116,14 +112,9 @@ class VaspEngine:
 
     def calculation_options(self, options: dict) -> dict:
         """``metadata.options`` of every VaspCalculation: serial unless ``options`` asks for MPI."""
-        calc_options = {
-            "resources": {"num_machines": 1, "num_mpiprocs_per_machine": int(options.get("mpiprocs", 1))},
-            "max_wallclock_seconds": int(options.get("max_wallclock_seconds", 3600)),
-            "withmpi": bool(options.get("withmpi", False)),
-            "parser_name": "cryspai.vasp",  # aiida-vasp's parser, run status also from vasprun.xml (vasp_plugin.py)
-        }
-        if options.get("threads"):
-            calc_options["environment_variables"] = {"OMP_NUM_THREADS": str(int(options["threads"]))}
+        calc_options = calculation_options(options, mpiprocs=int(options.get("mpiprocs", 1)))
+        calc_options["withmpi"] = bool(options.get("withmpi", False))
+        calc_options["parser_name"] = "cryspai.vasp"  # aiida-vasp's parser, run status also from vasprun.xml
         return calc_options
 
     @staticmethod
