@@ -11,9 +11,11 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 .PHONY: install predict test lint clean
 
 $(STAMP): setup.cfg pyproject.toml
-	# Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp) from Debian
-	command -v abinit >/dev/null && test -d /usr/share/abinit/psp || \
-		{ $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q abinit abinit-data; }
+	# From Debian: Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp);
+	# SLURM and munge for the tests' one-node cluster (tests/slurm)
+	command -v abinit >/dev/null && test -d /usr/share/abinit/psp && command -v slurmctld >/dev/null && \
+		command -v munged >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		$(SUDO) apt-get install -y -q abinit abinit-data slurm-wlm munge; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build 2.13.0 (setup.cfg); install it first so nothing pulls a CUDA build

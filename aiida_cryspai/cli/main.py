@@ -26,22 +26,58 @@ def cryspai(ctx, profile_name):
     ctx.obj["profile"] = profile_name
 
 
-def _load(ctx) -> dict:
+def _load(ctx, computer: str = "localhost", **setup) -> dict:
     from .profile import setup_all
 
-    name, codes = setup_all(ctx.obj["profile"])
-    return {"profile": name, "codes": codes}
+    name, computer_node, codes = setup_all(ctx.obj["profile"], computer_label=computer, **setup)
+    return {"profile": name, "computer": computer_node, "codes": codes}
 
 
 @cryspai.command()
+@click.option("--production", is_flag=True,
+              help="Create the profile on PostgreSQL + RabbitMQ (default name cryspai-production) instead of the "
+                   "embedded SQLite + ZeroMQ one: for the daemon with several workers and many CalcJobs.")
+@click.option("--postgres-host", default="127.0.0.1", show_default=True)
+@click.option("--postgres-port", type=int, default=5432, show_default=True)
+@click.option("--postgres-user", default="postgres", show_default=True,
+              help="A PostgreSQL role that may create roles and databases.")
+@click.option("--postgres-password", default="", help="Its password (none with trust authentication).")
+@click.option("--broker-host", default="127.0.0.1", show_default=True)
+@click.option("--broker-port", type=int, default=5672, show_default=True)
+@click.option("--broker-user", default="guest", show_default=True)
+@click.option("--broker-password", default="guest", show_default=True)
+@click.option("--computer", default="localhost", show_default=True,
+              help="Computer for the codes: an existing one (e.g. a cluster from `verdi computer setup`) or a new "
+                   "one on this machine.")
+@click.option("--scheduler", type=click.Choice(["core.direct", "core.slurm"]), default=None,
+              help="Scheduler of a new computer on this machine (default core.direct).")
+@click.option("--max-concurrent", type=int, default=None,
+              help="Most oracle CalcJobs a run keeps on this computer at once (stored on the computer).")
+@click.option("--bin-dir", default=None,
+              help="Folder of the cryspai-* scripts on the computer (needed for a computer reached over SSH).")
 @click.pass_context
-def setup(ctx):
-    """Create (if needed) the embedded profile, the localhost computer, the codes and the Abinit
-    pseudopotential families (from Debian's abinit-data). Idempotent."""
+def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres_password, broker_host, broker_port,
+          broker_user, broker_password, computer, scheduler, max_concurrent, bin_dir):
+    """Create (if needed) the profile, the computer, the codes and the Abinit pseudopotential families (from
+    Debian's abinit-data). Idempotent."""
     from ..engines.pseudos import install_abinit_families
+    from .profile import ProductionServices
 
-    loaded = _load(ctx)
-    click.echo(f"profile: {loaded['profile']}")
+    services = None
+    if production:
+        services = ProductionServices(postgres_host, postgres_port, postgres_user, postgres_password,
+                                      broker_host, broker_port, broker_user, broker_password)
+    loaded = _load(ctx, computer, production=services, scheduler=scheduler, max_concurrent=max_concurrent,
+                   bin_dir=bin_dir)
+    from aiida.manage import get_manager
+
+    profile = get_manager().get_profile()
+    click.echo(f"profile: {loaded['profile']} ({profile.storage_backend} storage, "
+               f"{profile.process_control_backend} broker)")
+    node = loaded["computer"]
+    limit = node.get_property("cryspai_max_concurrent_calcjobs", None)
+    click.echo(f"computer: {node.label} ({node.transport_type}, {node.scheduler_type}"
+               f"{f', at most {limit} oracle CalcJobs at once' if limit else ''})")
     for name, code in loaded["codes"].items():
         click.echo(f"code {name}: {code.full_label} -> {code.filepath_executable}")
     for label in install_abinit_families(log=click.echo):
@@ -52,6 +88,8 @@ def setup(ctx):
 @click.argument("composition")
 @click.option("--engine", default="ase:chgnet", show_default=True, help=f"Oracle: {', '.join(ENGINE_CHOICES)}.")
 @click.option("--protocol", default="fast", show_default=True, help=f"One of {', '.join(PROTOCOLS)}.")
+@click.option("--computer", default="localhost", show_default=True,
+              help="Computer whose cryspai-* codes run the CalcJobs (see `cryspai setup --computer`).")
 @click.option("--oracle-code", default=None,
               help="Code of a DFT engine (default: abinit@localhost or vasp@localhost), e.g. vasp@mycluster.")
 @click.option("--crystal-system", default="all", show_default=True,
@@ -67,8 +105,8 @@ def setup(ctx):
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
-def predict(ctx, composition, engine, protocol, oracle_code, crystal_system, volume, seed, max_oracle_calls, reference,
-            parameters_file, daemon, output):
+def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
+            reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
     from ..workchains.main import InputError, check_request
@@ -86,7 +124,7 @@ def predict(ctx, composition, engine, protocol, oracle_code, crystal_system, vol
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
 
-    loaded = _load(ctx)
+    loaded = _load(ctx, computer, create_computer=False)
     from aiida.engine import run_get_node, submit
 
     from ..workchains.main import CrySPAIWorkChain
@@ -103,7 +141,7 @@ def predict(ctx, composition, engine, protocol, oracle_code, crystal_system, vol
     try:
         builder = CrySPAIWorkChain.get_builder_from_protocol(
             composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
-            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes,
+            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer,
         )
     except InputError as error:
         raise click.UsageError(str(error)) from None

@@ -27,6 +27,9 @@ from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolv
 from ..search.ga import GASettings, energy_limit_per_atom
 from .oracle import OracleWorkChain
 
+# Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
+MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
+
 TrainCalculation = CalculationFactory("cryspai.train")
 EvolveCalculation = CalculationFactory("cryspai.evolve")
 
@@ -185,6 +188,10 @@ class CrySPAIWorkChain(WorkChain):
                 raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} needs a code: none is called {label}; "
                                  "create it with `verdi code create core.code.installed` (for VASP: "
                                  "--default-calc-job-plugin vasp.vasp) or name one with --oracle-code") from None
+        oracle_code = builder.codes.oracle if "oracle" in builder.codes else builder.codes.relax
+        limit = oracle_code.computer.get_property(MAX_CONCURRENT_PROPERTY, None)
+        if limit is not None and "max_parallel_oracle" not in (overrides or {}):
+            builder.parameters = orm.Dict({**builder.parameters.get_dict(), "max_parallel_oracle": int(limit)})
         return builder
 
     # -- helpers ------------------------------------------------------------------------------------------
