@@ -1,0 +1,56 @@
+"""Print, as JSON, what the graph of a CrySPAIWorkChain holds about its oracle calculations.
+
+Run as ``python inspect_run.py PROFILE PK`` in the environment of that profile's configuration (``AIIDA_PATH``):
+the tests keep their own in-process profile, so they read the production profile through this script.
+"""
+
+import json
+import sys
+
+
+def inspect(pk: int) -> dict:
+    from aiida.orm import CalcJobNode, WorkChainNode, load_node
+
+    node = load_node(pk)
+    oracles = []
+    for oracle in sorted((c for c in node.called if isinstance(c, WorkChainNode)
+                          and c.process_label == "OracleWorkChain"), key=lambda c: c.ctime):
+        calcjobs = [c for c in oracle.called if isinstance(c, CalcJobNode)]
+        oracles.append({
+            "pk": oracle.pk,
+            "state": oracle.process_state.value if oracle.process_state else None,
+            "structures": {key: s.uuid for key, s in oracle.inputs.structures.items()},
+            "calcjobs": [{
+                "pk": c.pk,
+                "state": c.process_state.value if c.process_state else None,
+                "calc_state": c.get_state().value if c.get_state() else None,
+                "finished_ok": c.is_finished_ok,
+                "job_id": c.get_job_id(),
+                "structures": [s.uuid for s in c.inputs.structures.values()],
+                "wall_s": (c.mtime - c.ctime).total_seconds(),
+                "relax_wall_s": (sum(r.get("wall_s", 0.0) for r in c.outputs.results.get_dict().values())
+                                 if "results" in c.outputs else None),
+            } for c in calcjobs],
+            "frames_sources": sorted({str(source) for batch in oracle.outputs.frames.values()
+                                      for source in batch.to_arrays().get("sources", [])})
+            if "frames" in oracle.outputs else [],
+        })
+    dataset_sources = []
+    if "dataset" in node.outputs:
+        dataset_sources = sorted({str(s) for s in node.outputs.dataset.to_arrays().get("sources", [])})
+    return {
+        "state": node.process_state.value if node.process_state else None,
+        "paused": node.paused,
+        "exit_status": node.exit_status,
+        "ctime": node.ctime.isoformat(),
+        "mtime": node.mtime.isoformat(),
+        "oracles": oracles,
+        "dataset_sources": dataset_sources,
+    }
+
+
+if __name__ == "__main__":
+    from aiida import load_profile
+
+    load_profile(sys.argv[1])
+    print(json.dumps(inspect(int(sys.argv[2]))))
