@@ -211,6 +211,9 @@ def ensure_computer(label: str = "localhost", scheduler: str | None = None, max_
     if max_concurrent is not None:
         computer.set_property(MAX_CONCURRENT_PROPERTY, max_concurrent)
     if not computer.is_configured:
+        if computer.transport_type != "core.local":
+            raise click.UsageError(f"computer '{label}' is not configured for this user: "
+                                   f"verdi computer configure {computer.transport_type} {label}")
         computer.configure(safe_interval=0)
     return computer
 
