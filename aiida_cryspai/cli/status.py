@@ -13,15 +13,13 @@ def run_status(pk: int) -> dict:
     done = pending = 0
     for oracle in oracle_runs:
         n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
-        for calc in oracle.called:
-            if not isinstance(calc, CalcJobNode):
-                continue
-            n_calc = len(calc.inputs.structures)
-            if calc.is_terminated:
-                done += n_calc
+        n_submitted = 0
+        for child, n_child in _oracle_relaxations(oracle):
+            n_submitted += n_child
+            if child.is_terminated:
+                done += n_child
             else:
-                pending += n_calc
-        n_submitted = sum(len(c.inputs.structures) for c in oracle.called if isinstance(c, CalcJobNode))
+                pending += n_child
         pending += max(0, n - n_submitted)
     training = sorted((c for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"),
                       key=lambda c: c.ctime)
@@ -56,5 +54,20 @@ def _label(node) -> str:
     """The call link label (e.g. ``oracle_02``, ``oracle_verification``) of a child process."""
     from aiida.common.links import LinkType
 
-    link = node.base.links.get_incoming(link_type=LinkType.CALL_WORK).first()
+    link = node.base.links.get_incoming(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).first()
     return link.link_label if link is not None else ""
+
+
+def _oracle_relaxations(oracle) -> list[tuple]:
+    """(process, number of structures) of an oracle run: its batch CalcJobs, or its per-structure relaxation work
+    chains (DFT engines); the CHGNet pre-relaxation of a DFT oracle is not an oracle relaxation."""
+    from aiida.orm import CalcJobNode, WorkChainNode
+
+    found = []
+    for child in oracle.called:
+        label = _label(child)
+        if isinstance(child, CalcJobNode) and label != "prerelaxation" and "structures" in child.inputs:
+            found.append((child, len(child.inputs.structures)))
+        elif isinstance(child, WorkChainNode) and label.startswith("relax_"):
+            found.append((child, 1))
+    return found

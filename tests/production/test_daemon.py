@@ -141,6 +141,8 @@ def test_daemon_crash_loses_no_oracle_result(production):
     pk = production.submit("Cu4", parameters)
     in_flight = production.wait(pk, 300, until=lambda s: any(
         c["job_id"] and c["state"] == "waiting" for o in s["oracles"] for c in o["calcjobs"]))
+    shown = production.cli("show", pk).stdout
+    assert int(re.search(r"oracle_relaxations_pending: (\d+)", shown).group(1)) > 0, shown
     workers = production.worker_pids()
     assert workers
     for pid in workers:
@@ -148,6 +150,8 @@ def test_daemon_crash_loses_no_oracle_result(production):
     production.verdi("daemon", "restart")
     done = production.wait(pk, 900)
     assert done["state"] == "finished" and done["exit_status"] == 0, done
+    shown = production.cli("show", pk).stdout
+    assert "oracle_relaxations_pending: 0" in shown, shown
     first = done["oracles"][0]
     assert len(first["structures"]) == 14
     # every structure of the first oracle batch has exactly one oracle CalcJob: none lost, none computed twice
