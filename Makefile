@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(abspath $(BIN)):$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: install predict test lint clean
+.PHONY: install predict test test-fast lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	# From Debian: Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp);
@@ -35,6 +35,10 @@ predict: install
 test: install
 	$(BIN)/ruff check aiida_cryspai tests
 	$(BIN)/python -m pytest -p no:cacheprovider -ra
+
+test-fast: install
+	$(BIN)/ruff check aiida_cryspai tests
+	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not slow"
 
 lint: install
 	$(BIN)/ruff check aiida_cryspai tests

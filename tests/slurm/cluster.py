@@ -105,10 +105,17 @@ def start(folder: Path, ctld_port: int = 6917, d_port: int = 6918) -> dict:
 
 def stop(folder: Path) -> None:
     """Stop the slurmd and slurmctld started by :func:`start` (munged is left, as the system's service)."""
+    pids = []
     for daemon in ("slurmd", "slurmctld"):
         pid_file = Path(folder) / f"{daemon}.pid"
         if pid_file.exists():
             try:
-                os.kill(int(pid_file.read_text().strip()), 15)
+                pid = int(pid_file.read_text().strip())
+                os.kill(pid, 15)
+                pids.append(pid)
             except (ProcessLookupError, ValueError):
                 pass
+    deadline = time.time() + 20
+    while pids and time.time() < deadline:
+        pids = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+        time.sleep(0.2)
