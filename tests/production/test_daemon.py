@@ -172,7 +172,10 @@ def test_112_oracle_calcjobs_with_four_workers(production):
     """The paper's 112 candidates of one loop as 112 oracle CalcJobs through SLURM and four daemon workers."""
     production.verdi("daemon", "stop", check=False)
     production.verdi("daemon", "start", "4")
-    parameters = {**TINY, **EMT_NO_FILTERS, "initial_per_system": 16, "max_parallel_oracle": 112}
+    parameters = {**TINY, "initial_per_system": 16, "max_parallel_oracle": 112,
+                  # every relaxation in the dataset, with few frames each (start and end): the test is the oracle's
+                  "dataset": {"energy_window": 1000.0, "useless_mev_per_atom": None, "min_energy_change": 0.05},
+                  "training": {"max_epochs": 20, "hidden": 8}}
     pk = production.submit("Cu4", parameters)
     done = production.wait(pk, 1800)
     assert done["state"] == "finished" and done["exit_status"] == 0, done
