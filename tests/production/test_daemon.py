@@ -92,6 +92,9 @@ def production(tmp_path_factory):
         yield site
     finally:
         site.verdi("daemon", "stop", check=False)
+        for pid in subprocess.run(["pgrep", "-f", f"verdi -p {site.name} "], capture_output=True,
+                                  text=True).stdout.split():
+            os.kill(int(pid), signal.SIGKILL)  # a daemon that did not stop in time must not outlive the tests
         config = json.loads((folder / "config" / ".aiida" / "config.json").read_text()) \
             if (folder / "config" / ".aiida" / "config.json").exists() else {"profiles": {}}
         storage = config["profiles"].get(site.name, {}).get("storage", {}).get("config", {})
