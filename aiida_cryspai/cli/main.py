@@ -13,6 +13,7 @@ from ..engines import ENGINES
 from ..protocols import PROTOCOLS
 from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
+from .profile import SCHEDULERS
 
 ENGINE_CHOICES = tuple(ENGINES)
 
@@ -49,7 +50,7 @@ def _load(ctx, computer: str = "localhost", **setup) -> dict:
 @click.option("--computer", default="localhost", show_default=True,
               help="Computer for the codes: an existing one (e.g. a cluster from `verdi computer setup`) or a new "
                    "one on this machine.")
-@click.option("--scheduler", type=click.Choice(["core.direct", "core.slurm"]), default=None,
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), default=None,
               help="Scheduler of a new computer on this machine (default core.direct).")
 @click.option("--max-concurrent", type=int, default=None,
               help="Most oracle CalcJobs a run keeps on this computer at once (stored on the computer).")
@@ -71,11 +72,13 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
                    bin_dir=bin_dir)
     from aiida.manage import get_manager
 
+    from ..workchains.main import MAX_CONCURRENT_PROPERTY
+
     profile = get_manager().get_profile()
     click.echo(f"profile: {loaded['profile']} ({profile.storage_backend} storage, "
                f"{profile.process_control_backend} broker)")
     node = loaded["computer"]
-    limit = node.get_property("cryspai_max_concurrent_calcjobs", None)
+    limit = node.get_property(MAX_CONCURRENT_PROPERTY, None)
     click.echo(f"computer: {node.label} ({node.transport_type}, {node.scheduler_type}"
                f"{f', at most {limit} oracle CalcJobs at once' if limit else ''})")
     for name, code in loaded["codes"].items():

@@ -44,6 +44,15 @@ class ProfileError(click.ClickException):
     """The profile cannot be created as asked (a service unreachable, a name taken with other storage)."""
 
 
+def _postgres(services: ProductionServices):
+    """aiida-core's PostgreSQL admin connection (``Postgres``) as ``services.postgres_user``."""
+    from aiida.manage.external.postgres import Postgres
+
+    return Postgres(interactive=False, quiet=True, dbinfo={
+        "host": services.postgres_host, "port": services.postgres_port,
+        "user": services.postgres_user, "password": services.postgres_password})
+
+
 def _create_database(name: str, services: ProductionServices) -> dict:
     """A new PostgreSQL role and database for profile ``name``; the ``core.psql_dos`` storage configuration.
 
@@ -54,11 +63,8 @@ def _create_database(name: str, services: ProductionServices) -> dict:
     import secrets
 
     from aiida.manage.configuration.settings import AiiDAConfigDir
-    from aiida.manage.external.postgres import Postgres
 
-    postgres = Postgres(interactive=False, quiet=True, dbinfo={
-        "host": services.postgres_host, "port": services.postgres_port,
-        "user": services.postgres_user, "password": services.postgres_password})
+    postgres = _postgres(services)
     where = f"PostgreSQL at {services.postgres_host}:{services.postgres_port} as {services.postgres_user}"
     if not postgres.is_connected:
         raise ProfileError(f"{where}: cannot connect")
@@ -88,11 +94,7 @@ def _create_database(name: str, services: ProductionServices) -> dict:
 
 def _drop_database(storage: dict, services: ProductionServices) -> None:
     """Undo :func:`_create_database` when the profile could not be created."""
-    from aiida.manage.external.postgres import Postgres
-
-    postgres = Postgres(interactive=False, quiet=True, dbinfo={
-        "host": services.postgres_host, "port": services.postgres_port,
-        "user": services.postgres_user, "password": services.postgres_password})
+    postgres = _postgres(services)
     postgres.drop_db(storage["database_name"])
     postgres.drop_dbuser(storage["database_username"])
 
@@ -121,10 +123,6 @@ def ensure_profile(profile_name: str | None, production: ProductionServices | No
         _check_kind(loaded, production)
         return loaded.name
     config = get_config(create=True)
-    if profile_name and profile_name in config.profile_names:
-        _check_kind(config.get_profile(profile_name), production)
-        load_profile(profile_name, allow_switch=True)
-        return profile_name
     if profile_name is None and config.default_profile_name and production is None:
         load_profile(config.default_profile_name, allow_switch=True)
         return config.default_profile_name

@@ -54,18 +54,19 @@ def _label(node) -> str:
     """The call link label (e.g. ``oracle_02``, ``oracle_verification``) of a child process."""
     from aiida.common.links import LinkType
 
-    link = node.base.links.get_incoming(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).first()
+    link = node.base.links.get_incoming(link_type=LinkType.CALL_WORK).first()
     return link.link_label if link is not None else ""
 
 
 def _oracle_relaxations(oracle) -> list[tuple]:
     """(process, number of structures) of an oracle run: its batch CalcJobs, or its per-structure relaxation work
     chains (DFT engines); the CHGNet pre-relaxation of a DFT oracle is not an oracle relaxation."""
+    from aiida.common.links import LinkType
     from aiida.orm import CalcJobNode, WorkChainNode
 
     found = []
-    for child in oracle.called:
-        label = _label(child)
+    for link in oracle.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all():
+        child, label = link.node, link.link_label
         if isinstance(child, CalcJobNode) and label != "prerelaxation" and "structures" in child.inputs:
             found.append((child, len(child.inputs.structures)))
         elif isinstance(child, WorkChainNode) and label.startswith("relax_"):

@@ -6,24 +6,15 @@ These run the installed console scripts in a fresh AiiDA configuration folder, a
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ..commands import BIN
+from ..commands import run as _run
 from ..parameters import TINY
-
-BIN = Path(sys.executable).parent
-
-
-def _run(args, env, timeout=300, check=True):
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture

@@ -23,17 +23,10 @@ def inspect(pk: int) -> dict:
             "calcjobs": [{
                 "pk": c.pk,
                 "state": c.process_state.value if c.process_state else None,
-                "calc_state": c.get_state().value if c.get_state() else None,
                 "finished_ok": c.is_finished_ok,
                 "job_id": c.get_job_id(),
                 "structures": [s.uuid for s in c.inputs.structures.values()],
-                "wall_s": (c.mtime - c.ctime).total_seconds(),
-                "relax_wall_s": (sum(r.get("wall_s", 0.0) for r in c.outputs.results.get_dict().values())
-                                 if "results" in c.outputs else None),
             } for c in calcjobs],
-            "frames_sources": sorted({str(source) for batch in oracle.outputs.frames.values()
-                                      for source in batch.to_arrays().get("sources", [])})
-            if "frames" in oracle.outputs else [],
         })
     dataset_sources = []
     if "dataset" in node.outputs:
@@ -42,7 +35,6 @@ def inspect(pk: int) -> dict:
         "state": node.process_state.value if node.process_state else None,
         "paused": node.paused,
         "exit_status": node.exit_status,
-        "ctime": node.ctime.isoformat(),
         "mtime": node.mtime.isoformat(),
         "oracles": oracles,
         "dataset_sources": dataset_sources,

@@ -22,19 +22,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ..commands import BIN
+from ..commands import run as _run
 from ..parameters import TINY
 from ..slurm import cluster
 
-BIN = Path(sys.executable).parent
 INSPECT = Path(__file__).with_name("inspect_run.py")
 EMT_NO_FILTERS = {"dataset": {"energy_window": 1000.0, "useless_mev_per_atom": None}}
-
-
-def _run(args, env, timeout=300, check=True):
-    result = subprocess.run([str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 class Production:
