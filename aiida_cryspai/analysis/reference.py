@@ -44,3 +44,47 @@ def compare_with_reference(predicted: Atoms, reference: Atoms, symprec: float = 
         "volume_error": round(float(volume_error), 3),
         "matched": matched,
     }
+
+
+def compare_ranked_with_reference(ranked: list[Atoms], reference: Atoms, symprec: float = 0.1) -> dict:
+    """Table 2 metrics of rank 1 against ``reference``, plus the first rank that matches it.
+
+    The paper shows "one of the 16 lowest-energy structures" per material; ``matched_rank`` says which of the
+    ranked candidates StructureMatcher matches with the reference (None: none does) and ``matched`` holds that
+    candidate's metrics.
+    """
+    if not ranked:
+        raise ValueError("no candidates to compare with the reference")
+    result = compare_with_reference(ranked[0], reference, symprec)
+    result["matched_rank"] = 1 if result["matched"] else None
+    if not result["matched"]:
+        sm = matcher()
+        ref_pmg = to_pymatgen(reference)
+        for rank, atoms in enumerate(ranked[1:], start=2):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if sm.fit(ref_pmg, to_pymatgen(atoms)):
+                    result["matched_rank"] = rank
+                    result["matched_candidate"] = compare_with_reference(atoms, reference, symprec)
+                    break
+    return result
+
+
+def format_reference(result: dict) -> str:
+    """The comparison as the lines of the paper's Table 2."""
+    lines = [f"reference: target/predicted space group {result['spacegroup_target']}/{result['spacegroup_predicted']}"
+             f", c/a bias {result['c_over_a_bias']:+.4f}, volume error {result['volume_error']:+.3f} A^3/cell, "
+             f"site bias {_text(result['site_bias'], ' A')}, StructureMatcher: "
+             f"{'match' if result['matched'] else 'no match'} (rank 1)"]
+    matched = result.get("matched_candidate")
+    if matched is not None:
+        lines.append(f"reference found at rank {result['matched_rank']}: space group {matched['spacegroup_predicted']}"
+                     f", c/a bias {matched['c_over_a_bias']:+.4f}, volume error {matched['volume_error']:+.3f} "
+                     f"A^3/cell, site bias {_text(matched['site_bias'], ' A')}")
+    elif result.get("matched_rank") is None:
+        lines.append("reference not among the ranked candidates")
+    return "\n".join(lines)
+
+
+def _text(value, unit: str) -> str:
+    return "n/a" if value is None else f"{value:.4f}{unit}"

@@ -9,6 +9,7 @@ from aiida.engine import CalcJob
 from aiida.orm import Dict
 
 PARAMETERS_FILE = "parameters.json"
+VERSIONS_FILE = "versions.json"  # written by every cryspai-* script (executables/common.py)
 
 
 class ScriptCalculation(CalcJob):
@@ -25,6 +26,8 @@ class ScriptCalculation(CalcJob):
         spec.inputs["metadata"]["options"]["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
         spec.inputs["metadata"]["options"]["withmpi"].default = False
         spec.inputs["metadata"]["options"]["output_filename"].default = "aiida.out"
+        spec.output("versions", valid_type=Dict, required=False,
+                    help="Python and package versions on the computer that ran the script.")
         spec.exit_code(300, "ERROR_MISSING_OUTPUT", message="The script did not write {filename}.")
         spec.exit_code(301, "ERROR_READING_OUTPUT", message="The output {filename} could not be read: {error}.")
 
@@ -42,5 +45,5 @@ class ScriptCalculation(CalcJob):
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = local_copy_list or []
-        calcinfo.retrieve_list = [self.inputs.metadata.options.output_filename, *self._retrieve]
+        calcinfo.retrieve_list = [self.inputs.metadata.options.output_filename, VERSIONS_FILE, *self._retrieve]
         return calcinfo

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def export_results(node, folder: Path, reference: str | None = None) -> dict:
-    """Write ``folder/results.json`` and ``folder/candidates/NNN.cif``; return the results dictionary."""
+    """Write ``folder/results.json``, ``folder/candidates/NNN.cif`` and ``folder/plots/*.png``; return the results."""
     from ase.io import read, write
 
     summary = node.outputs.summary.get_dict()
@@ -44,9 +44,13 @@ def export_results(node, folder: Path, reference: str | None = None) -> dict:
         "candidates": candidates,
     }
     if reference is not None and candidates:
-        from ..analysis.reference import compare_with_reference
+        from ..analysis.reference import compare_ranked_with_reference
 
-        best = node.outputs.candidates["rank_001"].get_ase()
-        results["reference"] = compare_with_reference(best, read(reference))
+        ranked = [node.outputs.candidates[f"rank_{c['rank']:03d}"].get_ase() for c in candidates]
+        results["reference"] = compare_ranked_with_reference(ranked, read(reference))
+    from .report import write_plots
+
+    plots = write_plots(node, folder / "plots")
+    results["plots"] = {caption: str(path.relative_to(folder)) for caption, path in plots.items()}
     (folder / "results.json").write_text(json.dumps(results, indent=2))
     return results

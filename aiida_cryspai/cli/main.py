@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -126,6 +125,8 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         get_protocol(protocol, overrides)
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
+    if reference is not None:
+        _read_reference(reference, composition)
 
     loaded = _load(ctx, computer, create_computer=False)
     from aiida.engine import run_get_node, submit
@@ -167,6 +168,50 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     _print_results(results, folder)
 
 
+def _read_reference(path: str, composition: str | None = None):
+    """The reference structure of ``--reference``, checked before anything runs: readable, same composition."""
+    from ase.io import read
+
+    from ..search.composition import parse_composition
+
+    try:
+        atoms = read(path)
+    except Exception as error:  # ASE raises many kinds for a file it cannot parse
+        raise click.BadParameter(f"cannot read {path} as a structure: {error}", param_hint="--reference") from None
+    if composition is not None:
+        wanted = parse_composition(composition)
+        if _reduced(atoms.get_chemical_symbols()) != _reduced(wanted.expanded()):
+            raise click.BadParameter(f"{path} holds {atoms.get_chemical_formula()}, not the composition of "
+                                     f"{composition}", param_hint="--reference")
+    return atoms
+
+
+def _reduced(symbols: list[str]) -> dict[str, float]:
+    from collections import Counter
+
+    counts = Counter(symbols)
+    smallest = min(counts.values())
+    return {symbol: round(count / smallest, 6) for symbol, count in sorted(counts.items())}
+
+
+def _load_run(identifier: str, finished: bool = True):
+    """The CrySPAIWorkChain with pk or UUID ``identifier`` (a UUID stays valid after ``verdi archive import``)."""
+    from aiida.common.exceptions import MultipleObjectsError, NotExistent
+    from aiida.orm import load_node
+
+    try:
+        node = load_node(int(identifier) if identifier.isdigit() else identifier)
+    except (NotExistent, MultipleObjectsError) as error:
+        raise click.ClickException(f"{identifier}: {error}") from None
+    if node.process_label != "CrySPAIWorkChain":
+        raise click.ClickException(f"{identifier} is a {node.process_label or type(node).__name__}, "
+                                   f"not a CrySPAIWorkChain")
+    if finished and not node.is_finished_ok:
+        raise click.ClickException(f"process {node.pk} has not finished successfully (state "
+                                   f"{node.process_state.value if node.process_state else 'unknown'})")
+    return node
+
+
 def _short_log_lines() -> None:
     """Progress lines as 'HH:MM:SS [pk|Process|step]: message' instead of AiiDA's long default."""
     import logging
@@ -191,38 +236,69 @@ def _print_results(results: dict, folder: Path) -> None:
                f"iterations {results['iterations']}, converged {results['converged']}, "
                f"network RMSE {results['model']['rmse_mev_per_atom']} meV/atom")
     if "reference" in results:
-        click.echo(f"reference: {json.dumps(results['reference'])}")
+        from ..analysis.reference import format_reference
+
+        click.echo(format_reference(results["reference"]))
     click.echo(f"Results written to {folder / 'results.json'}")
 
 
 @cryspai.command()
-@click.argument("pk", type=int)
+@click.argument("run")
 @click.pass_context
-def show(ctx, pk):
-    """Where run PK is: state, iteration, network RMSE, oracle relaxations done and pending."""
+def show(ctx, run):
+    """Where RUN (pk or UUID of a CrySPAIWorkChain) is: state, iteration, network RMSE, oracle relaxations done and
+    pending."""
     _load(ctx)
     from .status import run_status
 
-    status = run_status(pk)
+    status = run_status(_load_run(run, finished=False))
     for key, value in status.items():
         click.echo(f"{key:>28}: {value}")
 
 
 @cryspai.command()
-@click.argument("pk", type=int)
+@click.argument("run")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.pass_context
-def export(ctx, pk, folder, reference):
-    """Write results.json and candidates/NNN.cif of the finished run PK into FOLDER."""
+def export(ctx, run, folder, reference):
+    """Write results.json, candidates/NNN.cif and plots/ of the finished RUN (pk or UUID) into FOLDER."""
     _load(ctx)
-    from aiida.orm import load_node
-
-    node = load_node(pk)
-    if not node.is_finished_ok:
-        raise click.ClickException(f"process {pk} has not finished successfully (state {node.process_state})")
+    node = _load_run(run)
+    if reference is not None:
+        _read_reference(reference, node.inputs.composition.value)
     results = _export(node, Path(folder), reference)
     _print_results(results, Path(folder))
+
+
+@cryspai.command()
+@click.argument("run")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="The HTML file (default: cryspai-report-<pk>.html); its plots go beside it in <name>-plots/.")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="A CIF of the known structure to compare the candidates with.")
+@click.pass_context
+def report(ctx, run, output, reference):
+    """Write a self-contained HTML page of the finished RUN (pk or UUID): plots, ranked table, 3D views,
+    provenance, how to reproduce it. Opens in any browser without a network."""
+    _load(ctx)
+    from ..report.html import render
+    from .report import collect_report
+
+    node = _load_run(run)
+    pk = node.pk
+    comparison = None
+    if reference is not None:
+        from ..analysis.reference import compare_ranked_with_reference
+
+        atoms = _read_reference(reference, node.inputs.composition.value)
+        ranked = [node.outputs.candidates[key].get_ase() for key in sorted(node.outputs.candidates)]
+        comparison = compare_ranked_with_reference(ranked, atoms)
+    path = Path(output or f"cryspai-report-{pk}.html")
+    click.echo(f"Collecting run {pk} (plots, network predictions)...")
+    data = collect_report(node, path.with_name(f"{path.stem}-plots"), comparison)
+    path.write_text(render(data))
+    click.echo(f"Report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 cryspai.add_command(train_command)

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 
-def run_status(pk: int) -> dict:
-    from aiida.orm import CalcFunctionNode, CalcJobNode, WorkChainNode, load_node
-
-    node = load_node(pk)
-    if node.process_label != "CrySPAIWorkChain":
-        raise ValueError(f"node {pk} is a {node.process_label}, not a CrySPAIWorkChain")
+def run_status(node) -> dict:
+    """State, iteration, network errors and oracle relaxations done/pending of the CrySPAIWorkChain ``node``."""
+    from aiida.orm import CalcFunctionNode, CalcJobNode, WorkChainNode
     oracle_runs = [c for c in node.called if isinstance(c, WorkChainNode) and c.process_label == "OracleWorkChain"]
     done = pending = 0
     for oracle in oracle_runs:

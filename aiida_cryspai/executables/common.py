@@ -9,6 +9,24 @@ import sys
 from pathlib import Path
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+VERSIONS_FILE = "versions.json"
+# the packages whose versions can change a result of the scripts
+RESULT_PACKAGES = ("aiida-cryspai", "numpy", "scipy", "torch", "ase", "chgnet", "pymatgen", "spglib", "pyxtal",
+                   "matscipy")
+
+
+def package_versions() -> dict[str, str]:
+    """Python and the installed versions of :data:`RESULT_PACKAGES` (``None`` when one is not installed)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for package in RESULT_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return versions
 
 
 def limit_threads(threads: int) -> None:
@@ -42,5 +60,6 @@ def start_script(
         parser.add_argument(f"--{name}", default=default)
     args = parser.parse_args(argv)
     parameters = read_json(args.parameters)
+    write_json(VERSIONS_FILE, package_versions())
     limit_threads(int(parameters.get("threads", 1)))
     return args, parameters

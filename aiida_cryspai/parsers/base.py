@@ -40,7 +40,11 @@ class ScriptParser(Parser):
             raise ParsingFailed(self.exit_codes.ERROR_READING_OUTPUT.format(filename=name, error=error)) from None
 
     def parse(self, **kwargs):
+        from aiida.orm import Dict
+
         try:
+            if "versions.json" in self.retrieved.base.repository.list_object_names():
+                self.out("versions", Dict(self.read_json("versions.json")))
             return self.parse_outputs()
         except ParsingFailed as failure:
             return failure.exit_code

@@ -13,7 +13,7 @@ from aiida_cryspai.cli.main import cryspai
 from ..parameters import TINY
 
 RESULT_KEYS = {"composition", "engine", "protocol", "seed", "workchain", "oracle", "iterations", "converged", "model",
-               "volume", "candidates"}
+               "volume", "candidates", "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
                   "oracle_verified", "cif", "uuid"}
 

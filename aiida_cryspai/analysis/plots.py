@@ -1,0 +1,116 @@
+"""The figures of a run, as PNG files (matplotlib, no display needed); they take plain numbers, not AiiDA nodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..search.crystal_systems import CRYSTAL_SYSTEMS
+
+# one colour per crystal system, the same in every figure
+SYSTEM_COLOURS = dict(zip(CRYSTAL_SYSTEMS, ("#7f7f7f", "#8c564b", "#9467bd", "#2ca02c", "#ff7f0e", "#1f77b4",
+                                             "#d62728")))
+
+
+def _figure(width: float = 5.0, height: float = 3.6):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height), dpi=110)
+
+
+def _save(figure, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def plot_rmse(iterations: list[dict], threshold: float | None, path: Path) -> Path:
+    """Network RMSE per iteration: validation (held-out frames of the training set) and out-of-sample (the previous
+    network on the next oracle batch, the convergence test). ``iterations``: dicts with ``iteration``,
+    ``validation`` and ``out_of_sample`` (meV/atom or None)."""
+    figure, axis = _figure()
+    for key, label, marker in (("validation", "validation", "o"), ("out_of_sample", "out-of-sample (next oracle batch)",
+                                                                   "s")):
+        points = [(row["iteration"], row[key]) for row in iterations if row.get(key) is not None]
+        if points:
+            axis.plot(*zip(*points), marker=marker, label=label)
+    if threshold is not None:
+        axis.axhline(threshold, color="k", linestyle="--", linewidth=1, label=f"convergence ({threshold:g})")
+    axis.set_xlabel("iteration")
+    axis.set_ylabel("RMSE (meV/atom)")
+    axis.set_yscale("log")
+    axis.legend(fontsize=8)
+    axis.set_title("Network error per iteration")
+    return _save(figure, path)
+
+
+def plot_ga_progress(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """Best predicted energy per generation for each crystal system. ``curves``: GA label (``ga_01``,
+    ``final_ga``...) -> crystal system -> best energy per atom per generation; the last label is drawn solid,
+    earlier ones faint."""
+    figure, axis = _figure(6.0, 3.8)
+    labels = list(curves)
+    for label in labels:
+        last = label == labels[-1]
+        for system, values in curves[label].items():
+            if not values:
+                continue
+            axis.plot(range(len(values)), values, color=SYSTEM_COLOURS.get(system, "k"),
+                      alpha=1.0 if last else 0.25, linewidth=1.8 if last else 1.0,
+                      label=system if last else None, marker="o" if last else None, markersize=3)
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("generation")
+    axis.set_ylabel("best predicted energy (eV/atom)")
+    axis.set_title(f"GA on the network ({labels[-1]} solid)" if labels else "GA on the network")
+    if labels:
+        axis.legend(fontsize=7, ncol=2)
+    return _save(figure, path)
+
+
+def plot_parity(oracle: list[float], predicted: list[float], groups: list[str], path: Path) -> Path:
+    """Network against oracle energies per atom; ``groups`` names the network/batch of each point."""
+    figure, axis = _figure(4.4, 4.2)
+    oracle_array, predicted_array = np.asarray(oracle, float), np.asarray(predicted, float)
+    for group in dict.fromkeys(groups):
+        mask = np.array([g == group for g in groups])
+        rmse = np.sqrt(np.mean((predicted_array[mask] - oracle_array[mask]) ** 2)) * 1000
+        axis.scatter(oracle_array[mask], predicted_array[mask], s=10, alpha=0.7,
+                     label=f"{group} (RMSE {rmse:.0f} meV/atom, {mask.sum()})")
+    if len(oracle_array):
+        low = min(oracle_array.min(), predicted_array.min())
+        high = max(oracle_array.max(), predicted_array.max())
+        axis.plot([low, high], [low, high], color="k", linewidth=1)
+    axis.set_xlabel("oracle energy (eV/atom)")
+    axis.set_ylabel("network energy (eV/atom)")
+    axis.set_title("Network against oracle")
+    axis.legend(fontsize=6)
+    return _save(figure, path)
+
+
+def plot_energy_volume(volumes: list[float], energies: list[float], systems: list[str], path: Path) -> Path:
+    """Energy per atom against volume per atom of every oracle result, coloured by crystal system."""
+    figure, axis = _figure()
+    volume_array, energy_array = np.asarray(volumes, float), np.asarray(energies, float)
+    for system in CRYSTAL_SYSTEMS:
+        mask = np.array([s == system for s in systems], dtype=bool)
+        if mask.any():
+            axis.scatter(volume_array[mask], energy_array[mask], s=14, color=SYSTEM_COLOURS[system], label=system,
+                         alpha=0.8)
+    if len(energy_array):
+        best = int(np.argmin(energy_array))
+        axis.scatter([volume_array[best]], [energy_array[best]], s=120, facecolors="none", edgecolors="k",
+                     label="lowest")
+    axis.set_xlabel("volume (Å$^3$/atom)")
+    axis.set_ylabel("oracle energy (eV/atom)")
+    axis.set_title("Oracle results")
+    axis.legend(fontsize=7, ncol=2)
+    return _save(figure, path)
