@@ -60,30 +60,22 @@ def _python(env, profile: str, code: str) -> dict:
 
 WALK = """
 import json
-run = orm.load_node(uuid={uuid!r})
-summary = run.outputs.summary.get_dict()
+from aiida_cryspai.provenance import trace_candidate
+run = orm.load_node({uuid!r})
 walks = []
-for candidate in summary["candidates"]:
-    oracle_structure = orm.load_node(candidate["oracle_structure_uuid"])
-    relax = oracle_structure.creator                                   # the oracle calculation that relaxed it
-    oracle = relax.caller                                              # the OracleWorkChain of its batch
-    # the structure the oracle started from, and the process that made it
-    qb = orm.QueryBuilder()
-    qb.append(orm.CalcJobNode, filters={{"id": relax.pk}}, tag="relax")
-    qb.append(orm.StructureData, with_outgoing="relax", tag="start")
-    qb.append(orm.ProcessNode, with_outgoing="start", project=["attributes.process_label", "id"])
-    makers = qb.all()
-    walk = {{"rank": candidate["rank"], "relax": relax.process_label, "oracle": oracle.process_label,
-             "oracle_label": oracle.base.links.get_incoming().first().link_label, "makers": makers}}
-    evolve = [orm.load_node(pk) for label, pk in makers if label == "EvolveCalculation"]
-    if evolve:
-        model = evolve[0].inputs.model                                 # the network that proposed it
-        training = model.creator
-        dataset = training.inputs.dataset
-        sources = {{s.split("/")[0] for s in dataset.get_array("sources")}}
-        walk.update({{"model": model.uuid, "training": training.process_label, "n_frames": dataset.n_frames,
-                      "sources_are_oracle_calcs": all(orm.load_node(u).process_label in ("RelaxCalculation",)
-                                                      for u in sources)}})
+for rank in range(1, len(run.outputs.summary["candidates"]) + 1):
+    trace = trace_candidate(run, rank)
+    walk = {{"rank": rank, "relax": trace.oracle_calculation.process_label, "oracle": trace.oracle_run.process_label,
+             "oracle_called_by_run": trace.oracle_run.caller.uuid == run.uuid,
+             "proposed_by": trace.proposed_by.process_label,
+             "start_is_oracle_input": trace.start_structure.uuid in
+                 [n.uuid for n in trace.oracle_calculation.base.links.get_incoming().all_nodes()]}}
+    if trace.model is not None:
+        # the proposing GA ran on this network; the network was trained on this dataset, labelled by oracle calcs
+        sources = {{s.split("/")[0] for s in trace.training_set.get_array("sources")}}
+        walk.update({{"model_used_by_ga": trace.proposed_by.inputs.model.uuid == trace.model.uuid,
+                      "training": trace.model.creator.process_label, "n_frames": trace.training_set.n_frames,
+                      "source_labels": sorted({{orm.load_node(u).process_label for u in sources}})}})
     walks.append(walk)
 print(json.dumps(walks))
 """
@@ -114,11 +106,13 @@ def test_archive_round_trip_into_a_fresh_profile(config, emt_runs, tmp_path):
     assert [w["rank"] for w in walks] == list(range(1, len(walks) + 1))
     for walk in walks:
         assert walk["relax"] == "RelaxCalculation" and walk["oracle"] == "OracleWorkChain"
-    proposed = [w for w in walks if "model" in w]
+        assert walk["oracle_called_by_run"] and walk["start_is_oracle_input"]
+        assert walk["proposed_by"] in ("EvolveCalculation", "generate_random_structures")
+    proposed = [w for w in walks if w["proposed_by"] == "EvolveCalculation"]
     assert proposed, f"no candidate leads back to a network: {walks}"
     for walk in proposed:
-        assert walk["training"] == "TrainCalculation" and walk["n_frames"] > 0
-        assert walk["sources_are_oracle_calcs"]
+        assert walk["model_used_by_ga"] and walk["training"] == "TrainCalculation" and walk["n_frames"] > 0
+        assert walk["source_labels"] == ["RelaxCalculation"]
 
 
 RECORDED = """
