@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ..commands import BIN, run
-from ..parameters import SMALL
+from ..parameters import TINY
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def config(tmp_path_factory):
     return env, folder
 
 
-def _predict(env, folder, composition, engine, seed, name, parameters=SMALL):
+def _predict(env, folder, composition, engine, seed, name, parameters=TINY):
     path = folder / "parameters.yaml"
     path.write_text(yaml.safe_dump(parameters))
     output = folder / name
@@ -154,8 +154,7 @@ def test_every_result_changing_input_is_recorded(config, emt_runs):
 @pytest.mark.slow
 def test_same_seed_gives_the_same_ranking_with_chgnet(config):
     env, folder = config
-    tiny = {**SMALL, "initial_per_system": 1, "max_iterations": 1, "n_verify": 2}
-    first, second = (_predict(env, folder, "Si2", "ase:chgnet", 5, name, tiny) for name in ("chgnet-a", "chgnet-b"))
+    first, second = (_predict(env, folder, "Si2", "ase:chgnet", 5, name) for name in ("chgnet-a", "chgnet-b"))
     assert [c["spacegroup_number"] for c in first["candidates"]] == \
            [c["spacegroup_number"] for c in second["candidates"]]
     for a, b in zip(first["candidates"], second["candidates"]):
