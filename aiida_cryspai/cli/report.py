@@ -27,13 +27,15 @@ def _children(node, process_label: str) -> list[tuple[str, object]]:
 def oracle_points(node) -> dict[str, list]:
     """Every oracle-relaxed structure of the run: volume and energy per atom, crystal system, batch label."""
     from ..analysis.symmetry import spacegroup
+    from ..workchains.oracle import oracle_outputs
 
     points = {"volume": [], "energy": [], "system": [], "batch": []}
     for label, oracle in _children(node, "OracleWorkChain"):
         if not oracle.is_finished_ok:
             continue
-        for key, energy in oracle.outputs.energies.items():
-            atoms = oracle.outputs.relaxed_structures[key].get_ase()
+        structures = oracle_outputs(oracle, "relaxed_structures")
+        for key, energy in oracle_outputs(oracle, "energies").items():
+            atoms = structures[key].get_ase()
             points["volume"].append(atoms.get_volume() / len(atoms))
             points["energy"].append(energy.value / len(atoms))
             points["system"].append(spacegroup(atoms, 0.1).crystal_system)
@@ -73,6 +75,7 @@ def parity_points(node) -> dict[str, list]:
     """Network against oracle energies per atom on frames each network had not seen: every network on the next
     oracle batch (the convergence checks) and the final network on the verification batch."""
     from ..ml.dataset import arrays_to_frames
+    from ..workchains.oracle import oracle_outputs
 
     points = {"oracle": [], "predicted": [], "group": []}
 
@@ -89,7 +92,7 @@ def parity_points(node) -> dict[str, list]:
         add(check.inputs.model, check.inputs.new_frames, f"network {index}, next batch")
     verification = [oracle for label, oracle in _children(node, "OracleWorkChain") if label == "oracle_verification"]
     if "model" in node.outputs and verification and verification[0].is_finished_ok:
-        for dataset in verification[0].outputs.frames.values():
+        for dataset in oracle_outputs(verification[0], "frames").values():
             add(node.outputs.model, dataset, "final network, verification")
     return points
 

@@ -25,7 +25,7 @@ from ..protocols import ProtocolError, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..search.ga import GASettings, energy_limit_per_atom
-from .oracle import OracleWorkChain
+from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
 MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
@@ -375,9 +375,9 @@ class CrySPAIWorkChain(WorkChain):
                                                                       f"exit {node.exit_status}")
         self.ctx.oracle_runs.append(node.uuid)
         statuses: dict[str, int] = {}
-        energies = node.outputs.energies
-        structures = node.outputs.relaxed_structures
-        for results in node.outputs.results.values():
+        energies = oracle_outputs(node, "energies")
+        structures = oracle_outputs(node, "relaxed_structures")
+        for results in oracle_outputs(node, "results").values():
             for info in results.get_dict().values():
                 statuses[info["status"]] = statuses.get(info["status"], 0) + 1
                 self.ctx.ionic_steps += int(info["n_steps"])
@@ -406,7 +406,7 @@ class CrySPAIWorkChain(WorkChain):
     def update_dataset(self):
         """New oracle frames join the training set (near-duplicates and far-too-high frames left out)."""
         previous = self.ctx.dataset if self.ctx.dataset is not None else DatasetData.empty()
-        frames = {key: node for key, node in self.ctx.oracle.outputs.frames.items()}
+        frames = oracle_outputs(self.ctx.oracle, "frames")
         if self.ctx.model is not None:
             frames["model"] = self.ctx.model
         outputs = update_dataset(previous, orm.Dict(self.parameters.dataset), **frames)
@@ -552,8 +552,9 @@ class CrySPAIWorkChain(WorkChain):
         inputs = {}
         for uuid in self.ctx.oracle_runs:
             node = orm.load_node(uuid)
-            for key, energy in node.outputs.energies.items():
-                inputs[f"structure_{key}"] = node.outputs.relaxed_structures[key]
+            structures = oracle_outputs(node, "relaxed_structures")
+            for key, energy in oracle_outputs(node, "energies").items():
+                inputs[f"structure_{key}"] = structures[key]
                 inputs[f"energy_{key}"] = energy
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS

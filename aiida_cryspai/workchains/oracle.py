@@ -13,6 +13,12 @@ from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
 
 
+def oracle_outputs(node: orm.ProcessNode, namespace: str) -> dict:
+    """The ``namespace`` outputs (``energies``, ``relaxed_structures``, ``results``, ``frames``) of a finished
+    OracleWorkChain as a dict; empty when none of its structures gave one (every relaxation failed)."""
+    return dict(getattr(node.outputs, namespace)) if namespace in node.outputs else {}
+
+
 def _batches(keys: list[str], n_batches: int) -> list[list[str]]:
     n_batches = max(1, min(n_batches, len(keys)))
     return [keys[k::n_batches] for k in range(n_batches)]

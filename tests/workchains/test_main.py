@@ -8,7 +8,7 @@ from ase.build import bulk
 from aiida_cryspai.ml.relax import relax
 from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
-from ..parameters import SMALL
+from ..parameters import SMALL, TINY
 
 
 def _emt_energy_per_atom(atoms, emt):
@@ -136,3 +136,16 @@ def test_bad_search_parameters_are_refused(aiida_profile, cryspai_codes, change,
     assert all(word in node.exit_message for word in words)
     assert node.called == []
     assert QueryBuilder().append(WorkflowNode, filters={"id": node.pk}).count() == 1
+
+
+def test_oracle_batch_without_any_result_does_not_break_the_run(aiida_profile, cryspai_codes):
+    """Every relaxation abandoned (volume guard of +-0.1%): the oracle batches have no energies at all; the run
+    goes on and ends with its own exit code instead of an exception."""
+    overrides = {**TINY, "guard_volume_range": [0.999, 1.001]}
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
+                                                         max_oracle_calls=6, overrides=overrides, codes=cryspai_codes)
+    _, node = run_get_node(builder)
+    oracles = [n for n in node.called if n.process_label == "OracleWorkChain"]
+    assert any(o.is_finished_ok and "energies" not in o.outputs for o in oracles)
+    assert node.is_finished and not node.is_excepted
+    assert node.exit_status == 403, node.exit_message
