@@ -2,7 +2,7 @@ import pytest
 from ase.build import bulk
 
 from aiida_cryspai.analysis.compare import unique_indices
-from aiida_cryspai.analysis.reference import compare_with_reference
+from aiida_cryspai.analysis.reference import compare_ranked_with_reference, compare_with_reference, format_reference
 from aiida_cryspai.analysis.symmetry import refined, spacegroup
 
 
@@ -40,3 +40,18 @@ def test_reference_comparison():
     assert result["volume_error"] == pytest.approx(reference.get_volume() * (1.01**3 - 1), rel=1e-3)
     other = compare_with_reference(bulk("Si", "fcc", a=3.9, cubic=True), reference)
     assert not other["matched"] and other["site_bias"] is None
+
+
+def test_reference_is_found_below_rank_1_with_its_own_metrics():
+    reference = bulk("Si", "diamond", a=5.43, cubic=True)
+    rattled = reference.copy()
+    rattled.rattle(0.03, seed=1)  # a site bias to measure
+    ranked = [bulk("Si", "fcc", a=3.9, cubic=True), bulk("Si", "bcc", a=3.1, cubic=True) * (2, 1, 1), rattled]
+    result = compare_ranked_with_reference(ranked, reference)
+    assert not result["matched"] and result["matched_rank"] == 3
+    matched = result["matched_candidate"]
+    assert matched["matched"] and 0.01 < matched["site_bias"] < 0.06
+    assert compare_ranked_with_reference([rattled], reference)["matched_rank"] == 1
+    assert compare_ranked_with_reference(ranked[:2], reference)["matched_rank"] is None
+    text = format_reference(result)
+    assert "227/225" in text and "found at rank 3" in text

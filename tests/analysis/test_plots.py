@@ -1,0 +1,18 @@
+"""The run's figures are written from plain numbers, without a display."""
+
+from aiida_cryspai.analysis import plots
+
+
+def _is_png(path) -> bool:
+    return path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 5000
+
+
+def test_figures_are_written(tmp_path):
+    rmse = [{"iteration": 1, "validation": 40.0}, {"iteration": 2, "validation": 12.0, "out_of_sample": 30.0},
+            {"iteration": 3, "validation": 6.0, "out_of_sample": 7.5}]
+    assert _is_png(plots.plot_rmse(rmse, 8.0, tmp_path / "rmse.png"))
+    curves = {"ga_01": {"cubic": [-5.1, -5.2]}, "final_ga": {"cubic": [-5.2, -5.3, -5.31], "hexagonal": [-5.0]}}
+    assert _is_png(plots.plot_ga_progress(curves, tmp_path / "ga.png"))
+    assert _is_png(plots.plot_parity([-5.3, -5.1, -4.9], [-5.28, -5.15, -4.7], ["a", "a", "b"], tmp_path / "p.png"))
+    assert _is_png(plots.plot_energy_volume([20.0, 21.5, 19.0], [-5.3, -5.2, -5.0], ["cubic", "hexagonal", "cubic"],
+                                            tmp_path / "ev.png"))
