@@ -68,10 +68,11 @@ def _escape(value) -> str:
 
 def _table(header: list[str], rows: list[list], numeric: set[int] | None = None) -> str:
     numeric = numeric or set()
-    head = "".join(f"<th>{_escape(h)}</th>" for h in header)
+    head = "".join(f"<th>{_escape(h)}</th>" for h in header) if any(header) else ""
     body = "".join("<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{_escape(v)}</td>"
                                     for i, v in enumerate(row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    head = f"<thead><tr>{head}</tr></thead>" if head else ""
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
 def _image(path: Path, caption: str) -> str:
@@ -122,6 +123,9 @@ def render(report: dict) -> str:
     if report["versions"]:
         parts += ["<h3>Package versions on the computers that ran the CalcJobs</h3>",
                   _table(["package", "version"], [[k, v] for k, v in report["versions"].items()])]
+        if len(report["versions"]) == 1:
+            parts.append("<p class=note>The CalcJobs of this run did not report their package versions (made by "
+                         "aiida-cryspai before versions were recorded).</p>")
     parts += ["<h2>Reproduce</h2><pre>" + _escape("\n".join(report["commands"])) + "</pre>",
               "<details><summary>All parameters of the run</summary><pre>"
               + _escape(json.dumps(report["parameters"], indent=1, sort_keys=True)) + "</pre></details>",
