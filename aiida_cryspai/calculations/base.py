@@ -8,8 +8,9 @@ from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import Dict
 
+from ..executables.common import VERSIONS_FILE
+
 PARAMETERS_FILE = "parameters.json"
-VERSIONS_FILE = "versions.json"  # written by every cryspai-* script (executables/common.py)
 
 
 class ScriptCalculation(CalcJob):

@@ -6,9 +6,19 @@ import json
 from pathlib import Path
 
 
-def export_results(node, folder: Path, reference: str | None = None) -> dict:
-    """Write ``folder/results.json``, ``folder/candidates/NNN.cif`` and ``folder/plots/*.png``; return the results."""
-    from ase.io import read, write
+def reference_comparison(node, reference) -> dict:
+    """The paper's Table 2 metrics of the ranked candidates of ``node`` against the ``reference`` Atoms."""
+    from ..analysis.reference import compare_ranked_with_reference
+
+    candidates = node.outputs.summary["candidates"]
+    ranked = [node.outputs.candidates[f"rank_{c['rank']:03d}"].get_ase() for c in candidates]
+    return compare_ranked_with_reference(ranked, reference)
+
+
+def export_results(node, folder: Path, reference=None) -> dict:
+    """Write ``folder/results.json``, ``folder/candidates/NNN.cif`` and ``folder/plots/*.png``; return the results.
+    ``reference``: the known structure (ASE Atoms) to compare the candidates with."""
+    from ase.io import write
 
     summary = node.outputs.summary.get_dict()
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,10 +54,7 @@ def export_results(node, folder: Path, reference: str | None = None) -> dict:
         "candidates": candidates,
     }
     if reference is not None and candidates:
-        from ..analysis.reference import compare_ranked_with_reference
-
-        ranked = [node.outputs.candidates[f"rank_{c['rank']:03d}"].get_ase() for c in candidates]
-        results["reference"] = compare_ranked_with_reference(ranked, read(reference))
+        results["reference"] = reference_comparison(node, reference)
     from .report import write_plots
 
     plots = write_plots(node, folder / "plots")

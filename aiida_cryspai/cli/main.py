@@ -125,8 +125,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         get_protocol(protocol, overrides)
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
-    if reference is not None:
-        _read_reference(reference, composition)
+    reference_atoms = _read_reference(reference, composition) if reference is not None else None
 
     loaded = _load(ctx, computer, create_computer=False)
     from aiida.engine import run_get_node, submit
@@ -164,7 +163,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         click.echo(f"Error: {node.exit_message}", err=True)
         sys.exit(1)
     folder = Path(output or f"cryspai-{composition}")
-    results = _export(node, folder, reference)
+    results = _export(node, folder, reference_atoms)
     _print_results(results, folder)
 
 
@@ -220,7 +219,7 @@ def _short_log_lines() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
 
 
-def _export(node, folder: Path, reference: str | None) -> dict:
+def _export(node, folder: Path, reference) -> dict:
     from .export import export_results
 
     return export_results(node, folder, reference)
@@ -265,9 +264,8 @@ def export(ctx, run, folder, reference):
     """Write results.json, candidates/NNN.cif and plots/ of the finished RUN (pk or UUID) into FOLDER."""
     _load(ctx)
     node = _load_run(run)
-    if reference is not None:
-        _read_reference(reference, node.inputs.composition.value)
-    results = _export(node, Path(folder), reference)
+    reference_atoms = _read_reference(reference, node.inputs.composition.value) if reference is not None else None
+    results = _export(node, Path(folder), reference_atoms)
     _print_results(results, Path(folder))
 
 
@@ -289,11 +287,9 @@ def report(ctx, run, output, reference):
     pk = node.pk
     comparison = None
     if reference is not None:
-        from ..analysis.reference import compare_ranked_with_reference
+        from .export import reference_comparison
 
-        atoms = _read_reference(reference, node.inputs.composition.value)
-        ranked = [node.outputs.candidates[key].get_ase() for key in sorted(node.outputs.candidates)]
-        comparison = compare_ranked_with_reference(ranked, atoms)
+        comparison = reference_comparison(node, _read_reference(reference, node.inputs.composition.value))
     path = Path(output or f"cryspai-report-{pk}.html")
     click.echo(f"Collecting run {pk} (plots, network predictions)...")
     data = collect_report(node, path.with_name(f"{path.stem}-plots"), comparison)

@@ -99,3 +99,30 @@ def test_report_renders_in_headless_chromium(report_page):
         assert errors == [], errors
     finally:
         driver.quit()
+
+
+def test_reference_comparison_in_export_and_report(finished_run, tmp_path):
+    from ase.build import bulk
+    from ase.io import write
+
+    folder, results = finished_run
+    pk = str(results["workchain"]["pk"])
+    reference = tmp_path / "cu-fcc.cif"
+    write(reference, bulk("Cu", "fcc", a=3.6, cubic=True), format="cif")
+    exported = CliRunner().invoke(cryspai, ["export", pk, str(tmp_path / "out"), "--reference", str(reference)],
+                                  catch_exceptions=False)
+    assert exported.exit_code == 0, exported.output
+    comparison = json.loads((tmp_path / "out" / "results.json").read_text())["reference"]
+    assert comparison["spacegroup_target"] == 225 and "matched_rank" in comparison
+    assert "reference: target/predicted space group 225/" in exported.output
+    page = tmp_path / "report.html"
+    reported = CliRunner().invoke(cryspai, ["report", pk, "--output", str(page), "--reference", str(reference)],
+                                  catch_exceptions=False)
+    assert reported.exit_code == 0, reported.output
+    assert "Comparison with the reference" in page.read_text()
+    # a reference of another composition is refused before anything is written
+    wrong = tmp_path / "si.cif"
+    write(wrong, bulk("Si", "diamond", a=5.43), format="cif")
+    refused = CliRunner().invoke(cryspai, ["export", pk, str(tmp_path / "refused"), "--reference", str(wrong)])
+    assert refused.exit_code != 0 and "not the composition of Cu4" in refused.output
+    assert not (tmp_path / "refused").exists()
