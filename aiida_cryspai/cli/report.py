@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .graph import called
+
 PLOT_FILES = {
     "rmse": "rmse_per_iteration.png",
     "ga": "best_energy_per_generation.png",
@@ -15,22 +17,13 @@ PLOT_FILES = {
 }
 
 
-def _children(node, process_label: str) -> list[tuple[str, object]]:
-    """(call link label, process) of the children of ``node`` with ``process_label``, oldest first."""
-    from aiida.common.links import LinkType
-
-    links = node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
-    found = [(link.link_label, link.node) for link in links if link.node.process_label == process_label]
-    return sorted(found, key=lambda pair: pair[1].ctime)
-
-
 def oracle_points(node) -> dict[str, list]:
     """Every oracle-relaxed structure of the run: volume and energy per atom, crystal system, batch label."""
     from ..analysis.symmetry import spacegroup
     from ..workchains.oracle import oracle_outputs
 
     points = {"volume": [], "energy": [], "system": [], "batch": []}
-    for label, oracle in _children(node, "OracleWorkChain"):
+    for label, oracle in called(node, "OracleWorkChain"):
         if not oracle.is_finished_ok:
             continue
         structures = oracle_outputs(oracle, "relaxed_structures")
@@ -46,14 +39,14 @@ def oracle_points(node) -> dict[str, list]:
 def iteration_errors(node) -> list[dict]:
     """Per iteration: the network's validation RMSE and the previous network's RMSE on that iteration's oracle batch."""
     rows: dict[int, dict] = {}
-    for label, training in _children(node, "TrainCalculation"):
+    for label, training in called(node, "TrainCalculation"):
         if training.is_finished_ok:
             iteration = int(label.rsplit("_", 1)[-1])
             rows.setdefault(iteration, {"iteration": iteration})["validation"] = \
                 training.outputs.metrics["rmse_validation_mev_per_atom"]
     oracle_times = [(int(label.rsplit("_", 1)[-1]), oracle.ctime) for label, oracle in
-                    _children(node, "OracleWorkChain") if label != "oracle_verification"]
-    for _, check in _children(node, "check_convergence"):
+                    called(node, "OracleWorkChain") if label != "oracle_verification"]
+    for _, check in called(node, "check_convergence"):
         if check.is_finished_ok:
             iteration = max((i for i, ctime in oracle_times if ctime < check.ctime), default=0)
             rows.setdefault(iteration, {"iteration": iteration})["out_of_sample"] = \
@@ -64,7 +57,7 @@ def iteration_errors(node) -> list[dict]:
 def ga_curves(node) -> dict[str, dict[str, list[float]]]:
     """GA label (``ga_01``, ``final_ga``) -> crystal system -> best predicted energy per atom per generation."""
     curves: dict[str, dict[str, list[float]]] = {}
-    for label, evolve in _children(node, "EvolveCalculation"):
+    for label, evolve in called(node, "EvolveCalculation"):
         if evolve.is_finished_ok:
             name, system = label.rsplit("_", 1)
             curves.setdefault(name, {})[system] = list(evolve.outputs.summary["best_per_generation"])
@@ -88,9 +81,9 @@ def parity_points(node) -> dict[str, list]:
         points["predicted"] += list(predicted / arrays["n_atoms"])
         points["group"] += [group] * len(predicted)
 
-    for index, (_, check) in enumerate(_children(node, "check_convergence"), start=1):
+    for index, (_, check) in enumerate(called(node, "check_convergence"), start=1):
         add(check.inputs.model, check.inputs.new_frames, f"network {index}, next batch")
-    verification = [oracle for label, oracle in _children(node, "OracleWorkChain") if label == "oracle_verification"]
+    verification = [oracle for label, oracle in called(node, "OracleWorkChain") if label == "oracle_verification"]
     if "model" in node.outputs and verification and verification[0].is_finished_ok:
         for dataset in oracle_outputs(verification[0], "frames").values():
             add(node.outputs.model, dataset, "final network, verification")

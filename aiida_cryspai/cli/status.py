@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from .graph import called
+
 
 def run_status(node) -> dict:
     """State, iteration, network errors and oracle relaxations done/pending of the CrySPAIWorkChain ``node``."""
-    from aiida.orm import CalcFunctionNode, CalcJobNode, WorkChainNode
-    oracle_runs = [c for c in node.called if isinstance(c, WorkChainNode) and c.process_label == "OracleWorkChain"]
+    oracle_runs = called(node, "OracleWorkChain")
     done = pending = 0
-    for oracle in oracle_runs:
+    for _, oracle in oracle_runs:
         n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
         n_submitted = 0
         for child, n_child in _oracle_relaxations(oracle):
@@ -18,10 +19,8 @@ def run_status(node) -> dict:
             else:
                 pending += n_child
         pending += max(0, n - n_submitted)
-    training = sorted((c for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"),
-                      key=lambda c: c.ctime)
-    checks = sorted((c for c in node.called if isinstance(c, CalcFunctionNode)
-                     and c.process_label == "check_convergence" and c.is_finished_ok), key=lambda c: c.ctime)
+    training = [calc for _, calc in called(node, "TrainCalculation")]
+    checks = [check for _, check in called(node, "check_convergence") if check.is_finished_ok]
     rmse_validation = None
     if training and training[-1].is_finished_ok:
         rmse_validation = training[-1].outputs.metrics["rmse_validation_mev_per_atom"]
@@ -32,7 +31,7 @@ def run_status(node) -> dict:
         "exit_status": node.exit_status,
         "composition": node.inputs.composition.value,
         "engine": node.inputs.engine.value,
-        "iteration": len([o for o in oracle_runs if "verification" not in _label(o)]),
+        "iteration": len([label for label, _ in oracle_runs if "verification" not in label]),
         "oracle_relaxations_done": done,
         "oracle_relaxations_pending": pending,
         "network_trainings": len(training),
@@ -47,23 +46,13 @@ def run_status(node) -> dict:
     return status
 
 
-def _label(node) -> str:
-    """The call link label (e.g. ``oracle_02``, ``oracle_verification``) of a child process."""
-    from aiida.common.links import LinkType
-
-    link = node.base.links.get_incoming(link_type=LinkType.CALL_WORK).first()
-    return link.link_label if link is not None else ""
-
-
 def _oracle_relaxations(oracle) -> list[tuple]:
     """(process, number of structures) of an oracle run: its batch CalcJobs, or its per-structure relaxation work
     chains (DFT engines); the CHGNet pre-relaxation of a DFT oracle is not an oracle relaxation."""
-    from aiida.common.links import LinkType
     from aiida.orm import CalcJobNode, WorkChainNode
 
     found = []
-    for link in oracle.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all():
-        child, label = link.node, link.link_label
+    for label, child in called(oracle):
         if isinstance(child, CalcJobNode) and label != "prerelaxation" and "structures" in child.inputs:
             found.append((child, len(child.inputs.structures)))
         elif isinstance(child, WorkChainNode) and label.startswith("relax_"):

@@ -1,0 +1,14 @@
+"""The processes a run called, read from its call links (shared by ``cryspai show``, ``export`` and ``report``)."""
+
+from __future__ import annotations
+
+
+def called(node, process_label: str | None = None) -> list[tuple[str, object]]:
+    """(call link label, process) of the processes ``node`` called, oldest first; only those with
+    ``process_label`` when given. One query for all call links."""
+    from aiida.common.links import LinkType
+
+    links = node.base.links.get_outgoing(link_type=(LinkType.CALL_CALC, LinkType.CALL_WORK)).all()
+    found = [(link.link_label, link.node) for link in links
+             if process_label is None or link.node.process_label == process_label]
+    return sorted(found, key=lambda pair: pair[1].ctime)
