@@ -7,24 +7,24 @@ import warnings
 from ase import Atoms
 
 from .compare import matcher, to_pymatgen
-from .symmetry import refined, spacegroup
+from .symmetry import conventional_lattice, spacegroup
 
 
-def c_over_a(atoms: Atoms) -> float:
-    a, _, c = atoms.cell.cellpar()[:3]
-    return float(c / a)
+def c_over_a(atoms: Atoms, symprec: float = 0.1) -> float:
+    """c/a of the standardised conventional cell (independent of the supercell ``atoms`` is given in)."""
+    a, _, c = conventional_lattice(atoms, symprec)
+    return c / a
 
 
 def compare_with_reference(predicted: Atoms, reference: Atoms, symprec: float = 0.1) -> dict:
     """Target vs predicted space group, c/a bias, site bias (Å), volume error (Å^3 per cell), match verdict.
 
-    c/a is taken in the standardised conventional cells. The site bias is the RMS distance between matched
-    sites after StructureMatcher's best mapping (both scaled to the reference volume); ``None`` if no match.
-    Volumes are compared per atom and expressed for the reference cell.
+    c/a is taken in the standardised conventional cells, so a supercell compares like its primitive cell. The
+    site bias is the RMS distance between matched sites after StructureMatcher's best mapping (both scaled to the
+    reference volume); ``None`` if no match. Volumes are compared per atom and expressed for the reference cell.
     """
     target = spacegroup(reference, symprec)
     found = spacegroup(predicted, symprec)
-    ref_std, pred_std = refined(reference, symprec), refined(predicted, symprec)
     volume_error = (predicted.get_volume() / len(predicted) - reference.get_volume() / len(reference)) * len(reference)
     sm = matcher()
     ref_pmg, pred_pmg = to_pymatgen(reference), to_pymatgen(predicted)
@@ -39,7 +39,7 @@ def compare_with_reference(predicted: Atoms, reference: Atoms, symprec: float = 
     return {
         "spacegroup_target": target.number,
         "spacegroup_predicted": found.number,
-        "c_over_a_bias": round(float(c_over_a(pred_std) - c_over_a(ref_std)), 4),
+        "c_over_a_bias": round(float(c_over_a(predicted, symprec) - c_over_a(reference, symprec)), 4),
         "site_bias": None if site_bias is None else round(site_bias, 4),
         "volume_error": round(float(volume_error), 3),
         "matched": matched,

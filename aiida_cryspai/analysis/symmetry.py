@@ -31,6 +31,15 @@ def spacegroup(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Symmetry:
     return Symmetry(int(dataset.number), str(dataset.international), crystal_system_of(int(dataset.number)))
 
 
+def conventional_lattice(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> tuple[float, float, float]:
+    """Lattice lengths a, b, c (Å) of the standardised conventional cell of ``atoms`` (spglib), whatever its size:
+    a supercell and its primitive cell give the same answer. ``atoms``' own cell if spglib finds no symmetry."""
+    result = spglib.standardize_cell(_cell(atoms), to_primitive=False, no_idealize=False, symprec=symprec)
+    cell = atoms.cell if result is None else Atoms(cell=result[0], pbc=True).cell
+    a, b, c = cell.cellpar()[:3]
+    return float(a), float(b), float(c)
+
+
 def refined(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Atoms:
     """The symmetrised conventional cell of ``atoms`` (spglib ``standardize_cell``), same atom count if possible.
 

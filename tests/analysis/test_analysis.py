@@ -1,8 +1,14 @@
 import pytest
 from ase.build import bulk
+from ase.spacegroup import crystal
 
 from aiida_cryspai.analysis.compare import unique_indices
-from aiida_cryspai.analysis.reference import compare_ranked_with_reference, compare_with_reference, format_reference
+from aiida_cryspai.analysis.reference import (
+    c_over_a,
+    compare_ranked_with_reference,
+    compare_with_reference,
+    format_reference,
+)
 from aiida_cryspai.analysis.symmetry import refined, spacegroup
 
 
@@ -40,6 +46,22 @@ def test_reference_comparison():
     assert result["volume_error"] == pytest.approx(reference.get_volume() * (1.01**3 - 1), rel=1e-3)
     other = compare_with_reference(bulk("Si", "fcc", a=3.9, cubic=True), reference)
     assert not other["matched"] and other["site_bias"] is None
+
+
+def test_c_over_a_bias_does_not_depend_on_the_supercell():
+    """Rutile as a 12-atom 1x1x2 supercell (the paper's Ti4O8) against its 6-atom cell and a 2x1x1 supercell:
+    same structure, so c/a bias 0 and the standard c/a (0.644), not that of the supercell (1.29 or 0.32)."""
+    rutile = crystal(["Ti", "O"], [(0, 0, 0), (0.3049, 0.3049, 0)], spacegroup=136,
+                     cellpar=[4.594, 4.594, 2.959, 90, 90, 90])
+    reference = rutile * (1, 1, 2)
+    for predicted in (rutile, rutile * (2, 1, 1)):
+        result = compare_with_reference(predicted, reference)
+        assert result["matched"] and result["c_over_a_bias"] == pytest.approx(0.0, abs=1e-4)
+    assert c_over_a(reference) == pytest.approx(2.959 / 4.594, rel=1e-4)
+    squeezed = rutile.copy()
+    squeezed.set_cell(rutile.cell * [1.0, 1.0, 0.9], scale_atoms=True)
+    assert compare_with_reference(squeezed * (1, 1, 2), reference)["c_over_a_bias"] == pytest.approx(
+        -0.1 * 2.959 / 4.594, rel=1e-3)
 
 
 def test_reference_is_found_below_rank_1_with_its_own_metrics():
