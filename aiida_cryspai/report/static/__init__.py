@@ -1,0 +1,1 @@
+"""The 3D viewer shipped with the report (package data: viewer.js)."""
