@@ -7,10 +7,10 @@ import warnings
 from ase import Atoms
 
 from .compare import matcher, to_pymatgen
-from .symmetry import conventional_lattice, spacegroup
+from .symmetry import DEFAULT_SYMPREC, conventional_lattice, spacegroup
 
 
-def c_over_a(atoms: Atoms, symprec: float = 0.1) -> float:
+def c_over_a(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> float:
     """c/a of the standardised conventional cell (independent of the supercell ``atoms`` is given in)."""
     a, _, c = conventional_lattice(atoms, symprec)
     return c / a

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import spglib
 from ase import Atoms
+from ase.cell import Cell
 
 from ..search.crystal_systems import crystal_system_of
 
@@ -31,11 +32,16 @@ def spacegroup(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Symmetry:
     return Symmetry(int(dataset.number), str(dataset.international), crystal_system_of(int(dataset.number)))
 
 
+def _standardized(atoms: Atoms, symprec: float) -> tuple | None:
+    """spglib's standardised conventional cell (lattice, scaled positions, numbers), or None without symmetry."""
+    return spglib.standardize_cell(_cell(atoms), to_primitive=False, no_idealize=False, symprec=symprec)
+
+
 def conventional_lattice(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> tuple[float, float, float]:
     """Lattice lengths a, b, c (Å) of the standardised conventional cell of ``atoms`` (spglib), whatever its size:
     a supercell and its primitive cell give the same answer. ``atoms``' own cell if spglib finds no symmetry."""
-    result = spglib.standardize_cell(_cell(atoms), to_primitive=False, no_idealize=False, symprec=symprec)
-    cell = atoms.cell if result is None else Atoms(cell=result[0], pbc=True).cell
+    result = _standardized(atoms, symprec)
+    cell = atoms.cell if result is None else Cell(result[0])
     a, b, c = cell.cellpar()[:3]
     return float(a), float(b), float(c)
 
@@ -45,7 +51,7 @@ def refined(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Atoms:
 
     Falls back to ``atoms`` unchanged when spglib would change the number of atoms.
     """
-    result = spglib.standardize_cell(_cell(atoms), to_primitive=False, no_idealize=False, symprec=symprec)
+    result = _standardized(atoms, symprec)
     if result is None:
         return atoms.copy()
     lattice, positions, numbers = result
