@@ -97,7 +97,8 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
 @click.option("--crystal-system", default="all", show_default=True,
               help=f"'all' or one of {', '.join(CRYSTAL_SYSTEMS)} (the final search).")
 @click.option("--volume", type=float, default=None, help="Cell volume in Å^3 (default: Eq. 2 estimate).")
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
+              help="Seed of every random choice (0 to 2^32-1): the same seed gives the same run.")
 @click.option("--max-oracle-calls", type=int, default=None, help="Most oracle relaxations in total.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A CIF of the known structure to compare the best candidate with.")
@@ -113,19 +114,16 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     from ..protocols import ProtocolError, get_protocol
     from ..workchains.main import InputError, check_request
 
-    overrides = {}
-    if parameters_file is not None:
-        import yaml
-
-        overrides = yaml.safe_load(Path(parameters_file).read_text()) or {}
-        if not isinstance(overrides, dict):
-            raise click.UsageError(f"{parameters_file} must hold a mapping of protocol values")
+    overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     try:
         check_request(composition, engine, crystal_system, volume, max_oracle_calls)
         get_protocol(protocol, overrides)
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
     reference_atoms = _read_reference(reference, composition) if reference is not None else None
+    folder = Path(output or f"cryspai-{composition}")
+    if not daemon:
+        _check_writable(folder)
 
     loaded = _load(ctx, computer, create_computer=False)
     from aiida.engine import run_get_node, submit
@@ -149,6 +147,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     except InputError as error:
         raise click.UsageError(str(error)) from None
     if daemon:
+        _check_daemon(loaded["profile"])
         node = submit(builder)
         click.echo(f"Submitted CrySPAIWorkChain<{node.pk}> to the daemon of profile '{loaded['profile']}'.")
         click.echo(f"Follow it with: cryspai show {node.pk}   (or verdi process report {node.pk})")
@@ -162,9 +161,54 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     if not node.is_finished_ok:
         click.echo(f"Error: {node.exit_message}", err=True)
         sys.exit(1)
-    folder = Path(output or f"cryspai-{composition}")
     results = _export(node, folder, reference_atoms)
     _print_results(results, folder)
+
+
+def _read_parameters(path: str) -> dict:
+    """The mapping of a ``--parameters`` YAML file; a syntax error names the file, line and column."""
+    import yaml
+
+    try:
+        overrides = yaml.safe_load(Path(path).read_text())
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        raise click.BadParameter(f"{path}, line {mark.line + 1}, column {mark.column + 1}: {error.problem}",
+                                 param_hint="--parameters") from None
+    except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
+        raise click.BadParameter(f"{path}: {error}", param_hint="--parameters") from None
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, dict):
+        raise click.BadParameter(f"{path} must hold a mapping of protocol values, e.g. 'ga: {{n_generations: 5}}'",
+                                 param_hint="--parameters")
+    return overrides
+
+
+def _check_writable(folder: Path) -> None:
+    """The output folder exists (created) and can be written, before the run starts."""
+    import os
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {folder}")
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise click.BadParameter(f"cannot write to {folder}: {error.strerror or error}", param_hint="--output") \
+            from None
+
+
+def _check_daemon(profile: str) -> None:
+    """A run submitted to a daemon that is not running would wait forever: say how to start it instead."""
+    from aiida.engine.daemon.client import get_daemon_client
+
+    if not get_daemon_client().is_daemon_running:
+        raise click.ClickException(f"the daemon of profile '{profile}' is not running: start it with "
+                                   f"`verdi -p {profile} daemon start` (or run without --daemon); nothing was "
+                                   "submitted")
 
 
 def _read_reference(path: str, composition: str | None = None):

@@ -35,8 +35,8 @@ def run_status(node) -> dict:
         "oracle_relaxations_done": done,
         "oracle_relaxations_pending": pending,
         "network_trainings": len(training),
-        "network_validation_rmse": rmse_validation,
-        "network_out_of_sample_rmse": rmse_out_of_sample,
+        "network_validation_rmse": None if rmse_validation is None else round(rmse_validation, 1),
+        "network_out_of_sample_rmse": None if rmse_out_of_sample is None else round(rmse_out_of_sample, 1),
     }
     if node.is_finished_ok and "summary" in node.outputs:
         best = node.outputs.summary["candidates"][:1]

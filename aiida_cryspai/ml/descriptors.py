@@ -20,6 +20,9 @@ import torch
 from ase import Atoms
 
 from ..analysis.neighbours import neighbour_pairs
+from ..protocols.schema import DescriptorParameters
+
+_DEFAULT = DescriptorParameters()  # the defaults live in the parameter schema
 
 
 @dataclass
@@ -27,11 +30,11 @@ class DescriptorSettings:
     """Cutoffs (Å) and expansion orders of the radial and angular parts, and the species in order."""
 
     species: list[str] = field(default_factory=list)
-    radial_cutoff: float = 6.0
-    radial_order: int = 10
-    angular_cutoff: float = 4.0
-    angular_order: int = 4
-    angular_radial_channels: int = 1
+    radial_cutoff: float = _DEFAULT.radial_cutoff
+    radial_order: int = _DEFAULT.radial_order
+    angular_cutoff: float = _DEFAULT.angular_cutoff
+    angular_order: int = _DEFAULT.angular_order
+    angular_radial_channels: int = _DEFAULT.angular_radial_channels
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -138,7 +141,9 @@ def features_from_vectors(
     if channels > 1:
         bond = chebyshev(torch.clamp(2.0 * r / settings.angular_cutoff - 1.0, -1.0, 1.0), channels - 1)
         weights = bond[a] * bond[b]  # (T, channels)
-        angular_terms = (angular_terms[:, None, :] * weights[:, :, None]).reshape(len(a), -1)
+        # explicit width: a cell without any bond angle inside the cut-off has zero triplets
+        angular_terms = (angular_terms[:, None, :] * weights[:, :, None]).reshape(
+            len(a), channels * (settings.angular_order + 1))
     angular = torch.zeros(n_atoms, angular_terms.shape[1], dtype=dtype).index_add(0, i[a], angular_terms)
     parts = [radial, angular]
 

@@ -23,26 +23,29 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from ..protocols.schema import TrainingParameters
 from .dataset import has_forces
 from .descriptors import DescriptorSettings, Graph, build_graph, features_of, species_indices
 from .network import AtomicEnergyModel, EnsembleModel, Potential
+
+_DEFAULT = TrainingParameters()  # the defaults live in the parameter schema
 
 OPTIMISERS = ("lbfgs", "adam", "swarm")
 
 
 @dataclass
 class TrainingSettings:
-    hidden: int = 32
+    hidden: int = _DEFAULT.hidden
     activation: str = "tanh"
-    optimizer: str = "lbfgs"
-    learning_rate: float = 3e-3  # Adam only
-    max_epochs: int = 2000  # Adam epochs, or L-BFGS steps of up to 20 iterations each
-    patience: int = 40  # epochs (steps) without a better validation RMSE before stopping (paper: 40)
-    batch_size: int = 32  # structures per Adam mini-batch
-    validation_fraction: float = 0.15
-    weight_decay: float = 1e-5  # L2 penalty on the weights, added to the loss
+    optimizer: str = _DEFAULT.optimizer
+    learning_rate: float = _DEFAULT.learning_rate  # Adam only
+    max_epochs: int = _DEFAULT.max_epochs  # Adam epochs, or L-BFGS steps of up to 20 iterations each
+    patience: int = _DEFAULT.patience  # epochs (steps) without a better validation RMSE before stopping
+    batch_size: int = _DEFAULT.batch_size  # structures per Adam mini-batch
+    validation_fraction: float = _DEFAULT.validation_fraction
+    weight_decay: float = _DEFAULT.weight_decay  # L2 penalty on the weights, added to the loss
     force_weight: float = 0.0  # weight of the force error (eV/Å)^2 against the energy error (eV/atom)^2
-    ensemble_size: int = 1
+    ensemble_size: int = _DEFAULT.ensemble_size
     swarm_particles: int = 24
     swarm_iterations: int = 300
     seed: int = 0

@@ -1,4 +1,8 @@
-"""Protocols: ``fast`` (a laptop, minutes), ``moderate``, ``precise`` (the paper's defaults)."""
+"""Protocols: ``fast`` (a laptop, minutes), ``moderate``, ``precise`` (the paper's defaults).
+
+The search's parameters have one schema (:mod:`.schema`): it holds every default; ``main.yaml`` holds what each
+protocol changes. The DFT engines' files (``abinit.yaml``, ``vasp.yaml``) keep their own ``default`` section.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ from importlib import resources
 
 import yaml
 
-PROTOCOLS = ("fast", "moderate", "precise")
+from .schema import PROTOCOL_NAMES, default_parameters, validate_parameters
+
+PROTOCOLS = PROTOCOL_NAMES
 
 
 class ProtocolError(ValueError):
-    """Unknown protocol or unknown override key."""
+    """Unknown protocol, unknown override key, or a value out of its range."""
 
 
 def _merge(base: dict, overrides: dict, path: str = "", free_form: tuple[str, ...] = ()) -> dict:
@@ -27,13 +33,44 @@ def _merge(base: dict, overrides: dict, path: str = "", free_form: tuple[str, ..
     return out
 
 
+def _read(filename: str) -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath(filename).read_text())
+
+
+def protocol_overrides(name: str) -> dict:
+    """What protocol ``name`` changes from the schema's defaults (``main.yaml``)."""
+    protocols = _read("main.yaml")["protocols"]
+    if name not in protocols:
+        raise ProtocolError(f"unknown protocol {name!r}; choose one of: {', '.join(protocols)}")
+    return protocols[name] or {}
+
+
 def get_protocol(name: str, overrides: dict | None = None, filename: str = "main.yaml",
                  free_form: tuple[str, ...] = ()) -> dict:
-    """The parameters of protocol ``name`` with ``overrides`` merged in (keys must exist, except inside the
-    mappings named in ``free_form``, e.g. an engine's own input variables); ``filename`` is ``main.yaml`` (the
-    search) or an engine's file (``abinit.yaml``, ``vasp.yaml``)."""
-    data = yaml.safe_load(resources.files(__package__).joinpath(filename).read_text())
+    """The parameters of protocol ``name`` with ``overrides`` merged in.
+
+    For the search (``main.yaml``) the result is checked against the schema: an unknown key or a value out of its
+    range raises :class:`ProtocolError` naming the key. For a DFT engine's file (``abinit.yaml``, ``vasp.yaml``),
+    keys must exist except inside the mappings named in ``free_form`` (e.g. the engine's own input variables).
+    """
+    if filename == "main.yaml":
+        parameters = _merge(default_parameters(), protocol_overrides(name))
+        merged = _merge(parameters, overrides or {})
+        try:
+            return validate_parameters(merged)
+        except ValueError as error:
+            raise ProtocolError(str(error)) from None
+    data = _read(filename)
     if name not in data["protocols"]:
         raise ProtocolError(f"unknown protocol {name!r}; choose one of: {', '.join(data['protocols'])}")
     parameters = _merge(data["default"], data["protocols"][name] or {}, free_form=free_form)
     return _merge(parameters, overrides or {}, free_form=free_form)
+
+
+def check_parameters(parameters: dict) -> dict:
+    """A complete parameter set (e.g. a work chain's input) checked against the schema; raises
+    :class:`ProtocolError` naming the key."""
+    try:
+        return validate_parameters(_merge(default_parameters(), parameters))
+    except ValueError as error:
+        raise ProtocolError(str(error)) from None

@@ -16,18 +16,21 @@ import numpy as np
 from ase import Atoms
 
 from ..analysis.compare import unique_indices
+from ..protocols.schema import GAParameters
 from .composition import Composition
 from .generation import random_symmetric_structure
 from .operators import crossover, permute, rattle, strain
 
+_DEFAULT = GAParameters()  # the defaults live in the parameter schema
+
 
 @dataclass
 class GASettings:
-    n_trial: int = 64
-    n_generations: int = 10
-    n_replace: int = 16
-    n_offspring: int = 32
-    n_recommend: int = 16
+    n_trial: int = _DEFAULT.n_trial
+    n_generations: int = _DEFAULT.n_generations
+    n_replace: int = _DEFAULT.n_replace
+    n_offspring: int = _DEFAULT.n_offspring
+    n_recommend: int = _DEFAULT.n_recommend
     parent_fraction: float = 1.0 / 3.0
     fresh_fraction: float = 0.2
     crossover_fraction: float = 0.4

@@ -21,7 +21,7 @@ from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
-from ..protocols import ProtocolError, get_protocol
+from ..protocols import ProtocolError, check_parameters, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..search.ga import GASettings, energy_limit_per_atom
@@ -42,10 +42,6 @@ class InputError(ValueError):
     def __init__(self, label: str, message: str):
         super().__init__(message)
         self.label = label
-
-
-ORACLE_ALLOCATIONS = ("rank", "spacegroups")
-VOLUME_RADII = ("periodic_table", "pseudopotentials")
 
 
 def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
@@ -232,28 +228,19 @@ class CrySPAIWorkChain(WorkChain):
                 self.inputs.volume.value if "volume" in self.inputs else None,
                 self.inputs.max_oracle_calls.value if "max_oracle_calls" in self.inputs else None,
             )
-            get_protocol("precise", self.inputs.parameters.get_dict())
+            parameters = check_parameters(self.inputs.parameters.get_dict())
+            composition = parse_composition(self.inputs.composition.value)
             for stage in ("ga", "final_ga"):
-                energy_limit_per_atom(GASettings(**self.parameters[stage]),
-                                      parse_composition(self.inputs.composition.value))
+                energy_limit_per_atom(GASettings(**parameters[stage]), composition)
             engine = get_engine(self.inputs.engine.value)
             if engine.per_structure:
                 if "oracle" not in self.inputs.codes:
                     raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
                                      f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
-                oracle = self.parameters.oracle
                 settings = engine.settings(self._dft_settings())
-                engine.pseudopotentials(settings, parse_composition(self.inputs.composition.value).symbols)
-                if oracle.get("prerelax") and get_engine(oracle["prerelax"]).per_structure:
-                    raise ValueError(f"oracle.prerelax must be a batch engine (ase:...), got {oracle['prerelax']}")
-            if self.parameters.volume_radii not in VOLUME_RADII:
-                raise ValueError(f"volume_radii must be one of {', '.join(VOLUME_RADII)}, "
-                                 f"got {self.parameters.volume_radii!r}")
-            if self.parameters.volume_radii == "pseudopotentials" and not engine.per_structure:
+                engine.pseudopotentials(settings, composition.symbols)
+            if parameters["volume_radii"] == "pseudopotentials" and not engine.per_structure:
                 raise ValueError(f"volume_radii pseudopotentials needs a DFT engine, not {engine.name}")
-            if self.parameters.oracle_allocation not in ORACLE_ALLOCATIONS:
-                raise ValueError(f"oracle_allocation must be one of {', '.join(ORACLE_ALLOCATIONS)}, "
-                                 f"got {self.parameters.oracle_allocation!r}")
         except InputError as error:
             self.report(str(error))
             return getattr(self.exit_codes, error.label).format(message=str(error))
@@ -422,11 +409,10 @@ class CrySPAIWorkChain(WorkChain):
         """Out-of-sample RMSE of the previous network on the new oracle frames."""
         result = check_convergence(self.ctx.model, self.ctx.added,
                                    orm.Float(self.parameters.convergence_mev_per_atom)).get_dict()
-        self.ctx.convergence_history.append(result["rmse_mev_per_atom"])
+        self.ctx.convergence_history.append(_round_mev(result["rmse_mev_per_atom"]))
         self.ctx.converged = bool(result["converged"])
-        rmse = result["rmse_mev_per_atom"]
         self.report(f"out-of-sample RMSE of the previous network: "
-                    f"{'-' if rmse is None else f'{rmse:.1f}'} meV/atom on {result['n_frames']} new frames "
+                    f"{_format_mev(result['rmse_mev_per_atom'])} on {result['n_frames']} new frames "
                     f"-> {'converged' if self.ctx.converged else 'not converged'}")
 
     def has_enough_samples(self):
@@ -459,7 +445,7 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.model = node.outputs.model
         metrics = node.outputs.metrics.get_dict()
         self.ctx.training_history.append(metrics)
-        self.report(f"network: validation RMSE {metrics['rmse_validation_mev_per_atom']:.1f} meV/atom, "
+        self.report(f"network: validation RMSE {_format_mev(metrics['rmse_validation_mev_per_atom'])}, "
                     f"{metrics['n_train']} training frames, {metrics['epochs']} epochs")
 
     def should_search_again(self):
@@ -571,10 +557,10 @@ class CrySPAIWorkChain(WorkChain):
             "converged": self.ctx.converged,
             "convergence_history_mev_per_atom": self.ctx.convergence_history,
             "model": {
-                "rmse_mev_per_atom": (self.ctx.convergence_history[-1] if self.ctx.convergence_history
-                                      and self.ctx.convergence_history[-1] is not None
-                                      else last_training.get("rmse_validation_mev_per_atom")),
-                "validation_rmse_mev_per_atom": last_training.get("rmse_validation_mev_per_atom"),
+                "rmse_mev_per_atom": _round_mev(self.ctx.convergence_history[-1] if self.ctx.convergence_history
+                                                and self.ctx.convergence_history[-1] is not None
+                                                else last_training.get("rmse_validation_mev_per_atom")),
+                "validation_rmse_mev_per_atom": _round_mev(last_training.get("rmse_validation_mev_per_atom")),
                 "n_train": last_training.get("n_train", 0),
             },
             "volume": {"estimated": round(self.ctx.volume_estimate, 3)},
@@ -599,6 +585,15 @@ class CrySPAIWorkChain(WorkChain):
             best = candidates[0]
             self.report(f"rank 1: {best['spacegroup_symbol']} ({best['spacegroup_number']}), "
                         f"{best['energy_per_atom']:.4f} eV/atom; {len(candidates)} candidates")
+
+
+def _round_mev(value: float | None) -> float | None:
+    """An RMSE in meV/atom as it is reported: to 0.1 meV/atom (None stays None: no frame to measure it on)."""
+    return None if value is None else round(float(value), 1)
+
+
+def _format_mev(value: float | None) -> str:
+    return "- (no held-out frames)" if value is None else f"{value:.1f} meV/atom"
 
 
 def _crystal_system(structure: orm.StructureData) -> str:

@@ -81,6 +81,65 @@ def test_bad_input_is_refused_before_anything_is_stored(aiida_profile, arguments
     assert _count_runs() == before
 
 
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("ga: {n_generations: -3}", "ga.n_generations: Input should be greater than or equal to 0 (got -3)"),
+        ("ga: {n_generations: many}", "ga.n_generations: Input should be a valid integer (got 'many')"),
+        ("max_parallel_oracle: 0", "max_parallel_oracle: Input should be greater than or equal to 1"),
+        ("training: {optimizer: sgd}", "training.optimizer: Input should be 'lbfgs', 'adam' or 'swarm'"),
+        ("guard_volume_range: [0.5]", "guard_volume_range: List should have at least 2 items"),
+        ("ga: {n_trail: 3}", "unknown parameter 'ga.n_trail'"),
+        ("ga: {n_trial: 10\nlocal: [", "line 2, column 6: expected ',' or '}'"),
+        ("- 1\n- 2", "must hold a mapping of protocol values"),
+    ],
+)
+def test_bad_parameters_file_is_refused_before_anything_is_stored(aiida_profile, tmp_path, content, fragment):
+    path = tmp_path / "p.yaml"
+    path.write_text(content)
+    before = _count_runs()
+    result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", "--parameters", str(path),
+                                          "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output and result.output.count("Error") == 1
+    assert _count_runs() == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--output", "/proc/nope"], "cannot write to /proc/nope"),
+        (["--reference", "{tmp}/not-a-structure.cif"], "cannot read"),
+        (["--reference", "{tmp}/si.cif"], "not the composition of Cu4"),
+    ],
+)
+def test_bad_arguments_are_refused_before_the_run(aiida_profile, tmp_path, arguments, fragment):
+    from ase.build import bulk
+
+    (tmp_path / "not-a-structure.cif").write_text("nothing here\n")
+    bulk("Si").write(tmp_path / "si.cif")
+    arguments = [a.replace("{tmp}", str(tmp_path)) for a in arguments]
+    before = _count_runs()
+    result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", *arguments])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert _count_runs() == before
+
+
+def test_daemon_run_without_a_daemon_says_how_to_start_it(aiida_profile, tmp_path):
+    from aiida.engine.daemon.client import get_daemon_client
+
+    assert not get_daemon_client().is_daemon_running
+    before = _count_runs()
+    result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", "--daemon"])
+    assert result.exit_code == 1, result.output
+    assert "daemon start" in result.output and "Traceback" not in result.output
+    assert _count_runs() == before
+
+
 def test_setup_is_idempotent(aiida_profile):
     first = CliRunner().invoke(cryspai, ["setup"], catch_exceptions=False)
     second = CliRunner().invoke(cryspai, ["setup"], catch_exceptions=False)

@@ -18,7 +18,8 @@ def copper_model():
     frames, groups = emt_copper_frames(per_lattice=8, seed=0)
     energies = np.array([f.get_potential_energy() for f in frames])
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
-    model, _ = train(frames, energies, groups, descriptor, TrainingSettings(hidden=16), log=lambda _: None)
+    model, _ = train(frames, energies, groups, descriptor, TrainingSettings(hidden=16, ensemble_size=1),
+                     log=lambda _: None)
     return model
 
 

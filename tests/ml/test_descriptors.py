@@ -61,7 +61,7 @@ def test_cutoff_is_smooth():
 
 def test_radially_resolved_angular_channels_tell_shells_apart():
     """Channel 0 is Artrith's angular function; the extra channels separate first- and second-shell angles."""
-    plain = DescriptorSettings(species=["Si"], angular_cutoff=4.0, angular_order=4)
+    plain = DescriptorSettings(species=["Si"], angular_cutoff=4.0, angular_order=4, angular_radial_channels=1)
     resolved = DescriptorSettings(species=["Si"], angular_cutoff=4.0, angular_order=4, angular_radial_channels=3)
     atoms = bulk("Si", "diamond", a=5.43, cubic=True)
     atoms.rattle(0.05, seed=2)

@@ -30,7 +30,7 @@ def test_each_optimiser_learns(frames, optimizer):
     structures, groups = frames
     energies = np.array([f.get_potential_energy() for f in structures])
     spread = float(np.std(energies / np.array([len(f) for f in structures])) * 1000)
-    settings = TrainingSettings(hidden=16, optimizer=optimizer, learning_rate=0.01, max_epochs=400,
+    settings = TrainingSettings(hidden=16, optimizer=optimizer, learning_rate=0.01, max_epochs=400, ensemble_size=1,
                                 swarm_iterations=50)
     _, metrics = train(structures, energies, groups, DESCRIPTOR, settings, log=lambda _: None)
     assert metrics["rmse_validation_mev_per_atom"] < min(20.0, spread / 4)

@@ -20,7 +20,8 @@ def test_training_lowers_validation_rmse_below_bound(emt_frames):
     energies = np.array([f.get_potential_energy() for f in frames])
     settings = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
     model, metrics = train(frames, energies, groups, settings,
-                           TrainingSettings(hidden=16, max_epochs=400, patience=40, learning_rate=0.01),
+                           TrainingSettings(hidden=16, ensemble_size=1, max_epochs=400, patience=40,
+                                            learning_rate=0.01),
                            log=lambda _: None)
     # the spread of the data: RMSE of predicting every frame with the mean energy per atom
     per_atom = energies / np.array([len(f) for f in frames])

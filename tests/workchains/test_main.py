@@ -149,3 +149,16 @@ def test_oracle_batch_without_any_result_does_not_break_the_run(aiida_profile, c
     assert any(o.is_finished_ok and "energies" not in o.outputs for o in oracles)
     assert node.is_finished and not node.is_excepted
     assert node.exit_status == 403, node.exit_message
+
+
+def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profile, cryspai_codes):
+    """A budget of two oracle calls leaves one relaxation to train on: no frame is held out, the validation RMSE is
+    None, and the run still ends cleanly with its candidates (it used to except in inspect_training)."""
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
+                                                         max_oracle_calls=2, overrides=TINY, codes=cryspai_codes)
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    trainings = [n for n in node.called if n.process_label == "TrainCalculation"]
+    assert trainings and trainings[0].outputs.metrics["rmse_validation_mev_per_atom"] is None
+    summary = node.outputs.summary.get_dict()
+    assert summary["oracle"]["relaxations"] <= 2 and summary["candidates"]

@@ -1,0 +1,196 @@
+"""The one schema of the search parameters: every key's type, range or choices, default and description.
+
+The defaults are the paper's (protocol ``precise``); ``main.yaml`` holds only what the smaller protocols change.
+Every parameter set, from a protocol, a ``--parameters`` file or a hand-made ``Dict``, is checked here before
+anything runs, and ``docs/parameters.md`` is generated from these classes (``python -m
+aiida_cryspai.protocols.reference``), so the documentation and the code cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROTOCOL_NAMES = ("fast", "moderate", "precise")
+ORACLE_ALLOCATIONS = ("rank", "spacegroups")
+VOLUME_RADII = ("periodic_table", "pseudopotentials")
+OPTIMIZERS = ("lbfgs", "adam", "swarm")
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class _Section(BaseModel):
+    """Strict: no unknown keys, no strings for numbers, no floats for counts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class DatasetParameters(_Section):
+    energy_window: float = Field(1.0, gt=0, description="eV/atom above the lowest energy; higher frames are not "
+                                                         "trained on.")
+    min_energy_change: float = Field(0.002, ge=0, description="eV/atom between kept frames of one relaxation "
+                                                               "trajectory.")
+    useless_mev_per_atom: float | None = Field(2.0, ge=0, description="New frames the network already predicts "
+                                                                      "this well (meV/atom) are not added; null: off.")
+
+
+class OracleParameters(_Section):
+    fmax: float = Field(0.05, gt=0, le=10, description="Force threshold of the ASE engines' relaxations (eV/Å).")
+    max_steps: int = Field(300, ge=1, description="Most ionic steps of an ASE engine's relaxation.")
+    relax_cell: bool = Field(True, description="ASE engines relax the cell too.")
+    dft_protocol: Literal["fast", "moderate", "precise"] | None = Field(
+        None, description="Protocol of the DFT engine's own file (protocols/abinit.yaml, vasp.yaml); null: the "
+                          "search's protocol.")
+    abinit: dict[str, Any] = Field(default_factory=dict, description="Overrides of protocols/abinit.yaml, e.g. "
+                                                                    "{kpoints_distance: 0.2, parameters: {ecut: 30}}.")
+    vasp: dict[str, Any] = Field(default_factory=dict, description="Overrides of protocols/vasp.yaml, e.g. "
+                                 "{potential_family: PBE.64, parameters: {encut: 520}}.")
+    prerelax: str | None = Field("ase:chgnet", description="DFT engines: every structure is relaxed by this batch "
+                                                          "engine first; null: none.")
+
+    @field_validator("prerelax")
+    @classmethod
+    def _batch_engine(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from ..engines import EngineError, get_engine
+
+        try:
+            engine = get_engine(value)
+        except EngineError as error:
+            raise ValueError(str(error)) from None
+        if engine.per_structure:
+            raise ValueError(f"must be a batch engine (ase:...), got {value}")
+        return value
+
+
+class DescriptorParameters(_Section):
+    radial_cutoff: float = Field(6.0, gt=0, le=12, description="Cut-off of the radial Chebyshev terms (Å).")
+    radial_order: PositiveInt = Field(10, description="Order of the radial Chebyshev expansion.")
+    angular_cutoff: float = Field(4.0, gt=0, le=12, description="Cut-off of the angular terms (Å).")
+    angular_order: int = Field(6, ge=0, le=20, description="Order of the angular Chebyshev expansion.")
+    angular_radial_channels: PositiveInt = Field(4, description="Bond angles resolved by bond length in this many "
+                                                                "radial channels (shells).")
+
+
+class TrainingParameters(_Section):
+    hidden: PositiveInt = Field(32, description="Neurons in each of the network's two hidden layers.")
+    optimizer: Literal["lbfgs", "adam", "swarm"] = Field(
+        "lbfgs", description="lbfgs (full batch), adam (mini-batches) or swarm (particle swarm, then L-BFGS).")
+    learning_rate: float = Field(0.003, gt=0, description="Adam's learning rate.")
+    max_epochs: PositiveInt = Field(2000, description="Adam epochs, or L-BFGS steps.")
+    patience: PositiveInt = Field(40, description="Epochs without a better validation RMSE before stopping "
+                                                  "(paper: 40).")
+    batch_size: PositiveInt = Field(32, description="Structures per Adam mini-batch.")
+    validation_fraction: float = Field(0.15, ge=0, lt=1, description="Fraction of the relaxations held out for "
+                                                                     "early stopping.")
+    weight_decay: float = Field(1.0e-5, ge=0, description="L2 penalty on the weights.")
+    ensemble_size: PositiveInt = Field(4, le=32, description="Networks trained from different starts; their "
+                                                             "spread is the uncertainty.")
+
+
+class GAParameters(_Section):
+    n_trial: int = Field(64, ge=2, description="Trial set per crystal system (the paper's N_trial).")
+    n_generations: int = Field(10, ge=0, description="Generations per GA run.")
+    n_replace: PositiveInt = Field(16, description="Best offspring that replace the worst trial structures.")
+    n_offspring: PositiveInt = Field(32, description="Offspring made per generation.")
+    n_recommend: PositiveInt = Field(16, description="Lowest distinct structures recommended per crystal system "
+                                                     "(the paper's N_p).")
+    max_energy_per_atom: float | None = Field(None, description="Discard structures above this energy (eV/atom); "
+                                                                "null: off.")
+    aenergy: dict[str, float] | None = Field(None, description="The paper's filter, per species: {Si: -4.5} "
+                                                               "discards E > sum_i N_i aenergy_i.")
+
+    @model_validator(mode="after")
+    def _counts_fit(self) -> GAParameters:
+        if self.n_replace > self.n_offspring:
+            raise ValueError(f"n_replace ({self.n_replace}) cannot exceed n_offspring ({self.n_offspring})")
+        return self
+
+
+class FinalGAParameters(GAParameters):
+    n_generations: int = Field(20, ge=0, description="Generations per GA run.")
+
+
+class LocalParameters(_Section):
+    fmax: float = Field(0.05, gt=0, le=10, description="Force threshold of the local optimisation on the "
+                                                       "network (eV/Å).")
+    max_steps: PositiveInt = Field(60, description="Most steps of a local optimisation on the network.")
+    relax_cell: bool = Field(True, description="The local optimisation relaxes the cell too.")
+
+
+class SearchParameters(_Section):
+    """Every parameter of ``CrySPAIWorkChain`` (input ``parameters``)."""
+
+    volume_adjustment: float = Field(1.2, gt=0, le=10, description="A of Eq. 2 (the paper's 1.2).")
+    volume_radii: Literal["periodic_table", "pseudopotentials"] = Field(
+        "periodic_table", description="R of Eq. 2: periodic_table, or pseudopotentials (core radii; DFT engines).")
+    guard_volume_range: list[float] = Field(
+        [0.2, 6.0], min_length=2, max_length=2,
+        description="Relaxations are abandoned outside [low, high] x the estimated volume per atom.")
+    initial_per_system: PositiveInt = Field(16, description="Random symmetric structures per crystal system in "
+                                                            "the first oracle batch.")
+    max_iterations: PositiveInt = Field(20, description="Most oracle -> dataset -> network -> GA loops.")
+    convergence_mev_per_atom: float = Field(8.0, gt=0, description="Converged when the previous network's "
+                                                                   "out-of-sample RMSE on the new oracle results is "
+                                                                   "below this (meV/atom).")
+    min_samples: PositiveInt = Field(2000, description="Dataset frames needed before the first training.")
+    n_verify: PositiveInt = Field(16, description="Final recommendations relaxed by the oracle.")
+    max_parallel_oracle: PositiveInt = Field(2, description="Oracle CalcJobs at once.")
+    seed_ga_with_best: int = Field(2, ge=0, description="Best oracle structures of a crystal system that join its "
+                                                        "GA trial set.")
+    acquisition_kappa: float = Field(1.0, ge=0, description="GA candidates for the oracle are ranked by "
+                                                            "E - kappa x ensemble spread.")
+    oracle_per_iteration: PositiveInt | None = Field(None, description="Best-ranked GA candidates relaxed by the "
+                                                                       "oracle per loop; null: all (7 x N_p).")
+    oracle_allocation: Literal["rank", "spacegroups"] = Field(
+        "rank", description="rank: best E - kappa sigma of all systems; spacegroups: a system drawn per place with "
+                            "the random search's odds, then its best.")
+    dataset: DatasetParameters = Field(default_factory=DatasetParameters, description="What enters the training "
+                                                                                      "set.")
+    oracle: OracleParameters = Field(default_factory=OracleParameters, description="The oracle's relaxations.")
+    descriptor: DescriptorParameters = Field(default_factory=DescriptorParameters,
+                                             description="Chebyshev descriptors of the atomic environments.")
+    training: TrainingParameters = Field(default_factory=TrainingParameters, description="Training of the "
+                                                                                        "network ensemble.")
+    ga: GAParameters = Field(default_factory=GAParameters, description="The GA inside the loop, per crystal "
+                                                                       "system.")
+    final_ga: FinalGAParameters = Field(default_factory=FinalGAParameters, description="The GA on the final "
+                                                                                       "network, per crystal system.")
+    local: LocalParameters = Field(default_factory=LocalParameters, description="Local optimisation on the "
+                                                                                "network inside the GA.")
+
+    @field_validator("guard_volume_range")
+    @classmethod
+    def _range(cls, value: list[float]) -> list[float]:
+        low, high = value
+        if not 0 < low < 1 < high:
+            raise ValueError(f"needs 0 < low < 1 < high, got [{low}, {high}]")
+        return value
+
+
+def format_error(error: ValidationError) -> str:
+    """One line per problem: the dotted key, what is wrong, what was given."""
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "parameters"
+        message = item["msg"].removeprefix("Value error, ")
+        given = item.get("input")
+        shown = "" if isinstance(given, dict) or item["type"] in ("missing", "value_error") else f" (got {given!r})"
+        lines.append(f"{key}: {message}{shown}")
+    return "; ".join(lines)
+
+
+def default_parameters() -> dict:
+    """Every parameter with its default (the paper's values)."""
+    return SearchParameters().model_dump()
+
+
+def validate_parameters(parameters: dict) -> dict:
+    """``parameters`` checked against the schema, with defaults filled in; raises ``ValueError`` whose message
+    names each bad key by its dotted name."""
+    try:
+        return SearchParameters.model_validate(parameters).model_dump()
+    except ValidationError as error:
+        raise ValueError(f"invalid parameters: {format_error(error)}") from None
