@@ -43,13 +43,14 @@ def plot_rmse(iterations: list[dict], threshold: float | None, path: Path) -> Pa
             axis.plot(*zip(*points), marker=marker, label=label)
     if threshold is not None:
         axis.axhline(threshold, color="k", linestyle="--", linewidth=1, label=f"convergence ({threshold:g})")
-    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+    from matplotlib.ticker import LogFormatter, MaxNLocator
 
     axis.set_xlabel("iteration")
     axis.set_ylabel("RMSE (meV/atom)")
     axis.set_yscale("log")
-    axis.yaxis.set_major_formatter(ScalarFormatter())
-    axis.yaxis.set_minor_formatter(ScalarFormatter())
+    # plain numbers; minor ticks labelled only where there is room (below ~2 decades), not all eight per decade
+    axis.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    axis.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.legend(fontsize=8)
     axis.set_title("Network error per iteration")
