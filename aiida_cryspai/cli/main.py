@@ -126,9 +126,10 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         _check_writable(folder)
 
     loaded = _load(ctx, computer, create_computer=False)
-    from aiida.engine import run_get_node, submit
+    from aiida.engine import submit
 
     from ..workchains.main import CrySPAIWorkChain
+    from .interrupt import run_interruptible
 
     codes = dict(loaded["codes"])
     if oracle_code is not None:
@@ -155,8 +156,13 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     click.echo(f"Predicting {composition} with {engine} ({protocol}) in profile '{loaded['profile']}'...")
     _short_log_lines()
     start = time.perf_counter()
-    _, node = run_get_node(builder)
+    node, interrupted = run_interruptible(builder, log=click.echo)
     wall = time.perf_counter() - start
+    if interrupted is not None:
+        _remove_if_empty(folder)
+        click.echo(f"CrySPAIWorkChain<{node.pk}> was interrupted after {wall:.0f} s and killed; every job it "
+                   f"started was stopped (`cryspai show {node.pk}`). No results were written.", err=True)
+        sys.exit(128 + interrupted)
     click.echo(f"CrySPAIWorkChain<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
     if not node.is_finished_ok:
         click.echo(f"Error: {node.exit_message}", err=True)
@@ -199,6 +205,14 @@ def _check_writable(folder: Path) -> None:
     except OSError as error:
         raise click.BadParameter(f"cannot write to {folder}: {error.strerror or error}", param_hint="--output") \
             from None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """The output folder made before the run, removed again when the run wrote nothing to it."""
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
 
 
 def _check_daemon(profile: str) -> None:

@@ -4,26 +4,15 @@ These run the installed console scripts in a fresh AiiDA configuration folder, a
 """
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ..commands import BIN
 from ..commands import run as _run
 from ..parameters import TINY
-
-
-@pytest.fixture
-def fresh_config(tmp_path):
-    env = dict(os.environ)
-    env["AIIDA_PATH"] = str(tmp_path / "config")
-    # as in an activated virtual environment: the daemon starts its workers through `verdi` found on PATH
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def test_setup_creates_the_embedded_profile_once(fresh_config):
