@@ -15,7 +15,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 
-from ..search.geometry import shortest_distance_ratio
+from ..search.geometry import MAX_CLOSE_NEIGHBOURS, crowding
 
 STATUS_OK = "ok"
 
@@ -27,6 +27,7 @@ class RelaxGuards:
     min_volume_per_atom: float | None = None
     max_volume_per_atom: float | None = None
     min_distance_factor: float | None = 0.4
+    max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS  # close neighbours of one atom (a collapsing cell)
     max_energy_per_atom: float | None = None
     max_seconds: float | None = 600.0
 
@@ -71,10 +72,11 @@ def check_geometry(atoms: Atoms, guards: RelaxGuards) -> None:
         raise _Abandon("collapsed", f"volume per atom {volume_per_atom:.2f} Å^3 below {guards.min_volume_per_atom:.2f}")
     if guards.max_volume_per_atom is not None and volume_per_atom > guards.max_volume_per_atom:
         raise _Abandon("exploded", f"volume per atom {volume_per_atom:.2f} Å^3 above {guards.max_volume_per_atom:.2f}")
-    if guards.min_distance_factor is not None:
-        ratio = shortest_distance_ratio(atoms)
-        if ratio < guards.min_distance_factor:
-            raise _Abandon("too_close", f"shortest distance {ratio:.2f} x sum of covalent radii")
+    found = crowding(atoms)
+    if guards.min_distance_factor is not None and found.shortest_ratio < guards.min_distance_factor:
+        raise _Abandon("too_close", f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii")
+    if guards.max_neighbours is not None and found.max_neighbours > guards.max_neighbours:
+        raise _Abandon("collapsed", f"{found.max_neighbours} close neighbours of one atom")
 
 
 def relax(

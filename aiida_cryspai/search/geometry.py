@@ -1,6 +1,18 @@
-"""Geometric sanity of a cell: shortest distances against covalent radii, volume per atom."""
+"""Geometric sanity of a cell, one check for every structure the search makes or relaxes: shortest distances
+against covalent radii, the number of close neighbours, and a floor on the volume per atom derived from the
+composition (van der Waals radii), so that no engine ever sees a collapsed cell.
+
+The floor: ``DENSEST_PACKING`` x the mean van der Waals sphere volume per atom. Real solids at ambient pressure lie
+well above it (diamond, the densest relative to its van der Waals radii, is at 0.28; metals 0.35-0.55, ionic solids
+~0.5, molecular solids ~1); a cell below it has its atoms inside each other's cores.
+"""
 
 from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from ase import Atoms
@@ -8,19 +20,68 @@ from ase.data import covalent_radii
 
 from ..analysis.neighbours import neighbour_pairs
 
-MIN_DISTANCE_FACTOR = 0.6
+MIN_DISTANCE_FACTOR = 0.6  # generated structures: no pair closer than this x the sum of covalent radii
+BOND_FACTOR = 1.2  # neighbours closer than this x the sum of covalent radii count as close neighbours
+MAX_CLOSE_NEIGHBOURS = 24  # bcc counts 14 within 1.2 x; a collapsed cell counts dozens to hundreds
+DENSEST_PACKING = 0.15  # volume floor: this fraction of the mean van der Waals sphere volume per atom
+
+
+@lru_cache(maxsize=128)
+def van_der_waals_volume(symbol: str) -> float:
+    """Volume (Å^3) of the van der Waals sphere of ``symbol`` (pymatgen's radii, Alvarez 2013)."""
+    from pymatgen.core.periodic_table import Element
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        radius = Element(symbol).van_der_waals_radius
+    if radius is None:
+        raise ValueError(f"no van der Waals radius is tabulated for {symbol}; give the volume explicitly")
+    return 4.0 / 3.0 * math.pi * float(radius) ** 3
+
+
+def min_volume_per_atom(symbols: list[str]) -> float:
+    """The floor of the volume per atom (Å^3) of a cell holding ``symbols`` (one entry per atom)."""
+    return DENSEST_PACKING * float(np.mean([van_der_waals_volume(s) for s in symbols]))
+
+
+@dataclass
+class Crowding:
+    shortest_ratio: float  # smallest d_ij / (r_i + r_j); inf for a lone atom without close images
+    max_neighbours: int  # most neighbours of one atom within BOND_FACTOR x (r_i + r_j)
+
+
+def crowding(atoms: Atoms) -> Crowding:
+    """Shortest distance and largest number of close neighbours, from one neighbour list."""
+    numbers = atoms.get_atomic_numbers()
+    cutoff = BOND_FACTOR * 2.0 * float(max(covalent_radii[numbers]))
+    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
+    if len(d) == 0:
+        return Crowding(float("inf"), 0)
+    ratio = d / (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])
+    counts = np.bincount(i[ratio < BOND_FACTOR], minlength=len(atoms))
+    return Crowding(float(np.min(ratio)), int(counts.max()))
 
 
 def shortest_distance_ratio(atoms: Atoms) -> float:
     """Smallest d_ij / (r_i + r_j) over all pairs (covalent radii); ``inf`` for a lone atom."""
-    numbers = atoms.get_atomic_numbers()
-    cutoff = 2.0 * float(max(covalent_radii[numbers]))
-    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
-    if len(d) == 0:
-        return float("inf")
-    return float(np.min(d / (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])))
+    return crowding(atoms).shortest_ratio
+
+
+def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_FACTOR,
+                 max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS) -> str | None:
+    """Why ``atoms`` is not a sane cell (too dense, atoms too close, too many close neighbours), or None."""
+    floor = min_volume_per_atom(atoms.get_chemical_symbols())
+    per_atom = atoms.get_volume() / len(atoms)
+    if per_atom < floor:
+        return f"volume per atom {per_atom:.2f} Å^3 below the floor {floor:.2f} of this composition"
+    found = crowding(atoms)
+    if min_distance_factor is not None and found.shortest_ratio < min_distance_factor:
+        return f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii"
+    if max_neighbours is not None and found.max_neighbours > max_neighbours:
+        return f"{found.max_neighbours} neighbours within {BOND_FACTOR} x covalent bond lengths of one atom"
+    return None
 
 
 def distances_are_sane(atoms: Atoms, factor: float = MIN_DISTANCE_FACTOR) -> bool:
-    """True when no two atoms are closer than ``factor`` times the sum of their covalent radii."""
-    return shortest_distance_ratio(atoms) >= factor
+    """True when the cell passes :func:`cell_problem` (with ``factor`` for the shortest distance)."""
+    return cell_problem(atoms, min_distance_factor=factor) is None

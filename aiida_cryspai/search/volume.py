@@ -11,6 +11,7 @@ import re
 import warnings
 
 from .composition import Composition
+from .geometry import min_volume_per_atom
 
 DEFAULT_ADJUSTMENT = 1.2
 BOHR_ANGSTROM = 0.529177210903
@@ -51,7 +52,10 @@ def estimate_volume(
     adjustment: float = DEFAULT_ADJUSTMENT,
     radii: dict[str, float] | None = None,
 ) -> float:
-    """Cell volume in Å^3 for ``composition`` by Eq. 2; ``radii`` (Å) override the periodic table."""
+    """Cell volume in Å^3 for ``composition`` by Eq. 2; ``radii`` (Å) override the periodic table.
+
+    Never below the composition's floor (:func:`~.geometry.min_volume_per_atom`): Eq. 2 with tabulated radii puts
+    H-containing cells far inside it (H2O: 1.24 Å^3 for three atoms), where no structure is sane."""
     if adjustment <= 0:
         raise ValueError(f"the volume adjustment factor must be positive, got {adjustment}")
     radii = radii or {}
@@ -59,4 +63,4 @@ def estimate_volume(
     for symbol, count in composition.counts:
         radius = radii.get(symbol) or atomic_radius(symbol)
         total += count * 4.0 / 3.0 * math.pi * radius**3
-    return total * adjustment
+    return max(total * adjustment, composition.n_atoms * min_volume_per_atom(composition.expanded()))

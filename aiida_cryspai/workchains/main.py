@@ -25,6 +25,7 @@ from ..protocols import ProtocolError, check_parameters, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..search.ga import GASettings, energy_limit_per_atom
+from ..search.geometry import min_volume_per_atom
 from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
@@ -61,6 +62,12 @@ def check_request(composition: str, engine: str, crystal_system: str, volume: fl
         raise InputError("ERROR_INVALID_CRYSTAL_SYSTEM", str(error)) from None
     if volume is not None and not volume > 0:
         raise InputError("ERROR_INVALID_VOLUME", f"the cell volume must be positive, got {volume} Å^3")
+    if volume is not None:
+        symbols = parse_composition(composition).expanded()
+        floor = len(symbols) * min_volume_per_atom(symbols)
+        if volume < floor:
+            raise InputError("ERROR_INVALID_VOLUME", f"{volume} Å^3 is denser than any sane {composition} cell: "
+                             f"at least {floor:.1f} Å^3 (see docs/workchain.md)")
     if max_oracle_calls is not None and max_oracle_calls < 2:
         raise InputError("ERROR_INVALID_BUDGET", f"--max-oracle-calls must be at least 2, got {max_oracle_calls}")
     missing = get_engine(engine).unsupported_elements(parse_composition(composition).symbols)
@@ -215,7 +222,8 @@ class CrySPAIWorkChain(WorkChain):
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
         per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
-        return {"min_volume_per_atom": low * per_atom, "max_volume_per_atom": high * per_atom}
+        floor = min_volume_per_atom(parse_composition(self.inputs.composition.value).expanded())
+        return {"min_volume_per_atom": max(low * per_atom, floor), "max_volume_per_atom": high * per_atom}
 
     # -- outline steps ------------------------------------------------------------------------------------
     def validate_inputs(self):

@@ -3,6 +3,7 @@ import math
 import pytest
 
 from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.geometry import min_volume_per_atom
 from aiida_cryspai.search.volume import atomic_radius, estimate_volume
 
 
@@ -43,8 +44,11 @@ def test_core_radii_from_pseudopotentials():
     assert psp8_core_radius(PSP8_FIRST_LINES) == pytest.approx(1.91712 * BOHR_ANGSTROM)
     assert potcar_core_radius(POTCAR_HEADER) == pytest.approx(1.900 * BOHR_ANGSTROM)
     radius = psp8_core_radius(PSP8_FIRST_LINES)
-    volume = estimate_volume(parse_composition("Si8"), 1.2, radii={"Si": radius})
-    assert volume == pytest.approx(8 * 4 / 3 * math.pi * radius**3 * 1.2)
+    assert estimate_volume(parse_composition("Si8"), 2.0, radii={"Si": radius}) == pytest.approx(
+        8 * 4 / 3 * math.pi * radius**3 * 2.0)
+    # Eq. 2 with this core radius (41.5 Å^3) is below the floor of a sane Si cell: the floor is the estimate
+    assert estimate_volume(parse_composition("Si8"), 1.2, radii={"Si": radius}) == pytest.approx(
+        8 * min_volume_per_atom(["Si"]))
     with pytest.raises(ValueError, match="no r_core"):
         psp8_core_radius("Si  something else\n")
     with pytest.raises(ValueError, match="no RCORE"):
