@@ -8,7 +8,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(abspath $(BIN)):$(PATH)
 export VIRTUAL_ENV := $(abspath $(VENV))
 
-.PHONY: install predict test test-fast lint clean
+.PHONY: install predict test test-slow test-all lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	# From Debian: Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp);
@@ -33,13 +33,17 @@ predict: install
 	$(BIN)/cryspai setup
 	$(BIN)/cryspai predict Si8 --engine ase:chgnet --protocol fast --seed 1 --output results/Si8
 
+# every test but the long scientific runs marked slow (those: make test-slow; both: make test-all)
 test: install
 	$(BIN)/ruff check aiida_cryspai tests
-	$(BIN)/python -m pytest -p no:cacheprovider -ra
+	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m "not slow"
 
-test-fast: install
+test-slow: install
+	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m slow
+
+test-all: install
 	$(BIN)/ruff check aiida_cryspai tests
-	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not slow"
+	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25
 
 lint: install
 	$(BIN)/ruff check aiida_cryspai tests
