@@ -37,7 +37,7 @@ def run_interruptible(builder, log: Callable[[str], None] = print) -> tuple[orm.
                 return  # a second Ctrl-C while the jobs are being stopped changes nothing
             received.append(number)
             log(f"\nInterrupted: stopping {process.node.process_label}<{process.node.pk}> and its jobs...")
-            process.kill(msg_text="Killed: the command that ran it was interrupted")
+            process.kill(msg_text=KILLED_STATUS)
 
         handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
         try:

@@ -54,12 +54,7 @@ def get_protocol(name: str, overrides: dict | None = None, filename: str = "main
     keys must exist except inside the mappings named in ``free_form`` (e.g. the engine's own input variables).
     """
     if filename == "main.yaml":
-        parameters = _merge(default_parameters(), protocol_overrides(name))
-        merged = _merge(parameters, overrides or {})
-        try:
-            return validate_parameters(merged)
-        except ValueError as error:
-            raise ProtocolError(str(error)) from None
+        return _validated(_merge(_merge(default_parameters(), protocol_overrides(name)), overrides or {}))
     data = _read(filename)
     if name not in data["protocols"]:
         raise ProtocolError(f"unknown protocol {name!r}; choose one of: {', '.join(data['protocols'])}")
@@ -70,7 +65,11 @@ def get_protocol(name: str, overrides: dict | None = None, filename: str = "main
 def check_parameters(parameters: dict) -> dict:
     """A complete parameter set (e.g. a work chain's input) checked against the schema; raises
     :class:`ProtocolError` naming the key."""
+    return _validated(_merge(default_parameters(), parameters))
+
+
+def _validated(parameters: dict) -> dict:
     try:
-        return validate_parameters(_merge(default_parameters(), parameters))
+        return validate_parameters(parameters)
     except ValueError as error:
         raise ProtocolError(str(error)) from None

@@ -56,8 +56,6 @@ def _value(value) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if value == {}:
-        return "{}"
     return str(value)
 
 

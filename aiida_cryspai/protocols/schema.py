@@ -2,8 +2,8 @@
 
 The defaults are the paper's (protocol ``precise``); ``main.yaml`` holds only what the smaller protocols change.
 Every parameter set, from a protocol, a ``--parameters`` file or a hand-made ``Dict``, is checked here before
-anything runs, and ``docs/parameters.md`` is generated from these classes (``python -m
-aiida_cryspai.protocols.reference``), so the documentation and the code cannot drift.
+anything runs, and the parameter table of ``docs/workchain.md`` is generated from these classes (``python -m
+aiida_cryspai.protocols.reference docs/workchain.md``), so the documentation and the code cannot drift.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from ase import Atoms
 
 from .composition import Composition
 from .crystal_systems import spacegroups_of
-from .geometry import distances_are_sane
+from .geometry import cell_is_sane
 
 
 @lru_cache(maxsize=256)
@@ -64,7 +64,7 @@ def random_symmetric_structure(
             continue
         atoms = crystal.to_ase()
         atoms = scale_to_volume(atoms, volume)
-        if distances_are_sane(atoms):
+        if cell_is_sane(atoms):
             atoms.info["spacegroup_generated"] = number
             atoms.info["crystal_system"] = system
             return atoms

@@ -26,17 +26,23 @@ MAX_CLOSE_NEIGHBOURS = 24  # bcc counts 14 within 1.2 x; a collapsed cell counts
 DENSEST_PACKING = 0.15  # volume floor: this fraction of the mean van der Waals sphere volume per atom
 
 
-@lru_cache(maxsize=128)
-def van_der_waals_volume(symbol: str) -> float:
-    """Volume (Å^3) of the van der Waals sphere of ``symbol`` (pymatgen's radii, Alvarez 2013)."""
+def tabulated_radius(symbol: str, attribute: str) -> float:
+    """Radius in Å of ``symbol`` from pymatgen's periodic table (``atomic_radius``, ``van_der_waals_radius``)."""
     from pymatgen.core.periodic_table import Element
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        radius = Element(symbol).van_der_waals_radius
+        radius = getattr(Element(symbol), attribute)
     if radius is None:
-        raise ValueError(f"no van der Waals radius is tabulated for {symbol}; give the volume explicitly")
-    return 4.0 / 3.0 * math.pi * float(radius) ** 3
+        name = attribute.removesuffix("_radius").replace("_", " ")
+        raise ValueError(f"no {name} radius is tabulated for {symbol}; give the volume explicitly")
+    return float(radius)
+
+
+@lru_cache(maxsize=128)
+def van_der_waals_volume(symbol: str) -> float:
+    """Volume (Å^3) of the van der Waals sphere of ``symbol`` (pymatgen's radii, Alvarez 2013)."""
+    return 4.0 / 3.0 * math.pi * tabulated_radius(symbol, "van_der_waals_radius") ** 3
 
 
 def min_volume_per_atom(symbols: list[str]) -> float:
@@ -62,11 +68,6 @@ def crowding(atoms: Atoms) -> Crowding:
     return Crowding(float(np.min(ratio)), int(counts.max()))
 
 
-def shortest_distance_ratio(atoms: Atoms) -> float:
-    """Smallest d_ij / (r_i + r_j) over all pairs (covalent radii); ``inf`` for a lone atom."""
-    return crowding(atoms).shortest_ratio
-
-
 def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_FACTOR,
                  max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS) -> str | None:
     """Why ``atoms`` is not a sane cell (too dense, atoms too close, too many close neighbours), or None."""
@@ -82,6 +83,6 @@ def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_
     return None
 
 
-def distances_are_sane(atoms: Atoms, factor: float = MIN_DISTANCE_FACTOR) -> bool:
-    """True when the cell passes :func:`cell_problem` (with ``factor`` for the shortest distance)."""
-    return cell_problem(atoms, min_distance_factor=factor) is None
+def cell_is_sane(atoms: Atoms) -> bool:
+    """True when the cell passes :func:`cell_problem` with its defaults (the check of every generated cell)."""
+    return cell_problem(atoms) is None

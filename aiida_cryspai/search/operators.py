@@ -12,7 +12,7 @@ from ase import Atoms
 from ase.geometry import cellpar_to_cell
 
 from .generation import scale_to_volume
-from .geometry import distances_are_sane
+from .geometry import cell_is_sane
 
 # which of (a, b, c, alpha, beta, gamma) a strain may change independently
 _FREE_PARAMETERS = {
@@ -30,7 +30,7 @@ _INDEX = {"a": 0, "b": 1, "c": 2, "alpha": 3, "beta": 4, "gamma": 5}
 def _finish(atoms: Atoms, volume: float) -> Atoms | None:
     atoms = scale_to_volume(atoms, volume)
     atoms.wrap()
-    return atoms if distances_are_sane(atoms) else None
+    return atoms if cell_is_sane(atoms) else None
 
 
 def strain(atoms: Atoms, system: str, volume: float, rng: np.random.Generator, amplitude: float = 0.15):

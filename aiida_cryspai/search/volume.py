@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 
 from .composition import Composition
-from .geometry import min_volume_per_atom
+from .geometry import min_volume_per_atom, tabulated_radius
 
 DEFAULT_ADJUSTMENT = 1.2
 BOHR_ANGSTROM = 0.529177210903
@@ -37,14 +36,7 @@ def potcar_core_radius(text: str) -> float:
 
 def atomic_radius(symbol: str) -> float:
     """Empirical atomic radius in Å from the periodic table (pymatgen's ``Element.atomic_radius``)."""
-    from pymatgen.core.periodic_table import Element
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        radius = Element(symbol).atomic_radius
-    if radius is None:
-        raise ValueError(f"no atomic radius is tabulated for {symbol}; give the volume explicitly")
-    return float(radius)
+    return tabulated_radius(symbol, "atomic_radius")
 
 
 def estimate_volume(
