@@ -44,7 +44,7 @@ def generations_to_target(name: str, population: int, seed: int, generations: in
         for atoms in structures:
             relaxations += 1
             outcome = relax(atoms, calculator, fmax=0.05, max_steps=300, guards=guards, record_frames=False)
-            results.append((outcome.atoms, outcome.energy / len(atoms)) if outcome.ok else None)
+            results.append((outcome.atoms, outcome.energy) if outcome.ok else None)
         return results
 
     settings = GASettings(n_trial=population, n_generations=generations, n_replace=max(1, population // 4),

@@ -15,10 +15,9 @@ import torch
 from ase.io import read
 from oracle_data import oracle_dataset
 
-from aiida_cryspai.ml.batch_relax import relax_many
 from aiida_cryspai.ml.calculator import NetworkCalculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings, features_of
-from aiida_cryspai.ml.relax import RelaxGuards, relax
+from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
 from aiida_cryspai.search.composition import parse_composition
@@ -54,7 +53,7 @@ def main(composition: str, volume: float, n_structures: int, steps: int) -> dict
                                    -(-n_structures // 7), volume, seed=5)[:n_structures]
     guards = RelaxGuards(max_seconds=None)
     start = time.perf_counter()
-    batch = relax_many(model, structures, fmax=0.05, max_steps=steps, guards=guards)
+    batch = relax_batch(structures, model, fmax=0.05, max_steps=steps, guards=guards, record_frames=False)
     batch_s = time.perf_counter() - start
     calculator = NetworkCalculator(model)
     start = time.perf_counter()
@@ -63,7 +62,7 @@ def main(composition: str, volume: float, n_structures: int, steps: int) -> dict
     out.update({
         "relaxations": len(structures), "max_steps": steps,
         "batched_structures_per_s": round(len(structures) / batch_s, 2),
-        "batched_steps": int(batch.n_steps.sum()),
+        "batched_steps": int(sum(r.n_steps for r in batch)),
         "ase_fire_structures_per_s": round(len(structures) / single_s, 2),
         "ase_fire_steps": int(sum(r.n_steps for r in single)),
         "ensemble_size": len(model),

@@ -30,10 +30,9 @@ from known_structures import candidates
 
 from aiida_cryspai.analysis.compare import unique_indices
 from aiida_cryspai.ml.acquisition import allocate_by_weight, choose_candidates
-from aiida_cryspai.ml.batch_relax import relax_many
 from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
-from aiida_cryspai.ml.relax import STATUS_OK, RelaxGuards, relax
+from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
 from aiida_cryspai.search.composition import parse_composition
@@ -127,10 +126,10 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
             f"{metrics['rmse_validation_mev_per_atom']:.1f} meV/atom ({time.perf_counter() - start:.0f} s)")
 
         def optimise(structures, model=model):
-            outcome = relax_many(model, structures, fmax=local["fmax"], max_steps=local["max_steps"],
-                                 relax_cell=local["relax_cell"], guards=RelaxGuards(max_seconds=None))
-            return [(a, e / len(a)) if s == STATUS_OK else None
-                    for a, e, s in zip(outcome.atoms, outcome.energies, outcome.statuses)]
+            outcomes = relax_batch(structures, model, fmax=local["fmax"], max_steps=local["max_steps"],
+                                   relax_cell=local["relax_cell"], guards=RelaxGuards(max_seconds=None),
+                                   record_frames=False)
+            return [(r.atoms, r.energy) if r.ok else None for r in outcomes]
 
         proposals, scores, proposal_systems = [], [], []
         best_oracle = {}
@@ -143,7 +142,7 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
                             initial=seeds, log=lambda _: None)
             if not result.population:
                 continue
-            energies = np.array([i.energy_per_atom for i in result.population])
+            energies = np.array([i.objective_per_atom for i in result.population])
             spreads = model.energies_and_spread([i.atoms for i in result.population])[1] / composition.n_atoms
             for index in choose_candidates(energies, spreads, ga.n_recommend, kappa):
                 proposals.append(result.population[index].atoms)

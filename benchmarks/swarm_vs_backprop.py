@@ -18,10 +18,9 @@ from ase.build import bulk
 from ase.io import read
 from oracle_data import oracle_dataset
 
-from aiida_cryspai.ml.batch_relax import relax_many
 from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
-from aiida_cryspai.ml.relax import relax
+from aiida_cryspai.ml.relax import relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
 
@@ -62,8 +61,9 @@ def main(optimizers: list[str], window: float) -> list[dict]:
             start = time.perf_counter()
             model, metrics = train(frames, energies, groups, descriptor, settings, log=lambda _: None)
             wall = time.perf_counter() - start
-            relaxed = relax_many(model, [reference[n][0] for n in chgnet_order], fmax=0.01, max_steps=300)
-            predicted = dict(zip(chgnet_order, relaxed.energies / 4))
+            relaxed = relax_batch([reference[n][0] for n in chgnet_order], model, fmax=0.01, max_steps=300,
+                                  record_frames=False)
+            predicted = dict(zip(chgnet_order, [r.energy / 4 if r.ok else np.nan for r in relaxed]))
             network_order = sorted(predicted, key=lambda n: predicted[n] if np.isfinite(predicted[n]) else np.inf)
             row = {"element": element, "optimizer": optimizer, "dataset_size": len(frames),
                    "loss_train_ev_per_atom": round(metrics["rmse_train_mev_per_atom"] / 1000, 4),

@@ -8,6 +8,7 @@ from ..analysis.compare import unique_indices
 from ..analysis.symmetry import refined, spacegroup
 from ..ml.acquisition import allocate_by_weight
 from ..search.generation import compatible_spacegroups
+from ..search.objective import Objective
 
 
 @calcfunction
@@ -15,7 +16,8 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     """The ``n_verify`` best distinct structures of all crystal systems, symmetrised (spglib), labelled
     ``<prefix>_<rank>`` best first.
 
-    Ranked by E - kappa * sigma (``kappa`` 0: predicted energy alone). ``inputs`` holds ``predicted_<system>`` (an
+    Ranked by the predicted objective minus kappa * sigma (``objective``: energy, or enthalpy under pressure, per
+    atom; ``kappa`` 0: the objective alone). ``inputs`` holds ``predicted_<system>`` (an
     EvolveCalculation's ``predicted_energies``), ``structure_<system>_<key>`` (its recommended structures) and
     optionally ``known_<n>``: structures the oracle has relaxed already, whose matches are not proposed again.
     With ``allocation`` ``"spacegroups"`` each place first draws a crystal system with the odds of the random
@@ -23,6 +25,7 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     """
     settings = parameters.get_dict()
     kappa = float(settings.get("kappa", 0.0))
+    objective = Objective.from_dict(settings.get("objective"))
     candidates = []
     for name, node in inputs.items():
         if not name.startswith("predicted_"):
@@ -31,8 +34,10 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
         for key, info in node.get_dict().items():
             structure = inputs.get(f"structure_{system}_{key}")
             if structure is not None:
-                score = info["energy_per_atom"] - kappa * info.get("spread_per_atom", 0.0)
-                candidates.append((score, info["energy_per_atom"], system, key, structure.get_ase()))
+                atoms = structure.get_ase()
+                predicted = objective.of_atoms(atoms, info["energy_per_atom"] * len(atoms))
+                score = predicted - kappa * info.get("spread_per_atom", 0.0)
+                candidates.append((score, info["energy_per_atom"], system, key, atoms))
     candidates.sort(key=lambda c: c[0])
     known = [node.get_ase() for name, node in inputs.items() if name.startswith("known_")]
     keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]

@@ -5,15 +5,18 @@ from aiida.orm import Dict, StructureData
 
 from ..analysis.compare import unique_indices
 from ..analysis.symmetry import refined, spacegroup
+from ..search.objective import Objective
 
 
 @calcfunction
 def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
-    """Rank oracle results by energy per atom; ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
+    """Rank oracle results by the objective (``parameters['objective']``: energy per atom, or enthalpy per atom
+    under pressure); ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
 
     Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).
     """
     settings = parameters.get_dict()
+    objective = Objective.from_dict(settings.get("objective"))
     entries = []
     for name, node in inputs.items():
         if name.startswith("structure_"):
@@ -22,13 +25,13 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             if energy is None:
                 continue
             atoms = node.get_ase()
-            entries.append((energy.value / len(atoms), key, atoms, node.uuid))
+            entries.append((objective.of_atoms(atoms, energy.value), energy.value / len(atoms), key, atoms, node.uuid))
     entries.sort(key=lambda e: e[0])
-    keep = unique_indices([e[2] for e in entries], [e[0] for e in entries])
+    keep = unique_indices([e[3] for e in entries], [e[0] for e in entries])
     wanted_system = settings.get("crystal_system", "all")
     outputs, candidates = {}, []
     for index in keep:
-        energy_per_atom, key, atoms, source_uuid = entries[index]
+        value, energy_per_atom, key, atoms, source_uuid = entries[index]
         symmetry = spacegroup(atoms, settings["symprec"])
         if wanted_system != "all" and symmetry.crystal_system != wanted_system:
             continue
@@ -40,6 +43,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
         candidates.append({
             "rank": rank,
             "energy_per_atom": energy_per_atom,
+            **({objective.name: value} if objective.name != "energy_per_atom" else {}),
             "spacegroup_number": symmetry.number,
             "spacegroup_symbol": symmetry.symbol,
             "crystal_system": symmetry.crystal_system,

@@ -1,32 +1,36 @@
-"""The DFT module's adapters: one per engine, turning structures into CalcJob inputs.
+"""The oracle's engines: one adapter per engine, turning structures into process inputs and finished processes
+into the oracle's outputs (the interface: ``engines/base.py``).
 
-An engine name is ``family:variant`` (``ase:emt``, ``ase:chgnet``, ``abinit``, ``abinit:lda``, ``vasp``). Batch
-engines (``ase``) relax many structures in one CalcJob; per-structure engines (``per_structure``: ``abinit``,
-``vasp``) run one restart work chain per structure, whose outputs the oracle gathers into the same form. The oracle
-returns, per structure key, ``relaxed_structures.<key>``, ``energies.<key>`` (eV), and per batch ``results`` (status
-and details) and ``frames`` (a ``cryspai.dataset`` of the frames visited).
+An engine name is ``family:variant``: ``ase:<calculator>`` for every calculator of the registry in
+``ml/calculators.py`` (``ase:emt``, ``ase:chgnet``), ``abinit`` / ``abinit:lda``, ``vasp``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ..ml.calculators import CALCULATORS
 from .abinit import AbinitEngine
 from .ase import AseEngine
+from .base import BATCH, PER_STRUCTURE, BatchEngine, Engine, PerStructureEngine
 from .vasp import VaspEngine
 
-ENGINES = {
-    "ase:emt": lambda: AseEngine("emt"),
-    "ase:chgnet": lambda: AseEngine("chgnet"),
+ENGINES: dict[str, Callable[[], Engine]] = {
+    **{f"ase:{name}": (lambda name=name: AseEngine(name)) for name in CALCULATORS},
     "abinit": lambda: AbinitEngine("PBE"),
     "abinit:lda": lambda: AbinitEngine("LDA"),
     "vasp": VaspEngine,
 }
+
+__all__ = ["BATCH", "ENGINES", "PER_STRUCTURE", "BatchEngine", "Engine", "EngineError", "PerStructureEngine",
+           "get_engine"]
 
 
 class EngineError(ValueError):
     """Unknown or unusable engine."""
 
 
-def get_engine(name: str):
+def get_engine(name: str) -> Engine:
     """The adapter of engine ``name``; raises :class:`EngineError` naming the known ones."""
     try:
         return ENGINES[name]()

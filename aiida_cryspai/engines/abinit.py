@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from ase.units import Hartree
 
 from ..protocols import get_protocol
+from .base import PerStructureEngine
 from .dft import calculation_options, check_settings, kpoints_mesh
 from .pseudos import ABINIT_TABLES, DEBIAN_PSP_ROOT, psp8_valence, select_psp8_files
 
@@ -30,17 +29,22 @@ def bands_for_smearing(electrons: float) -> int:
     return max(occupied + 4, int(np.ceil(1.2 * occupied)))
 
 
-@dataclass
-class AbinitEngine:
-    """Abinit (Debian 9.6.2) through aiida-abinit's ``AbinitCalculation`` (``cryspai.abinit``)."""
+class AbinitEngine(PerStructureEngine):
+    """Abinit (Debian 9.6.2) through aiida-abinit's ``AbinitCalculation`` (``cryspai.abinit``), one
+    ``cryspai.abinit.relax`` restart work chain per structure."""
 
-    functional: str = "PBE"
-
-    name = "abinit"
     code_label = "abinit"
     process_entry_point = "cryspai.abinit.relax"
-    per_structure = True
-    settings_key = "abinit"
+
+    def __init__(self, functional: str = "PBE"):
+        self.functional = functional
+
+    @property
+    def name(self) -> str:
+        return "abinit" if self.functional == "PBE" else f"abinit:{self.functional.lower()}"
+
+    def __repr__(self) -> str:
+        return f"AbinitEngine({self.functional!r})"
 
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         """The elements of ``symbols`` without a pseudopotential in Debian's table of the functional."""
@@ -70,7 +74,7 @@ class AbinitEngine:
             return node.outputs.output_structure, node.outputs.output_trajectory
         return None
 
-    def get_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
+    def structure_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
         """Inputs of ``cryspai.abinit.relax`` for one structure (a StructureData).
 
         ``parameters``: ``dft_protocol`` (fast, moderate, precise) and ``abinit`` (overrides of that protocol's

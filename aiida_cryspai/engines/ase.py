@@ -1,42 +1,39 @@
-"""The ``ase`` engine: ``cryspai.relax`` with an ASE calculator (EMT, CHGNet)."""
+"""The ``ase:<calculator>`` engines: ``cryspai.relax`` with a calculator of the registry in ``ml/calculators.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-# energies per atom above this are unphysical for engines whose zero is the free atoms
-_MAX_ENERGY_PER_ATOM = {"chgnet": 0.0, "emt": None}
-# ASE's EMT has parameters for these elements only; CHGNet was trained on elements up to Pu
-_ELEMENTS = {"emt": ("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au"), "chgnet": None}
+from ..ml.calculators import CALCULATORS, CalculatorSpec
+from ..protocols.schema import OracleParameters
+from .base import BatchEngine
 
 
-@dataclass
-class AseEngine:
-    calculator: str
+class AseEngine(BatchEngine):
+    """A batch engine relaxing with the registry's calculator ``calculator`` (``emt``, ``chgnet``)."""
 
-    code_label = "cryspai-relax"
-    process_entry_point = "cryspai.relax"
-    per_structure = False
+    def __init__(self, calculator: str):
+        self.calculator = calculator
+
+    @property
+    def spec(self) -> CalculatorSpec:
+        return CALCULATORS[self.calculator]
 
     @property
     def name(self) -> str:
         return f"ase:{self.calculator}"
 
-    def unsupported_elements(self, symbols: list[str]) -> list[str]:
-        """The elements of ``symbols`` this engine cannot compute."""
-        from ase.data import atomic_numbers
+    def __repr__(self) -> str:
+        return f"AseEngine({self.calculator!r})"
 
-        known = _ELEMENTS[self.calculator]
-        if known is None:
-            return [s for s in symbols if atomic_numbers[s] > 94]
-        return [s for s in symbols if s not in known]
+    def unsupported_elements(self, symbols: list[str]) -> list[str]:
+        return self.spec.unsupported_elements(symbols)
 
     def default_parameters(self) -> dict:
+        defaults = OracleParameters()
         return {
-            "fmax": 0.05,
-            "max_steps": 300,
-            "relax_cell": True,
-            "guards": {"max_energy_per_atom": _MAX_ENERGY_PER_ATOM[self.calculator], "max_seconds": 900.0},
+            "fmax": defaults.fmax,
+            "max_steps": defaults.max_steps,
+            "relax_cell": defaults.relax_cell,
+            "guards": {"max_energy_per_atom": self.spec.max_energy_per_atom, "max_seconds": 900.0},
         }
 
     def get_inputs(self, structures: dict, parameters: dict, code, options: dict) -> dict:

@@ -8,11 +8,11 @@ its ``vasprun.xml`` with ASE (one frame per ionic step, energy = the free energy
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..protocols import get_protocol
+from .base import PerStructureEngine
 from .dft import calculation_options, check_settings, kpoints_mesh, trajectory_to_arrays
 from .pseudos import PseudoError
 
@@ -45,15 +45,12 @@ def vasprun_frames(text: bytes | str) -> dict[str, np.ndarray]:
     )
 
 
-@dataclass
-class VaspEngine:
-    """VASP through aiida-vasp's ``VaspCalculation`` and ``VaspWorkChain``."""
+class VaspEngine(PerStructureEngine):
+    """VASP through aiida-vasp's ``VaspCalculation``, one ``VaspWorkChain`` per structure."""
 
     name = "vasp"
     code_label = "vasp"
     process_entry_point = "vasp.vasp"
-    per_structure = True
-    settings_key = "vasp"
 
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         """Known only against the POTCAR family in the profile: checked by :meth:`pseudopotentials`."""
@@ -142,7 +139,7 @@ class VaspEngine:
             "metadata": {"options": self.calculation_options(options)},
         }
 
-    def get_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
+    def structure_inputs(self, structure, parameters: dict, code, options: dict) -> dict:
         """Inputs of aiida-vasp's ``VaspWorkChain`` for one structure (a StructureData)."""
         from aiida import orm
 

@@ -1,7 +1,7 @@
 """``cryspai-evolve``: the GA of one crystal system on the trained network.
 
 Reads ``model.pt`` and ``parameters.json`` (composition, crystal system, volume, seed, ``ga`` and
-``local`` settings, ``acquisition_kappa``) and optionally ``initial.xyz``; writes ``recommended.xyz``
+``local`` settings, ``acquisition_kappa``, ``objective``) and optionally ``initial.xyz``; writes ``recommended.xyz``
 (predicted energy per atom, ensemble spread and origin in each frame's info) and ``evolve.json`` (best energy
 per generation, counts, wall time).
 
@@ -23,31 +23,26 @@ def main(argv: list[str] | None = None) -> None:
     from ase.io import read, write
 
     from ..ml.acquisition import choose_candidates
-    from ..ml.batch_relax import relax_many
     from ..ml.network import load_potential
-    from ..ml.relax import STATUS_OK, RelaxGuards
+    from ..ml.relax import RelaxGuards, relax_batch
+    from ..protocols.schema import LocalParameters
     from ..search.composition import parse_composition
     from ..search.ga import GASettings, evolve
+    from ..search.objective import Objective
 
     composition = parse_composition(parameters["composition"])
     potential = load_potential(args.model)
-    local = parameters.get("local", {})
-    guards = RelaxGuards(**local.get("guards", {}))
+    local = dict(parameters.get("local", {}))
+    # a generation is relaxed in one batch: no time limit unless the guards set one
+    guards = RelaxGuards(**{"max_seconds": None, **local.pop("guards", {})})
+    settings = {**LocalParameters().model_dump(), **local}  # fmax, max_steps, relax_cell; defaults from the schema
+    objective = Objective.from_dict(parameters.get("objective"))
 
     def optimise(structures):
-        """One generation relaxed together on the network (batched FIRE with the cell)."""
-        outcome = relax_many(
-            potential,
-            structures,
-            fmax=float(local.get("fmax", 0.05)),
-            max_steps=int(local.get("max_steps", 40)),
-            relax_cell=bool(local.get("relax_cell", True)),
-            guards=guards,
-        )
-        return [
-            (atoms, energy / len(atoms)) if status == STATUS_OK else None
-            for atoms, energy, status in zip(outcome.atoms, outcome.energies, outcome.statuses)
-        ]
+        """One generation relaxed together on the network (one graph per step), under the objective's pressure."""
+        outcomes = relax_batch(structures, potential, guards=guards, pressure_gpa=objective.pressure_gpa,
+                               record_frames=False, **settings)
+        return [(outcome.atoms, outcome.energy) if outcome.ok else None for outcome in outcomes]
 
     ga = GASettings(**parameters.get("ga", {}))
     initial = read("initial.xyz", index=":", format="extxyz") if os.path.exists("initial.xyz") else []
@@ -60,12 +55,13 @@ def main(argv: list[str] | None = None) -> None:
         seed=int(parameters.get("seed", 0)),
         initial=initial,
         log=log,
+        objective=objective,
     )
     population = result.population
     n_atoms = composition.n_atoms
     spreads = potential.energies_and_spread([i.atoms for i in population])[1] / n_atoms if population else []
     kappa = float(parameters.get("acquisition_kappa", 0.0))
-    chosen = choose_candidates([i.energy_per_atom for i in population], spreads, ga.n_recommend, kappa)
+    chosen = choose_candidates([i.objective_per_atom for i in population], spreads, ga.n_recommend, kappa)
     if kappa > 0 and len(potential) > 1:
         log(f"recommending {len(chosen)} of {len(population)} by E - {kappa} sigma (ensemble of {len(potential)})")
     recommended = []

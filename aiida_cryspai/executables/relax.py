@@ -24,18 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     structures = read(args.structures, index=":", format="extxyz")
     calculator = get_calculator(parameters["calculator"], parameters.get("model"))
     guards = RelaxGuards(**parameters.get("guards", {}))
+    settings = {key: parameters[key] for key in ("fmax", "max_steps", "relax_cell", "pressure_gpa")
+                if key in parameters}
     results, relaxed, frames, groups, sources = {}, [], [], [], []
     for index, atoms in enumerate(structures):
         key = atoms.info["key"]
         start = time.perf_counter()
-        outcome = relax(
-            atoms,
-            calculator,
-            fmax=float(parameters.get("fmax", 0.05)),
-            max_steps=int(parameters.get("max_steps", 200)),
-            relax_cell=bool(parameters.get("relax_cell", True)),
-            guards=guards,
-        )
+        outcome = relax(atoms, calculator, guards=guards, **settings)
         wall = time.perf_counter() - start
         results[key] = {
             "status": outcome.status,

@@ -1,28 +1,121 @@
-"""ASE calculators by name: ``emt`` (ASE), ``chgnet`` (weights inside its wheel), ``network`` (a trained model)."""
+"""ASE calculators by name, and how to evaluate many structures at once.
+
+:data:`CALCULATORS` is the one registry: each entry says how to build the calculator, which elements it knows and
+which energies per atom are unphysical for it. Every entry is also an oracle engine ``ase:<name>`` (see
+``engines/__init__.py``); adding a calculator means adding one entry here. The trained network is the calculator
+``network`` (it needs a model file, so it is not an oracle).
+
+A *batch evaluator* gives energies, forces and stresses of a list of structures in one call: the relaxer drives
+every structure of a batch in lock step through it (:func:`batch_evaluator`). The network evaluates a batch in one
+graph; any other ASE calculator is called structure by structure.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-CALCULATORS = ("emt", "chgnet", "network")
+import numpy as np
+from ase import Atoms
+
+
+@dataclass(frozen=True)
+class CalculatorSpec:
+    """One ASE calculator of the registry."""
+
+    name: str
+    description: str
+    build: Callable[[], object]
+    elements: tuple[str, ...] | None = None  # None: every element up to ``max_atomic_number``
+    max_atomic_number: int = 94
+    # energies per atom above this are unphysical (calculators whose zero is the free atoms); None: no limit
+    max_energy_per_atom: float | None = None
+
+    def unsupported_elements(self, symbols: list[str]) -> list[str]:
+        from ase.data import atomic_numbers
+
+        if self.elements is None:
+            return sorted({s for s in symbols if atomic_numbers[s] > self.max_atomic_number})
+        return sorted({s for s in symbols if s not in self.elements})
+
+
+def _emt():
+    from ase.calculators.emt import EMT
+
+    return EMT()
+
+
+def _chgnet():
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+
+
+CALCULATORS: dict[str, CalculatorSpec] = {
+    spec.name: spec
+    for spec in (
+        CalculatorSpec("emt", "ASE's effective-medium theory (metals; a test oracle)", _emt,
+                       elements=("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au")),
+        CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel", _chgnet,
+                       max_atomic_number=94, max_energy_per_atom=0.0),
+    )
+}
+NETWORK = "network"
 
 
 def get_calculator(name: str, model_path: str | Path | None = None):
     """A ready ASE calculator; raises ``ValueError`` for an unknown name."""
-    if name == "emt":
-        from ase.calculators.emt import EMT
-
-        return EMT()
-    if name == "chgnet":
-        from chgnet.model import CHGNet
-        from chgnet.model.dynamics import CHGNetCalculator
-
-        return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
-    if name == "network":
+    if name == NETWORK:
         if model_path is None:
             raise ValueError("the 'network' calculator needs a model file")
         from .calculator import NetworkCalculator
         from .network import load_potential
 
         return NetworkCalculator(load_potential(model_path))
-    raise ValueError(f"unknown calculator {name!r}; choose one of {', '.join(CALCULATORS)}")
+    try:
+        return CALCULATORS[name].build()
+    except KeyError:
+        raise ValueError(f"unknown calculator {name!r}; choose one of {', '.join([*CALCULATORS, NETWORK])}") from None
+
+
+class BatchEvaluator(Protocol):
+    """Energies (eV), forces (eV/Å) and stresses (eV/Å^3, 3x3, ASE's sign) of many structures in one call."""
+
+    def __call__(self, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray | None]]: ...
+
+
+def batch_evaluator(calculator) -> BatchEvaluator:
+    """The batch evaluator of ``calculator``: a network evaluates the batch in one graph; an ASE calculator
+    structure by structure (stress None where it has none)."""
+    from .calculator import NetworkCalculator
+    from .network import Potential
+
+    model = calculator.model if isinstance(calculator, NetworkCalculator) else calculator
+    if isinstance(model, Potential):
+        return lambda structures: _network_batch(model, structures)
+    return lambda structures: [_single(calculator, atoms) for atoms in structures]
+
+
+def _network_batch(model, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    if not structures:
+        return []
+    energies, forces, virials = model.energies_forces_virials(structures)
+    return [(float(e), f, -v / atoms.get_volume()) for e, f, v, atoms in zip(energies, forces, virials, structures)]
+
+
+def _single(calculator, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray | None]:
+    from ase.calculators.calculator import PropertyNotImplementedError
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    work = atoms.copy()
+    work.calc = calculator
+    energy = float(work.get_potential_energy())
+    forces = work.get_forces()
+    try:
+        stress = voigt_6_to_full_3x3_stress(work.get_stress())
+    except PropertyNotImplementedError:
+        stress = None
+    return energy, forces, stress

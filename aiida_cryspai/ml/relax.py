@@ -1,7 +1,15 @@
-"""Local relaxation with any ASE calculator (FIRE on positions and, optionally, the cell), with guards.
+"""Local relaxation, one structure or a batch, with any ASE calculator or the network, with guards.
 
-A relaxation is stopped and flagged as soon as the cell collapses or explodes (volume per atom out of
-range), atoms come too close, or it runs out of time; the frames it visited are kept for the dataset.
+One treatment of the cell for every path: ASE's ``FrechetCellFilter`` (positions and the log of the cell
+deformation, ready for an external ``scalar_pressure``) driven by ASE's ``FIRE``, one optimiser per structure.
+A batch moves in lock step: at each step the energies, forces and stresses of every structure still moving come
+from one call of the calculator's batch evaluator (the network: one graph; others: one structure after the other,
+``ml/calculators.py``), are attached to each structure as its single-point result, and each optimiser takes its
+step. :func:`relax` is the batch of one.
+
+A relaxation is stopped and flagged as soon as the cell collapses or explodes (volume per atom out of range),
+atoms come too close or crowd, the energy is unphysical, or time runs out; the geometry is checked before the
+calculator sees it. The frames visited are kept for the dataset.
 """
 
 from __future__ import annotations
@@ -14,10 +22,15 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
+from ase.stress import full_3x3_to_voigt_6_stress
+from ase.units import GPa
 
+from ..protocols.schema import OracleParameters
 from ..search.geometry import MAX_CLOSE_NEIGHBOURS, crowding
+from .calculators import batch_evaluator
 
 STATUS_OK = "ok"
+_DEFAULT = OracleParameters()  # the defaults live in the parameter schema
 
 
 @dataclass
@@ -29,13 +42,13 @@ class RelaxGuards:
     min_distance_factor: float | None = 0.4
     max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS  # close neighbours of one atom (a collapsing cell)
     max_energy_per_atom: float | None = None
-    max_seconds: float | None = 600.0
+    max_seconds: float | None = 600.0  # of the whole call (a batch shares the clock)
 
 
 @dataclass
 class RelaxResult:
     atoms: Atoms
-    energy: float | None
+    energy: float | None  # eV; None unless the status is ok
     n_steps: int
     converged: bool
     status: str
@@ -47,79 +60,135 @@ class RelaxResult:
         return self.status == STATUS_OK
 
 
-class _Abandon(Exception):
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def _snapshot(atoms: Atoms) -> Atoms:
-    """A copy of ``atoms`` carrying its current energy, forces and stress."""
-    frame = atoms.copy()
-    results = {"energy": atoms.get_potential_energy(), "forces": atoms.get_forces()}
-    try:
-        results["stress"] = atoms.get_stress()
-    except Exception:  # calculators without stress
-        pass
-    frame.calc = SinglePointCalculator(frame, **results)
-    return frame
-
-
-def check_geometry(atoms: Atoms, guards: RelaxGuards) -> None:
+def geometry_problem(atoms: Atoms, guards: RelaxGuards) -> tuple[str, str] | None:
+    """(status, reason) when ``atoms`` is outside ``guards``' geometry ranges, else None."""
     volume_per_atom = atoms.get_volume() / len(atoms)
     if guards.min_volume_per_atom is not None and volume_per_atom < guards.min_volume_per_atom:
-        raise _Abandon("collapsed", f"volume per atom {volume_per_atom:.2f} Å^3 below {guards.min_volume_per_atom:.2f}")
+        return "collapsed", f"volume per atom {volume_per_atom:.2f} Å^3 below {guards.min_volume_per_atom:.2f}"
     if guards.max_volume_per_atom is not None and volume_per_atom > guards.max_volume_per_atom:
-        raise _Abandon("exploded", f"volume per atom {volume_per_atom:.2f} Å^3 above {guards.max_volume_per_atom:.2f}")
+        return "exploded", f"volume per atom {volume_per_atom:.2f} Å^3 above {guards.max_volume_per_atom:.2f}"
     found = crowding(atoms)
     if guards.min_distance_factor is not None and found.shortest_ratio < guards.min_distance_factor:
-        raise _Abandon("too_close", f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii")
+        return "too_close", f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii"
     if guards.max_neighbours is not None and found.max_neighbours > guards.max_neighbours:
-        raise _Abandon("collapsed", f"{found.max_neighbours} close neighbours of one atom")
+        return "collapsed", f"{found.max_neighbours} close neighbours of one atom"
+    return None
 
 
-def relax(
-    atoms: Atoms,
-    calculator,
-    fmax: float = 0.05,
-    max_steps: int = 200,
-    relax_cell: bool = True,
-    guards: RelaxGuards | None = None,
-    record_frames: bool = True,
-) -> RelaxResult:
-    """Relax a copy of ``atoms`` with ``calculator``; never raises for a bad structure, flags it instead."""
-    guards = guards or RelaxGuards()
-    work = atoms.copy()
-    work.calc = calculator
-    frames: list[Atoms] = []
-    start = time.perf_counter()
-    target = FrechetCellFilter(work) if relax_cell else work
-    optimiser = FIRE(target, logfile=None)
+class _Relaxation:
+    """One structure's relaxation inside a batch: its atoms, filter, optimiser and outcome so far."""
 
-    def observe() -> None:
-        check_geometry(work, guards)
-        if record_frames:
-            frames.append(_snapshot(work))
-        if guards.max_seconds is not None and time.perf_counter() - start > guards.max_seconds:
-            raise _Abandon("timeout", f"relaxation exceeded {guards.max_seconds:.0f} s")
+    def __init__(self, atoms: Atoms, fmax: float, relax_cell: bool, pressure: float, record_frames: bool):
+        self.atoms = atoms.copy()
+        self.atoms.calc = None
+        target = FrechetCellFilter(self.atoms, scalar_pressure=pressure) if relax_cell else self.atoms
+        self.optimiser = FIRE(target, logfile=None)
+        self.optimiser.fmax = fmax  # what Optimizer.run(fmax=...) sets before its first convergence test
+        self.record_frames = record_frames
+        self.frames: list[Atoms] = []
+        self.energy: float | None = None
+        self.status, self.reason = STATUS_OK, ""
+        self.converged = False
+        self.moving = True
 
-    optimiser.attach(observe, interval=1)
-    status, reason, converged = STATUS_OK, "", False
+    def stop(self, status: str, reason: str) -> None:
+        self.status, self.reason, self.moving = status, reason, False
+
+    def take(self, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> None:
+        """Attach the calculator's results for the current geometry (and keep the frame)."""
+        results = {"energy": energy, "free_energy": energy, "forces": forces}
+        if stress is not None:
+            results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        self.atoms.calc = SinglePointCalculator(self.atoms, **results)
+        self.energy = energy
+        if self.record_frames:
+            frame = self.atoms.copy()
+            frame.calc = SinglePointCalculator(frame, **results)
+            self.frames.append(frame)
+
+    def advance(self, max_steps: int) -> None:
+        """Converged, out of steps, or one FIRE step."""
+        if self.optimiser.converged():
+            self.converged, self.moving = True, False
+        elif self.optimiser.nsteps >= max_steps:
+            self.moving = False
+        else:
+            self.optimiser.step()
+            self.optimiser.nsteps += 1
+
+    def result(self, guards: RelaxGuards) -> RelaxResult:
+        energy = self.energy if self.status == STATUS_OK else None
+        if energy is not None:
+            limit = guards.max_energy_per_atom
+            if limit is not None and energy / len(self.atoms) > limit:
+                self.status = "unphysical"
+                self.reason = f"energy {energy / len(self.atoms):.3f} eV/atom above {limit}"
+                energy = None
+        final = self.atoms.copy()
+        final.calc = None
+        return RelaxResult(final, energy, self.optimiser.nsteps, self.converged, self.status, self.reason,
+                           self.frames if self.status == STATUS_OK else [])
+
+
+def _evaluate(evaluate, relaxations: list[_Relaxation]) -> None:
+    """One call of the batch evaluator for ``relaxations``; where the batch fails, each structure alone, so that
+    one bad geometry stops only its own relaxation."""
     try:
-        check_geometry(work, guards)
-        converged = bool(optimiser.run(fmax=fmax, steps=max_steps))
-    except _Abandon as abandon:
-        status, reason = abandon.status, abandon.reason
-    except Exception as error:  # the calculator itself failed on this geometry
-        status, reason = "failed", f"{type(error).__name__}: {error}"
-    energy = None
-    if status == STATUS_OK:
-        energy = float(work.get_potential_energy())
-        if not np.isfinite(energy):
-            status, reason = "failed", "non-finite energy"
-        elif guards.max_energy_per_atom is not None and energy / len(work) > guards.max_energy_per_atom:
-            status, reason = "unphysical", f"energy {energy / len(work):.3f} eV/atom above {guards.max_energy_per_atom}"
-    final = work.copy()
-    final.calc = None
-    return RelaxResult(final, energy, optimiser.nsteps, converged, status, reason, frames)
+        results = evaluate([r.atoms for r in relaxations])
+    except Exception as error:  # noqa: BLE001 - the calculator failed on one of these geometries
+        if len(relaxations) == 1:
+            relaxations[0].stop("failed", f"{type(error).__name__}: {error}")
+            return
+        for relaxation in relaxations:
+            _evaluate(evaluate, [relaxation])
+        return
+    for relaxation, (energy, forces, stress) in zip(relaxations, results):
+        if not np.isfinite(energy) or not np.all(np.isfinite(forces)):
+            relaxation.stop("failed", "non-finite energy or forces")
+        else:
+            relaxation.take(energy, forces, stress)
+
+
+def relax_batch(
+    structures: list[Atoms],
+    calculator,
+    fmax: float = _DEFAULT.fmax,
+    max_steps: int = _DEFAULT.max_steps,
+    relax_cell: bool = _DEFAULT.relax_cell,
+    guards: RelaxGuards | None = None,
+    pressure_gpa: float = 0.0,
+    record_frames: bool = True,
+) -> list[RelaxResult]:
+    """Relax copies of ``structures`` together with ``calculator`` (an ASE calculator or a network
+    :class:`~.network.Potential`), under ``pressure_gpa`` when the cell relaxes; never raises for a bad structure,
+    flags it instead."""
+    guards = guards or RelaxGuards()
+    evaluate = batch_evaluator(calculator)
+    start = time.perf_counter()
+    relaxations = [_Relaxation(atoms, fmax, relax_cell, pressure_gpa * GPa, record_frames) for atoms in structures]
+    while True:
+        moving = []
+        for relaxation in relaxations:
+            if relaxation.moving and (problem := geometry_problem(relaxation.atoms, guards)) is not None:
+                relaxation.stop(*problem)
+            if relaxation.moving:
+                moving.append(relaxation)
+        if not moving:
+            break
+        if guards.max_seconds is not None and time.perf_counter() - start > guards.max_seconds:
+            for relaxation in moving:
+                relaxation.stop("timeout", f"relaxation exceeded {guards.max_seconds:.0f} s")
+            break
+        _evaluate(evaluate, moving)
+        for relaxation in moving:
+            if relaxation.moving:
+                try:
+                    relaxation.advance(max_steps)
+                except Exception as error:  # noqa: BLE001 - e.g. a calculator without stress for the cell
+                    relaxation.stop("failed", f"{type(error).__name__}: {error}")
+    return [relaxation.result(guards) for relaxation in relaxations]
+
+
+def relax(atoms: Atoms, calculator, **settings) -> RelaxResult:
+    """Relax a copy of ``atoms`` alone (:func:`relax_batch` of one; same settings)."""
+    return relax_batch([atoms], calculator, **settings)[0]

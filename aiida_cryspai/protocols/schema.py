@@ -54,13 +54,13 @@ class OracleParameters(_Section):
     def _batch_engine(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from ..engines import EngineError, get_engine
+        from ..engines import BATCH, EngineError, get_engine
 
         try:
             engine = get_engine(value)
         except EngineError as error:
             raise ValueError(str(error)) from None
-        if engine.per_structure:
+        if engine.kind != BATCH:
             raise ValueError(f"must be a batch engine (ase:...), got {value}")
         return value
 

@@ -1,9 +1,10 @@
 """The GA of one crystal system (paper §4.1.1, Fig. 2).
 
-N_trial random symmetric structures are locally optimised and form the trial set. Each generation the
-lowest-energy third are parents; crossover, mutation and fresh symmetric structures make offspring,
-which are locally optimised; the best ``n_replace`` distinct offspring replace the worst members of the
-trial set. At the end the ``n_recommend`` lowest distinct structures are recommended.
+N_trial random symmetric structures are locally optimised and form the trial set. Each generation the third
+lowest in the objective (energy per atom, or enthalpy under pressure: ``objective.py``) are parents; crossover,
+mutation and fresh symmetric structures make offspring, which are locally optimised; the best ``n_replace``
+distinct offspring replace the worst members of the trial set. At the end the ``n_recommend`` lowest distinct
+structures are recommended.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from ..analysis.compare import unique_indices
 from ..protocols.schema import GAParameters
 from .composition import Composition
 from .generation import random_symmetric_structure
+from .objective import Objective
 from .operators import crossover, permute, rattle, strain
 
 _DEFAULT = GAParameters()  # the defaults live in the parameter schema
+ENERGY = Objective()  # the energy per atom
 
 
 @dataclass
@@ -54,21 +57,26 @@ def energy_limit_per_atom(settings: GASettings, composition: Composition) -> flo
 @dataclass
 class Individual:
     atoms: Atoms
-    energy_per_atom: float
+    energy: float  # eV, of the whole cell
+    objective_per_atom: float  # what the GA minimises (eV/atom)
     origin: str
     generation: int
+
+    @property
+    def energy_per_atom(self) -> float:
+        return self.energy / len(self.atoms)
 
 
 @dataclass
 class GAResult:
     recommended: list[Individual]
-    population: list[Individual] = field(default_factory=list)  # the final trial set, lowest energy first
-    best_per_generation: list[float] = field(default_factory=list)
+    population: list[Individual] = field(default_factory=list)  # the final trial set, lowest objective first
+    best_per_generation: list[float] = field(default_factory=list)  # lowest objective per atom
     n_local_optimisations: int = 0
     wall_s: float = 0.0
 
 
-# A local optimiser: takes a batch of structures, returns for each (relaxed structure, energy per atom) or None
+# A local optimiser: takes a batch of structures, returns for each (relaxed structure, its energy in eV) or None
 # where it failed. Batches let the network relax a whole generation at once.
 LocalOptimiser = Callable[[list[Atoms]], "list[tuple[Atoms, float] | None]"]
 
@@ -98,8 +106,8 @@ def _accept(individual: Individual | None, limit: float | None) -> bool:
 
 
 def _distinct(individuals: list[Individual]) -> list[Individual]:
-    individuals = sorted(individuals, key=lambda ind: ind.energy_per_atom)
-    keep = unique_indices([ind.atoms for ind in individuals], [ind.energy_per_atom for ind in individuals])
+    individuals = sorted(individuals, key=lambda ind: ind.objective_per_atom)
+    keep = unique_indices([ind.atoms for ind in individuals], [ind.objective_per_atom for ind in individuals])
     return [individuals[k] for k in keep]
 
 
@@ -113,10 +121,11 @@ def evolve(
     initial: list[Atoms] | None = None,
     log: Callable[[str], None] = print,
     stop: Callable[[float], bool] | None = None,
+    objective: Objective = ENERGY,
 ) -> GAResult:
     """Run the GA of one crystal system; ``initial`` structures (e.g. known good ones) join the first trial set.
 
-    ``stop`` is asked before each new generation with the lowest energy per atom so far; when it answers True
+    ``stop`` is asked before each new generation with the lowest objective per atom so far; when it answers True
     the GA ends there (a target reached, a budget spent)."""
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -130,7 +139,7 @@ def evolve(
             return []
         result.n_local_optimisations += len(candidates)
         outcomes = optimise([atoms for atoms, _ in candidates])
-        individuals = [Individual(out[0], out[1], origin, generation)
+        individuals = [Individual(out[0], out[1], objective.of_atoms(out[0], out[1]), origin, generation)
                        for out, (_, origin) in zip(outcomes, candidates) if out is not None]
         return [ind for ind in individuals if _accept(ind, limit)]
 
@@ -146,11 +155,11 @@ def evolve(
         result.wall_s = time.perf_counter() - start
         return result
     trial = _distinct(trial)
-    result.best_per_generation.append(trial[0].energy_per_atom)
-    log(f"{system}: generation 0, {len(trial)} trial structures, best {trial[0].energy_per_atom:.4f} eV/atom")
+    result.best_per_generation.append(trial[0].objective_per_atom)
+    log(f"{system}: generation 0, {len(trial)} trial structures, best {trial[0].objective_per_atom:.4f} eV/atom")
 
     for generation in range(1, settings.n_generations + 1):
-        if stop is not None and stop(trial[0].energy_per_atom):
+        if stop is not None and stop(trial[0].objective_per_atom):
             break
         n_parents = max(2, int(np.ceil(settings.parent_fraction * len(trial))))
         parents = trial[:n_parents]
@@ -160,8 +169,8 @@ def evolve(
         best_offspring = _distinct(offspring)[: settings.n_replace]
         # the best offspring enter the trial set, displacing its worst members
         trial = _distinct(trial + best_offspring)[: settings.n_trial]
-        result.best_per_generation.append(trial[0].energy_per_atom)
-        log(f"{system}: generation {generation}, best {trial[0].energy_per_atom:.4f} eV/atom")
+        result.best_per_generation.append(trial[0].objective_per_atom)
+        log(f"{system}: generation {generation}, best {trial[0].objective_per_atom:.4f} eV/atom")
 
     result.population = trial
     result.recommended = trial[: settings.n_recommend]

@@ -11,7 +11,7 @@ from aiida import orm
 from aiida.common import AttributeDict
 from aiida.engine import BaseRestartWorkChain, ProcessHandlerReport, process_handler, while_
 
-from ..engines.abinit_plugin import CryspaiAbinitCalculation
+from ..calculations.abinit import CryspaiAbinitCalculation
 
 SYMMETRY_TOLERANCES = (1.0e-3, 1.0e-8)  # tolsym tried, in order, after an "Error in group closure"
 

@@ -7,10 +7,11 @@ crystal system -> oracle verification of the best -> ranked results.
 
 from __future__ import annotations
 
+import numpy as np
 from aiida import orm
 from aiida.common import AttributeDict
 from aiida.common.exceptions import NotExistent
-from aiida.engine import ToContext, WorkChain, if_, while_
+from aiida.engine import ToContext, WorkChain, append_, if_, while_
 from aiida.plugins import CalculationFactory
 
 from ..calcfunctions.convergence import check_convergence
@@ -26,10 +27,14 @@ from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..search.ga import GASettings, energy_limit_per_atom
 from ..search.geometry import min_volume_per_atom
+from ..search.objective import Objective
 from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
 MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
+
+# child stages whose seeds are spawned from the run's seed (see CrySPAIWorkChain._seed)
+SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training")
 
 TrainCalculation = CalculationFactory("cryspai.train")
 EvolveCalculation = CalculationFactory("cryspai.evolve")
@@ -183,7 +188,7 @@ class CrySPAIWorkChain(WorkChain):
             code = codes.get(name) or orm.load_code(f"{label}@{computer}")
             builder.codes[name] = code
         oracle_engine = get_engine(engine)
-        if oracle_engine.code_label not in DEFAULT_CODE_LABELS.values():
+        if not oracle_engine.uses_relax_code:
             label = f"{oracle_engine.code_label}@{computer}"
             try:
                 builder.codes.oracle = codes.get("oracle") or orm.load_code(label)
@@ -207,10 +212,26 @@ class CrySPAIWorkChain(WorkChain):
         options.update(self.inputs.get("options", {}) or {})
         return options
 
-    def _oracle_budget_left(self) -> int | None:
+    @property
+    def objective(self) -> Objective:
+        """What every ranking minimises: the energy per atom."""
+        return Objective()
+
+    def _oracle_calls_left(self, reserve: int = 0) -> int | None:
+        """The oracle relaxations the budget still allows after keeping ``reserve`` of them; None: no budget."""
         if "max_oracle_calls" not in self.inputs:
             return None
-        return self.inputs.max_oracle_calls.value - self.ctx.oracle_calls
+        return max(0, self.inputs.max_oracle_calls.value - self.ctx.oracle_calls - reserve)
+
+    def _loop_budget_spent(self) -> bool:
+        """Whether the loop has spent its oracle budget (the verification's ``n_verify`` calls are kept)."""
+        return self._oracle_calls_left(reserve=self.ctx.n_verify) == 0
+
+    def _seed(self, stage: str, *indices: int) -> int:
+        """The seed of one child stage (random generation, a GA, a recommendation), independent of every other:
+        numpy's SeedSequence spawned from the run's seed along (stage, indices)."""
+        key = (SEED_STAGES.index(stage), *indices)
+        return int(np.random.SeedSequence(self.inputs.seed.value, spawn_key=key).generate_state(1)[0])
 
     def _dft_settings(self) -> dict:
         """The DFT engine's protocol name and overrides (``oracle.abinit``, ``oracle.vasp``) from the search
@@ -218,6 +239,15 @@ class CrySPAIWorkChain(WorkChain):
         oracle = self.parameters.oracle
         return {"dft_protocol": oracle.get("dft_protocol") or self.inputs.protocol.value,
                 **{key: oracle.get(key) or {} for key in ("abinit", "vasp")}}
+
+    def _pseudopotentials(self) -> dict:
+        """Element -> pseudopotential of the DFT engine (``volume_radii: pseudopotentials``)."""
+        engine = get_engine(self.inputs.engine.value)
+        try:
+            return engine.pseudopotentials(engine.settings(self._dft_settings()),
+                                           parse_composition(self.inputs.composition.value).symbols)
+        except ValueError as error:
+            raise ValueError(f"volume_radii pseudopotentials needs a DFT engine: {error}") from None
 
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
@@ -241,14 +271,12 @@ class CrySPAIWorkChain(WorkChain):
             for stage in ("ga", "final_ga"):
                 energy_limit_per_atom(GASettings(**parameters[stage]), composition)
             engine = get_engine(self.inputs.engine.value)
-            if engine.per_structure:
-                if "oracle" not in self.inputs.codes:
-                    raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
-                                     f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
-                settings = engine.settings(self._dft_settings())
-                engine.pseudopotentials(settings, composition.symbols)
-            if parameters["volume_radii"] == "pseudopotentials" and not engine.per_structure:
-                raise ValueError(f"volume_radii pseudopotentials needs a DFT engine, not {engine.name}")
+            if not engine.uses_relax_code and "oracle" not in self.inputs.codes:
+                raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
+                                 f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
+            engine.check(composition.symbols, self._dft_settings())
+            if parameters["volume_radii"] == "pseudopotentials":
+                self._pseudopotentials()
         except InputError as error:
             self.report(str(error))
             return getattr(self.exit_codes, error.label).format(message=str(error))
@@ -281,11 +309,7 @@ class CrySPAIWorkChain(WorkChain):
         if "volume" in self.inputs:
             self.ctx.volume_node = self.inputs.volume
         else:
-            pseudos = {}
-            if self.parameters.volume_radii == "pseudopotentials":
-                engine = get_engine(self.inputs.engine.value)
-                pseudos = engine.pseudopotentials(engine.settings(self._dft_settings()),
-                                                  parse_composition(self.inputs.composition.value).symbols)
+            pseudos = self._pseudopotentials() if self.parameters.volume_radii == "pseudopotentials" else {}
             self.ctx.volume_node = estimate_volume(self.inputs.composition,
                                                    orm.Float(self.parameters.volume_adjustment), **pseudos)
         self.ctx.volume_estimate = self.ctx.volume_node.value
@@ -298,7 +322,7 @@ class CrySPAIWorkChain(WorkChain):
             orm.Float(self.ctx.search_volume),
             orm.List(list(CRYSTAL_SYSTEMS)),
             orm.Int(self.parameters.initial_per_system),
-            orm.Int(self.inputs.seed.value * 1000 + self.ctx.random_rounds),
+            orm.Int(self._seed("random", self.ctx.random_rounds)),
             orm.Str(prefix),
         )
         self.ctx.random_rounds += 1
@@ -321,18 +345,17 @@ class CrySPAIWorkChain(WorkChain):
         if self.ctx.iteration >= self.parameters.max_iterations:
             self.report(f"iteration cap {self.parameters.max_iterations} reached")
             return False
-        left = self._oracle_budget_left()
-        if left is not None and left - self.ctx.n_verify <= 0:
+        if self._loop_budget_spent():
             self.report("oracle budget for the loop spent")
             return False
         return True
 
     def _submit_oracle(self, structures: dict, label: str, reserve: int = 0):
         """Submit the oracle on ``structures``, as many as the budget allows after keeping ``reserve`` calls."""
-        left = self._oracle_budget_left()
+        left = self._oracle_calls_left(reserve)
         keys = sorted(structures)
         if left is not None:
-            keys = keys[: max(0, left - reserve)]
+            keys = keys[:left]
         engine = get_engine(self.inputs.engine.value)
         parameters = engine.default_parameters()
         parameters.update({k: v for k, v in self.parameters.oracle.items()})
@@ -342,12 +365,12 @@ class CrySPAIWorkChain(WorkChain):
             "engine": self.inputs.engine,
             "structures": {key: structures[key] for key in keys},
             "parameters": orm.Dict(parameters),
-            "code": self.inputs.codes.oracle if engine.per_structure else self.inputs.codes.relax,
+            "code": self.inputs.codes.relax if engine.uses_relax_code else self.inputs.codes.oracle,
             "max_parallel": orm.Int(self.parameters.max_parallel_oracle),
             "options": self._options(),
             "metadata": {"call_link_label": label},
         }
-        if engine.per_structure and self.parameters.oracle.get("prerelax"):
+        if self.parameters.oracle.get("prerelax"):  # the oracle pre-relaxes for per-structure engines only
             inputs["prerelax_engine"] = orm.Str(self.parameters.oracle["prerelax"])
             inputs["prerelax_code"] = self.inputs.codes.relax
         self.ctx.oracle_calls += len(keys)
@@ -379,7 +402,7 @@ class CrySPAIWorkChain(WorkChain):
                 self.ctx.oracle_wall_s += float(info["wall_s"])
         best = None
         for key, energy in energies.items():
-            per_atom = energy.value / self.ctx.n_atoms
+            per_atom = self.objective.of_atoms(structures[key].get_ase(), energy.value)
             if best is None or per_atom < best[0]:
                 best = (per_atom, key)
             self.ctx.relaxed_uuids.append(structures[key].uuid)
@@ -391,11 +414,11 @@ class CrySPAIWorkChain(WorkChain):
         if best is not None:
             # adaptive volume: the GA searches at the volume of the best oracle structure so far
             volume = structures[best[1]].get_cell_volume()
-            if best[0] <= self.ctx.get("best_energy", float("inf")):
-                self.ctx.best_energy = best[0]
+            if best[0] <= self.ctx.get("best_objective", float("inf")):
+                self.ctx.best_objective = best[0]
                 self.ctx.search_volume = volume
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        self.report(f"oracle done: {counts}; best {self.ctx.get('best_energy', float('nan')):.4f} eV/atom; "
+        self.report(f"oracle done: {counts}; best {self.ctx.get('best_objective', float('nan')):.4f} eV/atom; "
                     f"{self.ctx.oracle_calls} oracle relaxations so far")
 
     def update_dataset(self):
@@ -426,15 +449,14 @@ class CrySPAIWorkChain(WorkChain):
     def has_enough_samples(self):
         if self.ctx.dataset.n_frames >= self.parameters.min_samples:
             return True
-        left = self._oracle_budget_left()
-        if left is not None and left - self.ctx.n_verify <= 0:
+        if self._loop_budget_spent():
             return self.ctx.dataset.n_frames > 0  # train on what there is rather than stop without a model
         return False
 
     def train_network(self):
         """Train the atomic-energy network on the current dataset (a CalcJob)."""
         descriptor = dict(self.parameters.descriptor, species=self.ctx.species)
-        training = dict(self.parameters.training, seed=self.inputs.seed.value)
+        training = dict(self.parameters.training, seed=self._seed("training", self.ctx.iteration))
         inputs = {
             "code": self.inputs.codes.train,
             "dataset": self.ctx.dataset,
@@ -459,19 +481,22 @@ class CrySPAIWorkChain(WorkChain):
     def should_search_again(self):
         if self.ctx.converged or self.ctx.iteration >= self.parameters.max_iterations:
             return False
-        left = self._oracle_budget_left()
-        return left is None or left - self.ctx.n_verify > 0
+        return not self._loop_budget_spent()
 
-    def _submit_evolution(self, systems: list[str], ga: dict, label: str, kappa: float = 0.0) -> dict:
-        futures = {}
+    def _submit_evolution(self, stage: str, systems: list[str], ga: dict, kappa: float = 0.0):
+        """One GA CalcJob per crystal system on the current network; the work chain waits for all of them in
+        ``ctx.ga_runs``."""
+        label = f"ga_{self.ctx.iteration:02d}" if stage == "ga" else stage
+        self.ctx.ga_runs = []
         for index, system in enumerate(systems):
             parameters = {
                 "composition": self.inputs.composition.value,
                 "crystal_system": system,
                 "volume": self.ctx.search_volume,
-                "seed": self.inputs.seed.value * 1000 + self.ctx.iteration * 10 + index,
+                "seed": self._seed(stage, self.ctx.iteration, index),
                 "ga": ga,
                 "acquisition_kappa": kappa,
+                "objective": self.objective.to_dict(),
                 "local": {**self.parameters.local, "guards": self._guards()},
             }
             initial = {f"s{n}": orm.load_node(uuid) for n, (_, uuid) in
@@ -483,14 +508,13 @@ class CrySPAIWorkChain(WorkChain):
                 "initial_structures": initial,
                 "metadata": {"options": self._options(), "call_link_label": f"{label}_{system}"},
             }
-            futures[f"ga_{system}"] = self.submit(EvolveCalculation, **inputs)
+            self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))
         self.report(f"{label}: GA in {len(systems)} crystal systems on the network")
-        return futures
 
     def run_evolutionary_search(self):
         """GA per crystal system (all seven, for a general network) on the current network."""
-        return ToContext(**self._submit_evolution(list(CRYSTAL_SYSTEMS), self.parameters.ga,
-                                                  f"ga_{self.ctx.iteration:02d}", self.parameters.acquisition_kappa))
+        return self._submit_evolution("ga", list(CRYSTAL_SYSTEMS), self.parameters.ga,
+                                      self.parameters.acquisition_kappa)
 
     def collect_candidates(self):
         """The next oracle batch: the GA recommendations of all systems ranked by E - kappa * sigma, without
@@ -499,17 +523,16 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.candidates = self._ranked_recommendations(
             {"n_verify": limit if limit else 10**6, "kappa": self.parameters.acquisition_kappa,
              "prefix": f"ga{self.ctx.iteration:02d}", "symprec": 0.1,
-             "allocation": self.parameters.oracle_allocation,
-             "seed": self.inputs.seed.value * 1000 + self.ctx.iteration},
+             "allocation": self.parameters.oracle_allocation, "objective": self.objective.to_dict(),
+             "seed": self._seed("recommendation", self.ctx.iteration)},
             known=[orm.load_node(uuid) for uuid in self.ctx.relaxed_uuids])
         self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
 
     def _ranked_recommendations(self, settings: dict, known: list | None = None) -> dict:
         inputs = {}
-        for system in CRYSTAL_SYSTEMS:
-            node = self.ctx.get(f"ga_{system}")
-            if node is None:
-                continue
+        runs = {node.inputs.parameters["crystal_system"]: node for node in self.ctx.ga_runs}
+        for system in (s for s in CRYSTAL_SYSTEMS if s in runs):
+            node = runs[system]
             if not node.is_finished_ok:
                 self.report(f"GA of {system} failed (exit {node.exit_status}); it proposes nothing")
                 continue
@@ -525,19 +548,17 @@ class CrySPAIWorkChain(WorkChain):
     def run_final_search(self):
         """GA per crystal system on the final network (only the requested system when one is given)."""
         systems = resolve_crystal_systems(self.inputs.crystal_system.value)
-        for system in CRYSTAL_SYSTEMS:
-            self.ctx.pop(f"ga_{system}", None)
-        return ToContext(**self._submit_evolution(systems, self.parameters.final_ga, "final_ga"))
+        return self._submit_evolution("final_ga", systems, self.parameters.final_ga)
 
     def recommend_structures(self):
         """The ``n_verify`` lowest distinct structures of the final GA go to oracle verification."""
-        self.ctx.candidates = self._ranked_recommendations({"n_verify": self.ctx.n_verify, "symprec": 0.1})
+        self.ctx.candidates = self._ranked_recommendations({"n_verify": self.ctx.n_verify, "symprec": 0.1,
+                                                            "objective": self.objective.to_dict()})
         self.report(f"{len(self.ctx.candidates)} recommended structures go to oracle verification")
 
     def verify_with_oracle(self):
         """Oracle relaxation of the recommended structures."""
-        left = self._oracle_budget_left()
-        if not self.ctx.candidates or (left is not None and left <= 0):
+        if not self.ctx.candidates or self._oracle_calls_left() == 0:
             return None
         return self._submit_oracle(self.ctx.candidates, "oracle_verification")
 
@@ -576,7 +597,7 @@ class CrySPAIWorkChain(WorkChain):
         n_candidates = max(self.ctx.n_verify, 16)
         outputs = rank_results(
             orm.Dict(run_info),
-            orm.Dict({"n_candidates": n_candidates, "symprec": 0.1,
+            orm.Dict({"n_candidates": n_candidates, "symprec": 0.1, "objective": self.objective.to_dict(),
                       "crystal_system": self.inputs.crystal_system.value}),
             **inputs,
         )
@@ -592,7 +613,7 @@ class CrySPAIWorkChain(WorkChain):
         if candidates:
             best = candidates[0]
             self.report(f"rank 1: {best['spacegroup_symbol']} ({best['spacegroup_number']}), "
-                        f"{best['energy_per_atom']:.4f} eV/atom; {len(candidates)} candidates")
+                        f"{best[self.objective.name]:.4f} eV/atom; {len(candidates)} candidates")
 
 
 def _round_mev(value: float | None) -> float | None:

@@ -1,27 +1,20 @@
-"""``cryspai.oracle``: relax a set of structures with an engine: batch engines (``ase``) in ``max_parallel`` batch
-CalcJobs, per-structure engines (``abinit``, ``vasp``) as one restart work chain per structure, ``max_parallel`` at
-a time."""
+"""``cryspai.oracle``: relax a set of structures with an engine, ``max_parallel`` processes at a time: batch engines
+(``ase``) as ``max_parallel`` batch CalcJobs, per-structure engines (``abinit``, ``vasp``) as one restart work chain
+per structure (``engines/base.py``)."""
 
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain, if_, while_
-from aiida.plugins import CalculationFactory, WorkflowFactory
+from aiida.engine import ToContext, WorkChain, append_, if_, while_
 
-from ..calcfunctions.gather import gather_relaxations
 from ..data.dataset import DatasetData
-from ..engines import EngineError, get_engine
+from ..engines import PER_STRUCTURE, EngineError, get_engine
 
 
 def oracle_outputs(node: orm.ProcessNode, namespace: str) -> dict:
     """The ``namespace`` outputs (``energies``, ``relaxed_structures``, ``results``, ``frames``) of a finished
     OracleWorkChain as a dict; empty when none of its structures gave one (every relaxation failed)."""
     return dict(getattr(node.outputs, namespace)) if namespace in node.outputs else {}
-
-
-def _batches(keys: list[str], n_batches: int) -> list[list[str]]:
-    n_batches = max(1, min(n_batches, len(keys)))
-    return [keys[k::n_batches] for k in range(n_batches)]
 
 
 def validate_engine(value, _ctx):
@@ -36,7 +29,7 @@ def validate_prerelax_engine(value, _ctx):
         engine = get_engine(value.value)
     except EngineError as error:
         return str(error)
-    if engine.per_structure:
+    if engine.kind == PER_STRUCTURE:
         return f"the pre-relaxation engine must be a batch engine (ase:...), got {value.value}"
 
 
@@ -48,7 +41,7 @@ def validate_inputs(inputs, _ctx):
 
 
 class OracleWorkChain(WorkChain):
-    """Splits ``structures`` into ``max_parallel`` batches, relaxes them with the engine, gathers the results."""
+    """Relaxes ``structures`` with the engine, ``max_parallel`` processes at a time, and gathers the results."""
 
     @classmethod
     def define(cls, spec):
@@ -58,7 +51,7 @@ class OracleWorkChain(WorkChain):
         spec.input("parameters", valid_type=orm.Dict, help="Engine parameters (fmax, max_steps, guards, ...).")
         spec.input("code", valid_type=orm.AbstractCode, help="The engine's code.")
         spec.input("max_parallel", valid_type=orm.Int, default=lambda: orm.Int(2),
-                   help="Number of batch CalcJobs running at once.")
+                   help="Processes (batch CalcJobs or per-structure work chains) running at once.")
         spec.input("options", valid_type=dict, non_db=True, default=lambda: {"threads": 1},
                    help="metadata.options of every CalcJob (resources, threads, ...).")
         spec.input("prerelax_engine", valid_type=orm.Str, required=False, validator=validate_prerelax_engine,
@@ -87,15 +80,15 @@ class OracleWorkChain(WorkChain):
         return get_engine(self.inputs.engine.value)
 
     def setup(self):
-        self.ctx.waiting = sorted(self.inputs.structures.keys())
+        keys = sorted(self.inputs.structures.keys())
+        self.ctx.waiting = self.engine.groups(keys, self.inputs.max_parallel.value)
         self.ctx.starts = {key: node.uuid for key, node in self.inputs.structures.items()}
-
-    def _structure(self, key: str) -> orm.StructureData:
-        """The structure the engine starts from: the pre-relaxed one where there is one."""
-        return orm.load_node(self.ctx.starts[key])
+        self.ctx.relaxations = []
+        self.ctx.groups = {}  # process uuid -> [call link label, structure keys]
 
     def should_prerelax(self):
-        return "prerelax_engine" in self.inputs and self.engine.per_structure
+        """Only structure-by-structure (DFT) engines start from pre-relaxed structures."""
+        return "prerelax_engine" in self.inputs and self.engine.kind == PER_STRUCTURE
 
     def run_prerelaxation(self):
         """Every structure relaxed by the batch engine first (one CalcJob), with the search's ase settings."""
@@ -107,10 +100,10 @@ class OracleWorkChain(WorkChain):
         inputs = engine.get_inputs(dict(self.inputs.structures), parameters, self.inputs.prerelax_code,
                                    self.inputs.options)
         inputs["metadata"]["call_link_label"] = "prerelaxation"
-        node = self.submit(CalculationFactory(engine.process_entry_point), **inputs)
-        self.report(f"pre-relaxation of {len(self.ctx.waiting)} structures with {engine.name} -> "
+        node = self.submit(engine.process_class(), **inputs)
+        self.report(f"pre-relaxation of {len(self.ctx.starts)} structures with {engine.name} -> "
                     f"{node.process_label}<{node.pk}>")
-        self.to_context(prerelaxation=node)
+        return ToContext(prerelaxation=node)
 
     def inspect_prerelaxation(self):
         """Pre-relaxed structures replace the given ones; where the pre-relaxation failed, the given one is used."""
@@ -129,79 +122,39 @@ class OracleWorkChain(WorkChain):
         return bool(self.ctx.waiting)
 
     def run_relaxations(self):
-        if self.engine.per_structure:
-            return self._run_next_structures()
-        self.ctx.waiting = []
-        engine = self.engine
-        process = CalculationFactory(engine.process_entry_point)
-        keys = sorted(self.inputs.structures.keys())
-        for index, batch in enumerate(_batches(keys, self.inputs.max_parallel.value)):
-            inputs = engine.get_inputs(
-                {key: self.inputs.structures[key] for key in batch},
-                self.inputs.parameters.get_dict(),
-                self.inputs.code,
-                self.inputs.options,
-            )
-            inputs["metadata"]["call_link_label"] = f"batch_{index:02d}"
+        """The next ``max_parallel`` groups of structures, one process each; wait for them."""
+        engine, process = self.engine, self.engine.process_class()
+        n_parallel = self.inputs.max_parallel.value
+        groups, self.ctx.waiting = self.ctx.waiting[:n_parallel], self.ctx.waiting[n_parallel:]
+        for keys in groups:
+            label = _label(engine, keys, len(self.ctx.groups))
+            structures = {key: orm.load_node(self.ctx.starts[key]) for key in keys}
+            inputs = engine.get_inputs(structures, self.inputs.parameters.get_dict(), self.inputs.code,
+                                       self.inputs.options)
+            inputs.setdefault("metadata", {})["call_link_label"] = label
             node = self.submit(process, **inputs)
-            self.report(f"batch {index}: {len(batch)} structures -> {process.__name__}<{node.pk}>")
-            self.to_context(**{f"batch_{index:02d}": node})
-
-    def _run_next_structures(self):
-        """Submit the next ``max_parallel`` structures, one process each; wait for them."""
-        engine = self.engine
-        process = WorkflowFactory(engine.process_entry_point)
-        batch, self.ctx.waiting = (self.ctx.waiting[: self.inputs.max_parallel.value],
-                                   self.ctx.waiting[self.inputs.max_parallel.value:])
-        for key in batch:
-            inputs = engine.get_inputs(self._structure(key), self.inputs.parameters.get_dict(),
-                                       self.inputs.code, self.inputs.options)
-            inputs["metadata"] = {"call_link_label": f"relax_{key}"}
-            node = self.submit(process, **inputs)
-            self.report(f"{key} -> {process.__name__}<{node.pk}>")
-            self.to_context(**{f"relax_{key}": node})
+            self.report(f"{label}: {len(keys)} structure{'s' if len(keys) > 1 else ''} -> "
+                        f"{process.__name__}<{node.pk}>")
+            self.ctx.groups[node.uuid] = [label, list(keys)]
+            self.to_context(relaxations=append_(node))
 
     def collect_results(self):
-        if self.engine.per_structure:
-            return self._collect_per_structure()
-        finished = 0
-        for label in sorted(k for k in self.ctx.keys() if k.startswith("batch_")):
-            node = self.ctx[label]
-            if not node.is_finished_ok:
-                self.report(f"{label} ({node.process_label}<{node.pk}>) failed: exit {node.exit_status} "
-                            f"{node.exit_message}; its structures are left out")
-                continue
-            finished += 1
-            for namespace in ("relaxed_structures", "energies"):
-                if namespace in node.outputs:
-                    for key, value in node.outputs[namespace].items():
-                        self.out(f"{namespace}.{key}", value)
-            self.out(f"results.{label}", node.outputs.results)
-            self.out(f"frames.{label}", node.outputs.frames)
-        if not finished:
+        """The engine gathers its finished processes into the oracle's outputs; failures are reported."""
+        nodes = {}
+        for node in self.ctx.relaxations:
+            label, keys = self.ctx.groups[node.uuid]
+            nodes[label] = (list(keys), node)
+        engine = self.engine
+        for line in engine.report_failures(nodes):
+            self.report(line)
+        outputs = engine.gather(nodes)
+        if not outputs:
             return self.exit_codes.ERROR_ALL_BATCHES_FAILED
+        for namespace, values in outputs.items():
+            for key, value in values.items():
+                self.out(f"{namespace}.{key}", value)
 
-    def _collect_per_structure(self):
-        """Finished relaxations give their structure, energy and frames; a failed one is recorded with its reason
-        and gives nothing to the dataset."""
-        engine, relaxations, details = self.engine, {}, {}
-        for key in sorted(self.inputs.structures.keys()):
-            node = self.ctx[f"relax_{key}"]
-            wall_s = (node.mtime - node.ctime).total_seconds()
-            outputs = engine.relaxation_outputs(node)
-            if outputs is not None:
-                structure, relaxations[key] = outputs
-                details[key] = {"wall_s": wall_s}
-                self.out(f"relaxed_structures.{key}", structure)
-            else:
-                reason = f"{node.process_label}<{node.pk}> exit {node.exit_status}: {node.exit_message}"
-                details[key] = {"wall_s": wall_s, "reason": reason}
-                self.report(f"{key} failed ({reason}); recorded, not used")
-        if not relaxations:
-            return self.exit_codes.ERROR_ALL_BATCHES_FAILED
-        gathered = gather_relaxations(orm.Dict(details), **relaxations,
-                                      metadata={"call_link_label": "gather_relaxations"})
-        for key, energy in gathered["energies"].items():
-            self.out(f"energies.{key}", energy)
-        self.out("results.relaxations", gathered["results"])
-        self.out("frames.relaxations", gathered["frames"])
+
+def _label(engine, keys: list[str], index: int) -> str:
+    """The call link label of one group: ``relax_<key>`` for one structure per process, ``batch_NN`` otherwise."""
+    return f"relax_{keys[0]}" if engine.kind == PER_STRUCTURE else f"batch_{index:02d}"

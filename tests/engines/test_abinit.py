@@ -1,4 +1,5 @@
-"""Real Abinit (Debian 9.6.2) through aiida-abinit's AbinitCalculation as fixed in ``engines/abinit_plugin.py``.
+"""Real Abinit (Debian 9.6.2) through aiida-abinit's AbinitCalculation as fixed in
+``calculations/abinit.py`` and ``parsers/abinit.py``.
 
 One test per defect of aiida-abinit 0.5.0 with aiida-core 2.9 / abipy 1.0 (see that module's docstring).
 """
@@ -42,7 +43,7 @@ def abinit_inputs(aiida_profile_clean):
 
 def test_left_handed_cells_are_written_right_handed():
     from aiida_cryspai.analysis.compare import unique_indices
-    from aiida_cryspai.engines.abinit_plugin import right_handed
+    from aiida_cryspai.calculations.abinit import right_handed
 
     atoms = bulk("Si", "diamond", a=5.43, cubic=True)
     atoms.positions[0] += [0.1, 0.0, 0.0]
@@ -77,7 +78,7 @@ def test_input_is_written_as_given(abinit_inputs, tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)  # a dry run writes submit_test/ into the working directory
 
-    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+    from aiida_cryspai.calculations.abinit import CryspaiAbinitCalculation
 
     inputs = abinit_inputs(bulk("Si", "diamond", a=5.43, cubic=True), {**SCF, "ecut": 15.0})
     inputs["metadata"]["dry_run"] = True
@@ -96,7 +97,7 @@ def test_si2_relaxation_lowers_the_energy_and_returns_a_trajectory(abinit_inputs
     """A real relaxation: exit 0, energy down along the trajectory (d: TrajectoryData built), forces small."""
     from aiida.engine import run_get_node
 
-    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+    from aiida_cryspai.calculations.abinit import CryspaiAbinitCalculation
 
     results, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), RELAX))
     assert node.exit_status == 0, node.exit_message
@@ -116,7 +117,7 @@ def test_si2_relaxation_lowers_the_energy_and_returns_a_trajectory(abinit_inputs
 def test_scf_non_convergence_is_exit_500(abinit_inputs):
     from aiida.engine import run_get_node
 
-    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+    from aiida_cryspai.calculations.abinit import CryspaiAbinitCalculation
 
     _, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**SCF, "nstep": 2}))
     assert node.exit_status == 500
@@ -126,7 +127,7 @@ def test_scf_non_convergence_is_exit_500(abinit_inputs):
 def test_ionic_non_convergence_is_exit_501_with_its_frames(abinit_inputs):
     from aiida.engine import run_get_node
 
-    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+    from aiida_cryspai.calculations.abinit import CryspaiAbinitCalculation
 
     results, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**RELAX, "ntime": 1}))
     assert node.exit_status == 501
@@ -137,7 +138,7 @@ def test_ionic_non_convergence_is_exit_501_with_its_frames(abinit_inputs):
 def test_an_abinit_error_is_exit_304(abinit_inputs):
     from aiida.engine import run_get_node
 
-    from aiida_cryspai.engines.abinit_plugin import CryspaiAbinitCalculation
+    from aiida_cryspai.calculations.abinit import CryspaiAbinitCalculation
 
     _, node = run_get_node(CryspaiAbinitCalculation, **abinit_inputs(_displaced_si2(), {**SCF, "ecut": -1.0}))
     assert node.exit_status == 304

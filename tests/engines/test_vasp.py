@@ -124,7 +124,7 @@ def test_frames_are_read_from_the_recorded_vasprun():
 
 def test_run_status_is_read_from_vasprun_without_an_outcar():
     """aiida-vasp 5.1 reads the run status from the OUTCAR only; cryspai.vasp reads it from vasprun.xml too."""
-    from aiida_cryspai.engines.vasp_plugin import vasprun_run_status
+    from aiida_cryspai.parsers.vasp import vasprun_run_status
 
     with open(FIXTURES / "relax-not-converged" / "vasprun.xml", "rb") as handle:
         status = vasprun_run_status(handle)

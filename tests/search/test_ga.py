@@ -14,7 +14,7 @@ from aiida_cryspai.search.operators import crossover, permute, rattle, strain
 def _emt_optimiser(emt):
     def optimise(structures):
         results = [relax(atoms, emt, fmax=0.03, max_steps=100, record_frames=False) for atoms in structures]
-        return [(r.atoms, r.energy / len(r.atoms)) if r.ok else None for r in results]
+        return [(r.atoms, r.energy) if r.ok else None for r in results]
 
     return optimise
 
@@ -25,10 +25,10 @@ def test_ga_finds_emt_ground_state_of_ag4_in_cubic(emt):
     settings = GASettings(n_trial=6, n_generations=2, n_replace=3, n_offspring=6, n_recommend=3)
     result = evolve(parse_composition("Ag4"), "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
     best = result.recommended[0]
-    assert best.energy_per_atom == pytest.approx(reference_energy, abs=1e-3)
+    assert best.objective_per_atom == pytest.approx(reference_energy, abs=1e-3)
     assert spacegroup(best.atoms).number == 225
     # energies of the recommendations are sorted and the best per generation never gets worse
-    energies = [ind.energy_per_atom for ind in result.recommended]
+    energies = [ind.objective_per_atom for ind in result.recommended]
     assert energies == sorted(energies)
     assert all(b <= a + 1e-12 for a, b in zip(result.best_per_generation, result.best_per_generation[1:]))
 
@@ -90,13 +90,13 @@ def test_aenergy_filter_discards_structures_above_the_species_sum(emt):
     composition = parse_composition("Ag4")
     settings = GASettings(n_trial=6, n_generations=1, n_replace=3, n_offspring=4, n_recommend=6)
     unfiltered = evolve(composition, "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
-    energies = sorted(ind.energy_per_atom for ind in unfiltered.population)
+    energies = sorted(ind.objective_per_atom for ind in unfiltered.population)
     assert energies[0] < energies[-1] - 1e-3
     limit = 0.5 * (energies[0] + energies[-1])
     settings.aenergy = {"Ag": limit}
     assert energy_limit_per_atom(settings, composition) == pytest.approx(limit)
     filtered = evolve(composition, "cubic", 70.0, _emt_optimiser(emt), settings, seed=2, log=lambda _: None)
-    assert filtered.population and all(ind.energy_per_atom <= limit for ind in filtered.population)
+    assert filtered.population and all(ind.objective_per_atom <= limit for ind in filtered.population)
     # per species: the limit is the composition-weighted sum; every species needs a value
     mixed = GASettings(aenergy={"Ga": -3.0, "As": -5.0})
     assert energy_limit_per_atom(mixed, parse_composition("Ga4As4")) == pytest.approx(-4.0)

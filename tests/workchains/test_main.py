@@ -122,7 +122,7 @@ def test_unknown_parameter_is_refused(aiida_profile, cryspai_codes):
     (lambda p: p["ga"].update(aenergy={"Ag": -3.0}), ("aenergy", "Cu")),
     (lambda p: p.update(oracle_allocation="uniform"), ("oracle_allocation", "uniform")),
     (lambda p: p.update(volume_radii="ionic"), ("volume_radii", "ionic")),
-    (lambda p: p.update(volume_radii="pseudopotentials"), ("needs a DFT engine", "ase:emt")),
+    (lambda p: p.update(volume_radii="pseudopotentials"), ("needs a DFT engine", "ase:emt has no pseudopotentials")),
 ])
 def test_bad_search_parameters_are_refused(aiida_profile, cryspai_codes, change, words):
     from aiida import orm

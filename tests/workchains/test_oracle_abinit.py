@@ -66,7 +66,8 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
     atoms.positions[1] += [0.08, 0.05, -0.04]
     overrides = {"kpoints_distance": 0.5, "max_restarts": 3, "cell_relaxation": "fixed",
                  "parameters": {"ecut": 10.0, "nstep": 3, "ionmov": 0, "ntime": 0}}
-    inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
+    inputs = AbinitEngine().get_inputs({"s": orm.StructureData(ase=atoms)},
+                                       {"dft_protocol": "fast", "abinit": overrides},
                                        abinit_code, {})
     # Si2: 8 valence electrons, 4 occupied bands; smearing gets 8 bands so the highest stays empty
     assert inputs["abinit"]["parameters"]["nband"] == 8
@@ -101,7 +102,8 @@ def test_symmetry_group_closure_error_is_restarted_with_another_tolerance(abinit
     atoms = Atoms("Si8", cell=NEARLY_SYMMETRIC_SI8["cell"], positions=NEARLY_SYMMETRIC_SI8["positions"], pbc=True)
     overrides = {"kpoints_distance": 0.6, "cell_relaxation": "fixed",
                  "parameters": {"ecut": 8.0, "ionmov": 0, "ntime": 0}}
-    inputs = AbinitEngine().get_inputs(orm.StructureData(ase=atoms), {"dft_protocol": "fast", "abinit": overrides},
+    inputs = AbinitEngine().get_inputs({"s": orm.StructureData(ase=atoms)},
+                                       {"dft_protocol": "fast", "abinit": overrides},
                                        abinit_code, {})
     results, node = run_get_node(AbinitRelaxWorkChain, **inputs)
     calculations = sorted(node.called, key=lambda n: n.ctime)
