@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 from aiida.orm import ArrayData
 
-from ..ml.dataset import ARRAY_NAMES, empty_arrays
+from ..ml.dataset import array_names, empty_arrays
 
 
 class DatasetData(ArrayData):
-    """Frames (cells, positions, species, energies, forces, stress), their trajectory groups and sources."""
+    """Frames (cells, positions, species, energies, forces, stress), their trajectory groups and sources, and
+    any optional arrays (``ml.dataset.OPTIONAL_ARRAYS``, e.g. a prior's energies and forces)."""
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> DatasetData:
         node = cls()
-        for name in ARRAY_NAMES:
+        for name in array_names(arrays):
             node.set_array(name, np.asarray(arrays[name]))
         node.base.attributes.set("n_frames", int(len(arrays["energies"])))
         node.base.attributes.set("n_groups", int(len(np.unique(arrays["groups"]))))
@@ -26,7 +27,12 @@ class DatasetData(ArrayData):
         return cls.from_arrays(empty_arrays())
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {name: self.get_array(name) for name in ARRAY_NAMES}
+        return {name: self.get_array(name) for name in array_names(dict.fromkeys(self.get_arraynames()))}
+
+    @property
+    def optional_arrays(self) -> list[str]:
+        """The optional arrays this dataset carries."""
+        return array_names(dict.fromkeys(self.get_arraynames()))[len(empty_arrays()):]
 
     @property
     def n_frames(self) -> int:

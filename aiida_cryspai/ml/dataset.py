@@ -3,6 +3,10 @@
 Arrays: ``n_atoms`` (n), ``cells`` (n,3,3), ``positions`` (N,3), ``numbers`` (N), ``energies`` (n, eV),
 ``forces`` (N,3, NaN if unknown), ``stress`` (n,6, Voigt, eV/Å^3, NaN if unknown), ``groups`` (n, one
 relaxation trajectory per group) and ``sources`` (n, text naming the oracle calculation and structure).
+
+Optional arrays (:data:`OPTIONAL_ARRAYS`) carry per-frame or per-atom extras, e.g. a prior model's energies and
+forces on the oracle's frames, computed once and stored with the dataset. They travel with every operation here;
+where one part of a concatenation lacks an optional array the other has, its values are NaN (unknown).
 """
 
 from __future__ import annotations
@@ -14,6 +18,37 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 ARRAY_NAMES = ("n_atoms", "cells", "positions", "numbers", "energies", "forces", "stress", "groups", "sources")
+# name -> (per "frame" or per "atom", shape of one entry): extras a dataset may carry
+OPTIONAL_ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "prior_energies": ("frame", ()),  # eV, of the whole frame
+    "prior_forces": ("atom", (3,)),  # eV/Å
+    "prior_stress": ("frame", (6,)),  # eV/Å^3, Voigt
+}
+_PER_ATOM = {"positions", "numbers", "forces"} | {n for n, (kind, _) in OPTIONAL_ARRAYS.items() if kind == "atom"}
+
+
+def array_names(arrays: dict[str, np.ndarray]) -> list[str]:
+    """The names of ``arrays`` in their canonical order: the required ones, then the optional ones present;
+    raises ``ValueError`` for a required one missing or an unknown one."""
+    missing = [name for name in ARRAY_NAMES if name not in arrays]
+    unknown = sorted(set(arrays) - set(ARRAY_NAMES) - set(OPTIONAL_ARRAYS))
+    if missing or unknown:
+        raise ValueError(f"dataset arrays: missing {missing}, unknown {unknown} (optional ones: "
+                         f"{', '.join(OPTIONAL_ARRAYS)})")
+    return [*ARRAY_NAMES, *(name for name in OPTIONAL_ARRAYS if name in arrays)]
+
+
+def with_optional(arrays: dict[str, np.ndarray], name: str, values) -> dict[str, np.ndarray]:
+    """``arrays`` with the optional array ``name`` set to ``values`` (checked against its shape)."""
+    kind, shape = OPTIONAL_ARRAYS[name]
+    count = int(arrays["n_atoms"].sum()) if kind == "atom" else len(arrays["n_atoms"])
+    values = np.asarray(values, dtype=float).reshape((count, *shape))
+    return {**arrays, name: values}
+
+
+def _unknown(name: str, n_atoms: np.ndarray) -> np.ndarray:
+    kind, shape = OPTIONAL_ARRAYS[name]
+    return np.full((int(n_atoms.sum()) if kind == "atom" else len(n_atoms), *shape), np.nan)
 
 
 def has_forces(atoms: Atoms) -> bool:
@@ -60,7 +95,9 @@ def frames_to_arrays(frames: list[Atoms], groups: list[int], sources: list[str])
 
 
 def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
-    """Atoms with single-point calculators; ``info`` holds ``group`` and ``source``."""
+    """Atoms with single-point calculators; ``info`` holds ``group``, ``source`` and the per-frame optional
+    arrays, ``arrays`` the per-atom ones."""
+    optional = [name for name in array_names(arrays) if name in OPTIONAL_ARRAYS]
     frames = []
     offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
     for k, n in enumerate(arrays["n_atoms"]):
@@ -76,6 +113,11 @@ def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
         atoms.calc = SinglePointCalculator(atoms, **results)
         atoms.info["group"] = int(arrays["groups"][k])
         atoms.info["source"] = str(arrays["sources"][k])
+        for name in optional:
+            if name in _PER_ATOM:
+                atoms.arrays[name] = np.array(arrays[name][lo:hi])
+            else:
+                atoms.info[name] = np.array(arrays[name][k])
         frames.append(atoms)
     return frames
 
@@ -85,8 +127,11 @@ def concatenate(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> 
     offset = int(first["groups"].max()) + 1 if len(first["groups"]) else 0
     second = dict(second)
     second["groups"] = second["groups"] + offset - (int(second["groups"].min()) if len(second["groups"]) else 0)
+    optional = sorted(set(array_names(first) + array_names(second)) - set(ARRAY_NAMES), key=list(OPTIONAL_ARRAYS).index)
+    first = {**{name: _unknown(name, first["n_atoms"]) for name in optional}, **first}
+    second = {**{name: _unknown(name, second["n_atoms"]) for name in optional}, **second}
     out = {}
-    for name in ARRAY_NAMES:
+    for name in [*ARRAY_NAMES, *optional]:
         a, b = first[name], second[name]
         if name == "sources":
             width = max(a.dtype.itemsize, b.dtype.itemsize) // 4 or 1
@@ -104,11 +149,8 @@ def subset(arrays: dict[str, np.ndarray], indices) -> dict[str, np.ndarray]:
         np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in indices]) if len(indices) else
         np.zeros(0, dtype=np.int64)
     )
-    out = {}
-    for name in ARRAY_NAMES:
-        per_atom = name in ("positions", "numbers", "forces")
-        out[name] = arrays[name][atom_index] if per_atom else arrays[name][indices]
-    return out
+    return {name: arrays[name][atom_index] if name in _PER_ATOM else arrays[name][indices]
+            for name in array_names(arrays)}
 
 
 def select_trajectory_frames(energies_per_atom: np.ndarray, min_change: float) -> np.ndarray:
@@ -130,5 +172,6 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays saved by :func:`save_arrays`: the required ones and the optional ones present."""
     with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in ARRAY_NAMES}
+        return {name: data[name] for name in array_names({name: None for name in data.files})}

@@ -8,7 +8,7 @@ import numpy as np
 from aiida.orm import Dict, Float, StructureData
 
 from ..data.dataset import DatasetData
-from ..ml.dataset import ARRAY_NAMES
+from ..ml.dataset import array_names
 from .base import ParsingFailed, ScriptParser
 
 
@@ -18,7 +18,7 @@ class RelaxParser(ScriptParser):
         relaxed = self.read_extxyz("relaxed.xyz")
         try:
             with np.load(io.BytesIO(self.read_bytes("frames.npz")), allow_pickle=False) as data:
-                arrays = {name: data[name] for name in ARRAY_NAMES}
+                arrays = {name: data[name] for name in array_names(dict.fromkeys(data.files))}
         except (ValueError, KeyError, OSError) as error:
             raise ParsingFailed(
                 self.exit_codes.ERROR_READING_OUTPUT.format(filename="frames.npz", error=error)
