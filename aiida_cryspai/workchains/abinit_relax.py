@@ -21,6 +21,15 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
     ionic non-convergence (from the last structure)."""
 
     _process_class = CryspaiAbinitCalculation
+    # what the handlers change, as aiida-quantumespresso's PwBaseWorkChain keeps its factors
+    defaults = AttributeDict({
+        "nstep": 30,  # Abinit's default number of SCF steps
+        "nstep_factor": 2,  # SCF not converged: this many times more steps
+        "diemix_factor": 0.5,  # ... and gentler density mixing
+        "strprecon_factor": 0.5,  # the cell moved too far: gentler cell steps
+        "tolsym": 1.0e-5,  # Abinit's default symmetry tolerance
+        "symmetry_tolerances": SYMMETRY_TOLERANCES,
+    })
 
     @classmethod
     def define(cls, spec):
@@ -58,12 +67,14 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
         during the relaxation restarts from its last structure (with gentler cell steps); any other error (bad
         input, a cell Abinit refuses) is not fixable: stop."""
         log = _stdout(calculation)
-        tolsym = float(self.ctx.inputs.parameters.get_dict().get("tolsym", 1.0e-5))
-        if "Error in group closure" in log and tolsym > SYMMETRY_TOLERANCES[-1]:
+        tolerances = self.defaults.symmetry_tolerances
+        tolsym = float(self.ctx.inputs.parameters.get_dict().get("tolsym", self.defaults.tolsym))
+        untried = tolerances[tolerances.index(tolsym) + 1:] if tolsym in tolerances else tolerances
+        if "Error in group closure" in log and untried:
             # symmetry operations found within tolsym that do not form a group: a structure a little off a
             # symmetric one (a CHGNet-relaxed cell, say). Find the whole group and let Abinit symmetrize the
             # structure (tolsym 1e-3); failing that, use exact symmetries only.
-            tolsym = next(t for t in SYMMETRY_TOLERANCES if t < tolsym)
+            tolsym = untried[0]
             self._update_parameters(tolsym=tolsym)
             self.report(f"{calculation.process_label}<{calculation.pk}>: symmetry operations do not form a group; "
                         f"restarting with tolsym {tolsym}")
@@ -71,7 +82,7 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
         if "output_structure" in calculation.outputs and ("Dilatmx has been exceeded" in log
                                                           or "negative (R1 x R2)" in log):
             parameters = self.ctx.inputs.parameters.get_dict()
-            strprecon = 0.5 * float(parameters.get("strprecon", 1.0))
+            strprecon = self.defaults.strprecon_factor * float(parameters.get("strprecon", 1.0))
             self._update_parameters(strprecon=strprecon)
             self._restart_from_last_structure(calculation)
             self.report(f"{calculation.process_label}<{calculation.pk}>: the cell moved too far; restarting from "
@@ -92,8 +103,8 @@ class AbinitRelaxWorkChain(BaseRestartWorkChain):
     def handle_scf_not_converged(self, calculation):
         """SCF not converged: twice the steps, and gentler density mixing."""
         parameters = self.ctx.inputs.parameters.get_dict()
-        nstep = 2 * int(parameters.get("nstep", 30))
-        diemix = 0.5 * float(parameters.get("diemix", 1.0))
+        nstep = self.defaults.nstep_factor * int(parameters.get("nstep", self.defaults.nstep))
+        diemix = self.defaults.diemix_factor * float(parameters.get("diemix", 1.0))
         self._update_parameters(nstep=nstep, diemix=diemix)
         self._restart_from_last_structure(calculation)
         self.report(f"{calculation.process_label}<{calculation.pk}> SCF not converged; restarting with nstep {nstep},"

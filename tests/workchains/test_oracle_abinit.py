@@ -12,15 +12,6 @@ pytestmark = pytest.mark.skipif(shutil.which("abinit") is None, reason="Debian's
 FAST_SI = {"kpoints_distance": 0.5, "parameters": {"ecut": 10.0}}
 
 
-@pytest.fixture
-def abinit_code(aiida_profile_clean):
-    from aiida_cryspai.cli.profile import ensure_abinit_code, ensure_computer
-    from aiida_cryspai.engines.pseudos import install_abinit_families
-
-    install_abinit_families(log=lambda _: None)
-    return ensure_abinit_code(ensure_computer())
-
-
 def test_oracle_relaxes_with_abinit_and_records_a_failure(abinit_code):
     from aiida import orm
     from aiida.engine import run_get_node
