@@ -28,8 +28,9 @@ class CalculatorSpec:
     name: str
     description: str
     build: Callable[[], object]
-    elements: tuple[str, ...] | None = None  # None: every element up to ``max_atomic_number``
+    elements: tuple[str, ...] | None = None  # None: every element up to ``max_atomic_number`` but ``excluded``
     max_atomic_number: int = 94
+    excluded: tuple[str, ...] = ()
     # energies per atom above this are unphysical (calculators whose zero is the free atoms); None: no limit
     max_energy_per_atom: float | None = None
 
@@ -37,7 +38,7 @@ class CalculatorSpec:
         from ase.data import atomic_numbers
 
         if self.elements is None:
-            return sorted({s for s in symbols if atomic_numbers[s] > self.max_atomic_number})
+            return sorted({s for s in symbols if atomic_numbers[s] > self.max_atomic_number or s in self.excluded})
         return sorted({s for s in symbols if s not in self.elements})
 
 
@@ -54,6 +55,12 @@ def _chgnet():
     return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
 
 
+def _sevennet():
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator("7net-0", device="cpu")
+
+
 CALCULATORS: dict[str, CalculatorSpec] = {
     spec.name: spec
     for spec in (
@@ -61,6 +68,8 @@ CALCULATORS: dict[str, CalculatorSpec] = {
                        elements=("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au")),
         CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel", _chgnet,
                        max_atomic_number=94, max_energy_per_atom=0.0),
+        CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel", _sevennet,
+                       max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0),
     )
 }
 NETWORK = "network"
