@@ -10,6 +10,10 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 
 .PHONY: install predict test test-slow test-all lint clean
 
+# one BLAS/OpenMP thread per test process: the tests' CalcJobs run beside pytest on the same cores, and
+# oversubscribed threads made a CPU-bound test up to 10 times slower (the CalcJob scripts set their own threads)
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 $(STAMP): setup.cfg pyproject.toml
 	# From Debian: Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp);
 	# SLURM and munge for the tests' one-node cluster (tests/slurm); Chromium + its driver for the report test
@@ -36,14 +40,14 @@ predict: install
 # every test but the long scientific runs marked slow (those: make test-slow; both: make test-all)
 test: install
 	$(BIN)/ruff check aiida_cryspai tests
-	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m "not slow"
 
 test-slow: install
-	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m slow
+	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m slow
 
 test-all: install
 	$(BIN)/ruff check aiida_cryspai tests
-	$(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25
+	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25
 
 lint: install
 	$(BIN)/ruff check aiida_cryspai tests

@@ -33,6 +33,19 @@ class CalculatorSpec:
     excluded: tuple[str, ...] = ()
     # energies per atom above this are unphysical (calculators whose zero is the free atoms); None: no limit
     max_energy_per_atom: float | None = None
+    package: str = "ase"  # the distribution whose version is recorded
+    checkpoint: Callable[[], Path] | None = None  # the weights file, whose SHA-256 is recorded
+
+    def provenance(self) -> dict:
+        """Which model exactly: ``name``, ``version`` (of its package) and ``checkpoint_sha256`` (None without
+        weights), for the graph and results.json."""
+        import hashlib
+        from importlib.metadata import version
+
+        digest = None
+        if self.checkpoint is not None:
+            digest = hashlib.sha256(Path(self.checkpoint()).read_bytes()).hexdigest()
+        return {"name": self.name, "version": version(self.package), "checkpoint_sha256": digest}
 
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         from ase.data import atomic_numbers
@@ -55,10 +68,22 @@ def _chgnet():
     return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
 
 
+def _chgnet_checkpoint() -> Path:
+    import chgnet
+
+    return Path(chgnet.__file__).parent / "pretrained" / "0.3.0" / "chgnet_0.3.0_e29f68s314m37.pth.tar"
+
+
 def _sevennet():
     from sevenn.calculator import SevenNetCalculator
 
     return SevenNetCalculator("7net-0", device="cpu")
+
+
+def _sevennet_checkpoint() -> Path:
+    from sevenn.util import pretrained_name_to_path
+
+    return Path(pretrained_name_to_path("7net-0"))
 
 
 CALCULATORS: dict[str, CalculatorSpec] = {
@@ -67,9 +92,11 @@ CALCULATORS: dict[str, CalculatorSpec] = {
         CalculatorSpec("emt", "ASE's effective-medium theory (metals; a test oracle)", _emt,
                        elements=("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au")),
         CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel", _chgnet,
-                       max_atomic_number=94, max_energy_per_atom=0.0),
+                       max_atomic_number=94, max_energy_per_atom=0.0, package="chgnet",
+                       checkpoint=_chgnet_checkpoint),
         CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel", _sevennet,
-                       max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0),
+                       max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0,
+                       package="sevenn", checkpoint=_sevennet_checkpoint),
     )
 }
 NETWORK = "network"
@@ -97,11 +124,15 @@ class BatchEvaluator(Protocol):
 
 
 def batch_evaluator(calculator) -> BatchEvaluator:
-    """The batch evaluator of ``calculator``: a network evaluates the batch in one graph; an ASE calculator
-    structure by structure (stress None where it has none)."""
+    """The batch evaluator of ``calculator``: a network evaluates the batch in one graph, a surrogate (prior +
+    correction, ``ml/prior.py``) adds its prior's values; an ASE calculator goes structure by structure (stress
+    None where it has none)."""
     from .calculator import NetworkCalculator
     from .network import Potential
+    from .prior import Surrogate
 
+    if isinstance(calculator, Surrogate):
+        return calculator.evaluate
     model = calculator.model if isinstance(calculator, NetworkCalculator) else calculator
     if isinstance(model, Potential):
         return lambda structures: _network_batch(model, structures)

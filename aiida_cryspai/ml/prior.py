@@ -1,0 +1,109 @@
+"""A surrogate that starts from a universal potential: the prior's energy plus the network's atomic corrections.
+
+E = E_prior + sum_atoms correction; forces and stress are the prior's plus the autograd of the correction (ASE's
+``SumCalculator`` for one structure; :meth:`Surrogate.evaluate` for a batch). The network learns oracle − prior
+on every frame; its per-species reference energies absorb the constant shift between the two. The prior's
+values on a frame are computed once (:func:`prior_labels`) and stored with the dataset as optional arrays
+(``prior_energies``, ``prior_forces``, ``prior_stress``), so retraining never recomputes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from .calculators import CALCULATORS, _network_batch, _single, get_calculator
+from .network import Potential
+
+PRIOR_ARRAYS = ("prior_energies", "prior_forces", "prior_stress")
+
+
+class PriorError(ValueError):
+    """A prior that cannot serve: unknown, the oracle itself, or another checkpoint than the model was trained on."""
+
+
+def check_prior(prior: str | None, oracle: str, symbols: list[str]) -> None:
+    """Raise :class:`PriorError` for an unknown prior, a prior that is the oracle's own model (its correction would
+    be zero by construction), or one that cannot compute an element of ``symbols``."""
+    if prior is None:
+        return
+    if prior not in CALCULATORS:
+        raise PriorError(f"unknown prior {prior!r}; choose none or one of {', '.join(CALCULATORS)}")
+    if oracle == f"ase:{prior}":
+        raise PriorError(f"the prior {prior} is the oracle's own model: its correction would be zero; choose another "
+                         "prior or none")
+    missing = CALCULATORS[prior].unsupported_elements(symbols)
+    if missing:
+        raise PriorError(f"the prior {prior} cannot compute {', '.join(missing)}")
+
+
+def prior_labels(frames: list[Atoms], calculator) -> dict[str, np.ndarray]:
+    """The prior's energies (eV), forces (eV/Å, all atoms stacked) and stresses (Voigt, eV/Å^3) on ``frames``, as
+    the dataset's optional arrays."""
+    energies, forces, stresses = [], [], []
+    for atoms in frames:
+        energy, force, stress = _single(calculator, atoms)
+        energies.append(energy)
+        forces.append(force)
+        stresses.append(full_3x3_to_voigt_6_stress(stress) if stress is not None else np.full(6, np.nan))
+    return {"prior_energies": np.asarray(energies, dtype=float),
+            "prior_forces": np.concatenate(forces) if forces else np.zeros((0, 3)),
+            "prior_stress": np.asarray(stresses, dtype=float).reshape(-1, 6)}
+
+
+def residual_frames(frames: list[Atoms]) -> tuple[list[Atoms], np.ndarray]:
+    """Copies of ``frames`` labelled with oracle − prior (energy, forces and stress where both are known), and those
+    residual energies; each frame carries its prior values as ``arrays_to_frames`` puts them (``info`` and
+    ``arrays``)."""
+    residual, energies = [], []
+    for atoms in frames:
+        if "prior_energies" not in atoms.info or not np.isfinite(atoms.info["prior_energies"]):
+            raise ValueError("a frame has no prior energy: compute the prior's labels first (prior_labels)")
+        results = {"energy": atoms.get_potential_energy() - float(atoms.info["prior_energies"])}
+        oracle = atoms.calc.results
+        if "forces" in oracle and "prior_forces" in atoms.arrays:
+            results["forces"] = np.asarray(oracle["forces"]) - atoms.arrays["prior_forces"]
+        if "stress" in oracle and "prior_stress" in atoms.info and np.isfinite(atoms.info["prior_stress"]).all():
+            results["stress"] = np.asarray(oracle["stress"]) - np.asarray(atoms.info["prior_stress"])
+        copy = atoms.copy()
+        copy.calc = SinglePointCalculator(copy, **results)
+        residual.append(copy)
+        energies.append(results["energy"])
+    return residual, np.asarray(energies)
+
+
+class Surrogate:
+    """The prior (an ASE calculator) plus the correction network (one or an ensemble)."""
+
+    def __init__(self, prior_name: str, correction: Potential, prior=None):
+        self.prior_name = prior_name
+        self.prior = prior if prior is not None else get_calculator(prior_name)
+        self.correction = correction
+
+    def __len__(self) -> int:
+        return len(self.correction) if hasattr(self.correction, "__len__") else 1
+
+    def evaluate(self, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray | None]]:
+        """Energies, forces and stresses of ``structures``: the prior one by one, the correction in one graph."""
+        corrections = _network_batch(self.correction, structures)
+        out = []
+        for atoms, (e_c, f_c, s_c) in zip(structures, corrections):
+            e_p, f_p, s_p = _single(self.prior, atoms)
+            out.append((e_p + e_c, f_p + f_c, None if s_p is None else s_p + s_c))
+        return out
+
+    def energies_and_spread(self, structures: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
+        """Total energies (eV) and the ensemble's spread (eV; the prior is deterministic)."""
+        corrections, spreads = self.correction.energies_and_spread(structures)
+        priors = np.asarray([_single(self.prior, atoms)[0] for atoms in structures])
+        return priors + corrections, spreads
+
+    def calculator(self):
+        """One ASE calculator: ASE's ``SumCalculator`` of the prior and the correction."""
+        from ase.calculators.mixing import SumCalculator
+
+        from .calculator import NetworkCalculator
+
+        return SumCalculator([self.prior, NetworkCalculator(self.correction)])

@@ -1,0 +1,103 @@
+"""Prior + correction: EMT as a cheap prior, CHGNet as the oracle, on copper. The correction must lower the
+held-out error below the prior's, and the surrogate's forces and stress must be the derivatives of its energy."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, subset, with_optional
+from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.prior import PriorError, Surrogate, check_prior, prior_labels, residual_frames
+from aiida_cryspai.ml.relax import relax, relax_batch
+from aiida_cryspai.ml.training import TrainingSettings, train
+
+from ..labelled import emt_copper_frames
+
+
+@pytest.fixture(scope="module")
+def chgnet():
+    return get_calculator("chgnet")
+
+
+@pytest.fixture(scope="module")
+def oracle_dataset(chgnet):
+    """EMT relaxation frames of fcc, hcp and bcc Cu relabelled by CHGNet (the oracle), with EMT's labels as the
+    prior's optional arrays."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from aiida_cryspai.ml.calculators import _single
+
+    frames, groups = emt_copper_frames(per_lattice=2, seed=1, stride=4)
+    labelled = []
+    for atoms in frames:
+        energy, forces, stress = _single(chgnet, atoms)
+        copy = atoms.copy()
+        copy.calc = SinglePointCalculator(copy, energy=energy, forces=forces,
+                                          stress=np.asarray(stress)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]])
+        labelled.append(copy)
+    arrays = frames_to_arrays(labelled, list(groups), [str(g) for g in groups])
+    for name, values in prior_labels(labelled, get_calculator("emt")).items():
+        arrays = with_optional(arrays, name, values)
+    return arrays
+
+
+def _rmse_mev(predicted, reference, n_atoms):
+    return 1000 * float(np.sqrt(np.mean(((np.asarray(predicted) - np.asarray(reference)) / n_atoms) ** 2)))
+
+
+def test_correction_beats_the_prior_out_of_sample(oracle_dataset):
+    groups = oracle_dataset["groups"]
+    held_out = np.isin(groups, np.unique(groups)[::3])
+    train_frames = arrays_to_frames(subset(oracle_dataset, np.flatnonzero(~held_out)))
+    test = subset(oracle_dataset, np.flatnonzero(held_out))
+    residual, energies = residual_frames(train_frames)
+    descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
+    correction, _ = train(residual, energies, np.array([f.info["group"] for f in train_frames]), descriptor,
+                          TrainingSettings(hidden=8, ensemble_size=1), log=lambda _: None)
+    surrogate = Surrogate("emt", correction)
+    test_frames = arrays_to_frames(test)
+    predicted = [e for e, _, _ in surrogate.evaluate(test_frames)]
+    n_atoms = test["n_atoms"]
+    prior_error = _rmse_mev(test["prior_energies"], test["energies"], n_atoms)
+    surrogate_error = _rmse_mev(predicted, test["energies"], n_atoms)
+    # EMT and CHGNet disagree by far more than a constant: the correction must take most of it away
+    assert prior_error > 50
+    assert surrogate_error < 0.3 * prior_error
+
+
+def test_surrogate_forces_and_stress_are_derivatives_of_its_energy(oracle_dataset):
+    from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
+
+    frames = arrays_to_frames(oracle_dataset)
+    residual, energies = residual_frames(frames)
+    descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
+    correction, _ = train(residual, energies, oracle_dataset["groups"], descriptor,
+                          TrainingSettings(hidden=8, ensemble_size=2, max_epochs=20), log=lambda _: None)
+    surrogate = Surrogate("emt", correction)
+    atoms = bulk("Cu", "hcp", a=2.6, c=4.2) * (1, 1, 2)
+    atoms.rattle(0.05, seed=4)
+    atoms.calc = surrogate.calculator()
+    energy, forces, stress = surrogate.evaluate([atoms])[0]
+    assert energy == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
+    assert np.allclose(forces, calculate_numerical_forces(atoms, eps=1e-4), atol=2e-4)
+    voigt = np.asarray(stress)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    assert np.allclose(voigt, calculate_numerical_stress(atoms, eps=1e-5), atol=2e-5)
+    # the relaxer drives the surrogate in a batch exactly as one by one through SumCalculator
+    batch = relax_batch([atoms, atoms], surrogate, fmax=0.02, max_steps=100)
+    single = relax(atoms, surrogate.calculator(), fmax=0.02, max_steps=100)
+    assert batch[0].ok and batch[0].energy == pytest.approx(single.energy, abs=1e-6)
+    assert batch[0].n_steps == single.n_steps
+    # the ensemble's spread is the correction's: the prior adds none
+    assert surrogate.energies_and_spread([atoms])[1][0] > 0
+
+
+def test_a_prior_that_is_the_oracle_or_cannot_compute_an_element_is_refused():
+    check_prior(None, "ase:chgnet", ["Si"])
+    check_prior("chgnet", "abinit", ["Si"])
+    with pytest.raises(PriorError, match="oracle's own model"):
+        check_prior("chgnet", "ase:chgnet", ["Si"])
+    with pytest.raises(PriorError, match="cannot compute Si"):
+        check_prior("emt", "abinit", ["Si", "Cu"])
+    with pytest.raises(PriorError, match="unknown prior 'mace'"):
+        check_prior("mace", "abinit", ["Si"])
