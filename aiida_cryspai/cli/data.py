@@ -30,10 +30,14 @@ def read_labelled(path: str) -> list:
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Where to write the model (.pt).")
 @click.option("--protocol", default="fast", show_default=True, help="Descriptor and training settings.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train_command(data, output, protocol, seed):
+@click.option("--prior", default="none", show_default=True,
+              help="Universal potential under the network (ase:chgnet, ase:sevennet): the network learns the "
+                   "correction DATA - prior; none: the network alone.")
+def train_command(data, output, protocol, seed, prior):
     """Train the atomic-energy network on DATA (extxyz with energies in eV; info 'group' keeps a trajectory
     together in the validation split). Prints the training metrics as JSON."""
     from ..ml.descriptors import DescriptorSettings
+    from ..ml.prior import PriorError, check_prior, train_with_prior
     from ..ml.training import TrainingSettings, train
     from ..protocols import ProtocolError, get_protocol
 
@@ -47,7 +51,15 @@ def train_command(data, output, protocol, seed):
     energies = np.array([a.get_potential_energy() for a in structures])
     descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
     settings = TrainingSettings(**{**parameters["training"], "seed": seed})
-    model, metrics = train(structures, energies, groups, descriptor, settings, log=lambda m: None)
+    prior_name = None if prior == "none" else prior.removeprefix("ase:")
+    try:
+        check_prior(prior_name, "data", species)
+    except PriorError as error:
+        raise click.BadParameter(str(error), param_hint="--prior") from None
+    if prior_name is None:
+        model, metrics = train(structures, energies, groups, descriptor, settings, log=lambda m: None)
+    else:
+        model, metrics = train_with_prior(structures, groups, descriptor, settings, prior_name, log=lambda m: None)
     model.save(output, metrics)
     click.echo(json.dumps({**metrics, "model": str(Path(output))}))
 
@@ -59,14 +71,17 @@ def evaluate_command(model, data):
     """Errors of MODEL on DATA (extxyz): one JSON object with rmse_mev_per_atom, mae_mev_per_atom, n_structures
     and, when DATA has forces, force_rmse_ev_per_angstrom."""
     from ..ml.evaluation import evaluate
-    from ..ml.network import load_potential
+    from ..ml.prior import PriorError, load_surrogate
 
     try:
-        network = load_potential(model)
+        network = load_surrogate(model)
+    except PriorError as error:
+        raise click.ClickException(str(error)) from None
     except Exception as error:  # torch raises several types for a file that is not a model
         raise click.ClickException(f"{model} is not a cryspai model: {error}") from None
+    species = (network.correction if hasattr(network, "correction") else network).settings.species
     structures = read_labelled(data)
-    unknown = sorted({s for a in structures for s in a.get_chemical_symbols()} - set(network.settings.species))
+    unknown = sorted({s for a in structures for s in a.get_chemical_symbols()} - set(species))
     if unknown:
-        raise click.ClickException(f"the model knows {network.settings.species}; {data} also has {unknown}")
+        raise click.ClickException(f"the model knows {species}; {data} also has {unknown}")
     click.echo(json.dumps(evaluate(network, structures)))

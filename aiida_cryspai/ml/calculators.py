@@ -12,6 +12,8 @@ graph; any other ASE calculator is called structure by structure.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,10 +113,11 @@ def get_calculator(name: str, model_path: str | Path | None = None):
         from .network import load_potential
 
         return NetworkCalculator(load_potential(model_path))
-    try:
+    if name not in CALCULATORS:
+        raise ValueError(f"unknown calculator {name!r}; choose one of {', '.join([*CALCULATORS, NETWORK])}")
+    # CHGNet announces itself on stdout ("CHGNet will run on cpu"): keep stdout for the commands' own output
+    with contextlib.redirect_stdout(sys.stderr):
         return CALCULATORS[name].build()
-    except KeyError:
-        raise ValueError(f"unknown calculator {name!r}; choose one of {', '.join([*CALCULATORS, NETWORK])}") from None
 
 
 class BatchEvaluator(Protocol):

@@ -5,26 +5,27 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
+from .calculators import batch_evaluator
 from .dataset import has_forces
-from .network import Potential
 
 
-def evaluate(model: Potential, structures: list[Atoms]) -> dict:
+def evaluate(model, structures: list[Atoms]) -> dict:
     """``rmse_mev_per_atom``, ``mae_mev_per_atom``, ``n_structures``, and ``force_rmse_ev_per_angstrom`` (with
-    ``n_force_components``) when every structure carries forces."""
+    ``n_force_components``) when every structure carries forces, of ``model`` (a network, or a prior plus its
+    correction) on ``structures``."""
     if not structures:
         raise ValueError("no structures to evaluate")
     reference = np.array([a.get_potential_energy() for a in structures])
     n_atoms = np.array([len(a) for a in structures])
     with_forces = all(has_forces(a) for a in structures)
+    evaluate_batch = batch_evaluator(model)
     predicted, force_errors = [], []
-    for atoms in structures:
-        if with_forces:
-            energy, forces, _ = model.energy_forces_stress(atoms)
-            force_errors.append((forces - atoms.calc.results["forces"]).ravel())
-        else:
-            energy = float(model.predict_energies([atoms])[0])
-        predicted.append(energy)
+    for start in range(0, len(structures), 32):
+        part = structures[start:start + 32]
+        for atoms, (energy, forces, _) in zip(part, evaluate_batch(part)):
+            predicted.append(energy)
+            if with_forces:
+                force_errors.append((forces - atoms.calc.results["forces"]).ravel())
     errors = (np.asarray(predicted) - reference) / n_atoms * 1000.0
     result = {
         "rmse_mev_per_atom": float(np.sqrt(np.mean(errors**2))),

@@ -123,6 +123,7 @@ class EnsembleModel(Potential):
         self.members = nn.ModuleList(members)
         self.settings = members[0].settings
         self.metrics: dict = {}
+        self.prior: dict | None = None  # the prior this correction was trained on (name, version, checkpoint)
 
     def __len__(self) -> int:
         return len(self.members)
@@ -149,6 +150,7 @@ class EnsembleModel(Potential):
                 "members": [{"hidden": m.hidden, "activation": m.activation, "state_dict": m.state_dict()}
                             for m in self.members],
                 "metrics": metrics if metrics is not None else self.metrics,
+                "prior": self.prior,
             },
             path,
         )
@@ -168,10 +170,12 @@ class EnsembleModel(Potential):
             members.append(member)
         ensemble = cls(members)
         ensemble.metrics = payload.get("metrics", {})
+        ensemble.prior = payload.get("prior")
         ensemble.eval()
         return ensemble
 
 
 def load_potential(path: str | Path) -> EnsembleModel:
-    """The trained network(s) in a model file written by ``cryspai-train`` or ``cryspai train``."""
+    """The trained network(s) in a model file written by ``cryspai-train`` or ``cryspai train`` (for a model trained
+    on a prior, the correction alone: ``ml.prior.load_surrogate`` adds the prior)."""
     return EnsembleModel.load(path)

@@ -15,7 +15,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from .calculators import CALCULATORS, _network_batch, _single, get_calculator
-from .network import Potential
+from .network import EnsembleModel, Potential, load_potential
 
 PRIOR_ARRAYS = ("prior_energies", "prior_forces", "prior_stress")
 
@@ -107,3 +107,36 @@ class Surrogate:
         from .calculator import NetworkCalculator
 
         return SumCalculator([self.prior, NetworkCalculator(self.correction)])
+
+
+def train_with_prior(structures: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
+    """Train the correction of ``prior`` on oracle-labelled ``structures``: the prior's labels are computed, the
+    network learns oracle − prior, and the model records the prior (name, version, checkpoint SHA-256)."""
+    from .dataset import arrays_to_frames, frames_to_arrays, with_optional
+    from .training import train
+
+    arrays = frames_to_arrays(structures, list(groups), [str(g) for g in groups])
+    for name, values in prior_labels(structures, get_calculator(prior)).items():
+        arrays = with_optional(arrays, name, values)
+    residual, energies = residual_frames(arrays_to_frames(arrays))
+    model, metrics = train(residual, energies, np.asarray(groups), descriptor, settings, log=log)
+    model.prior = CALCULATORS[prior].provenance()
+    metrics = {**metrics, "prior": model.prior}
+    return model, metrics
+
+
+def load_surrogate(path) -> EnsembleModel | Surrogate:
+    """The model in ``path`` ready to predict: the network alone, or, for a model trained on a prior, the prior plus
+    the correction; raises :class:`PriorError` when the installed prior is not the checkpoint the model learned."""
+    model = load_potential(path)
+    if not model.prior:
+        return model
+    name = model.prior["name"]
+    if name not in CALCULATORS:
+        raise PriorError(f"{path} was trained on the prior {name!r}, which is not installed")
+    installed = CALCULATORS[name].provenance()
+    if installed["checkpoint_sha256"] != model.prior["checkpoint_sha256"]:
+        raise PriorError(f"{path} was trained on {name} {model.prior['version']} (checkpoint "
+                         f"{str(model.prior['checkpoint_sha256'])[:12]}…), but {name} {installed['version']} "
+                         f"(checkpoint {str(installed['checkpoint_sha256'])[:12]}…) is installed")
+    return Surrogate(name, model)

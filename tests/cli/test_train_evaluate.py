@@ -39,3 +39,33 @@ def test_evaluate_refuses_bad_files(tmp_path):
     (tmp_path / "model.pt").write_text("not a model")
     result = CliRunner().invoke(cryspai, ["evaluate", str(tmp_path / "model.pt"), str(tmp_path / "bad.extxyz")])
     assert result.exit_code != 0 and "is not a cryspai model" in result.output
+
+
+def test_train_and_evaluate_with_a_prior(tmp_path):
+    """EMT copper learnt as CHGNet plus a correction: the model records its prior, evaluation loads it, and a model
+    whose prior checkpoint differs from the installed one is refused."""
+    import torch
+
+    train_frames, _ = emt_copper_frames(per_lattice=2, seed=10, stride=4)
+    test_frames, _ = emt_copper_frames(per_lattice=1, seed=99, stride=4)
+    write(tmp_path / "train.extxyz", train_frames, format="extxyz")
+    write(tmp_path / "test.extxyz", test_frames, format="extxyz")
+    model = tmp_path / "cu.pt"
+    trained = CliRunner().invoke(cryspai, ["train", str(tmp_path / "train.extxyz"), "--output", str(model),
+                                           "--prior", "ase:chgnet"], catch_exceptions=False)
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["prior"]["name"] == "chgnet"
+    evaluated = CliRunner().invoke(cryspai, ["evaluate", str(model), str(tmp_path / "test.extxyz")],
+                                   catch_exceptions=False)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["rmse_mev_per_atom"] < 25.0
+
+    payload = torch.load(model, weights_only=False)
+    payload["prior"]["checkpoint_sha256"] = "0" * 64
+    torch.save(payload, tmp_path / "other.pt")
+    refused = CliRunner().invoke(cryspai, ["evaluate", str(tmp_path / "other.pt"), str(tmp_path / "test.extxyz")])
+    assert refused.exit_code != 0 and "is installed" in refused.output and "Traceback" not in refused.output
+
+    unusable = CliRunner().invoke(cryspai, ["train", str(tmp_path / "train.extxyz"), "--output", str(model),
+                                            "--prior", "ase:mace"])
+    assert unusable.exit_code == 2 and "unknown prior 'mace'" in unusable.output
