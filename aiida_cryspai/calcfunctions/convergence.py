@@ -6,7 +6,7 @@ from aiida.orm import Dict, Float
 
 from ..data.dataset import DatasetData
 from ..data.model import ModelData
-from ..ml.dataset import arrays_to_frames
+from ..ml.prior import predicted_energies
 
 
 @calcfunction
@@ -15,9 +15,8 @@ def check_convergence(model: ModelData, new_frames: DatasetData, threshold: Floa
     arrays = new_frames.to_arrays()
     if len(arrays["energies"]) == 0:
         return Dict({"rmse_mev_per_atom": None, "n_frames": 0, "converged": False})
-    frames = arrays_to_frames(arrays)
-    predicted = model.load_model().predict_energies(frames)
+    predicted = predicted_energies(model.load_model(), arrays)
     errors = (predicted - arrays["energies"]) / arrays["n_atoms"]
     rmse = float(np.sqrt(np.mean(errors**2)) * 1000.0)
-    return Dict({"rmse_mev_per_atom": rmse, "n_frames": len(frames), "threshold_mev_per_atom": threshold.value,
+    return Dict({"rmse_mev_per_atom": rmse, "n_frames": len(errors), "threshold_mev_per_atom": threshold.value,
                  "converged": rmse < threshold.value})

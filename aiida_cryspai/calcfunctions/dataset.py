@@ -7,7 +7,8 @@ from aiida.orm import Dict
 from ..data.dataset import DatasetData
 from ..data.model import ModelData
 from ..ml.acquisition import informative_frames
-from ..ml.dataset import arrays_to_frames, concatenate, select_trajectory_frames, subset
+from ..ml.dataset import concatenate, select_trajectory_frames, subset
+from ..ml.prior import predicted_energies
 
 
 def _thin_trajectories(arrays: dict, min_change: float) -> dict:
@@ -27,7 +28,7 @@ def _within_window(arrays: dict, lowest: float, window: float) -> dict:
 def _informative(arrays: dict, model: ModelData, tolerance_mev_per_atom: float | None) -> dict:
     if tolerance_mev_per_atom is None or len(arrays["energies"]) == 0:
         return arrays
-    predicted = model.load_model().predict_energies(arrays_to_frames(arrays)) / arrays["n_atoms"]
+    predicted = predicted_energies(model.load_model(), arrays) / arrays["n_atoms"]
     keep = informative_frames(arrays["energies"] / arrays["n_atoms"], predicted, tolerance_mev_per_atom / 1000.0)
     return subset(arrays, np.nonzero(keep)[0])
 

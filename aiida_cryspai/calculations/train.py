@@ -21,6 +21,9 @@ class TrainCalculation(ScriptCalculation):
     def define(cls, spec):
         super().define(spec)
         spec.input("dataset", valid_type=DatasetData, help="The training set.")
+        spec.input("prior", valid_type=Dict, required=False,
+                   help="The universal potential (name, version, checkpoint_sha256) whose correction the network "
+                        "learns; absent: the network alone.")
         spec.inputs["metadata"]["options"]["parser_name"].default = "cryspai.train"
         spec.output("model", valid_type=ModelData, help="The trained network.")
         spec.output("metrics", valid_type=Dict, help="RMSE (train, validation) in meV/atom, sizes, epochs.")
@@ -30,5 +33,5 @@ class TrainCalculation(ScriptCalculation):
         np.savez(buffer, **self.inputs.dataset.to_arrays())
         with folder.open("dataset.npz", "wb") as handle:
             handle.write(buffer.getvalue())
-        self.write_parameters(folder)
+        self.write_parameters(folder, {"prior": self.inputs.prior["name"]} if "prior" in self.inputs else None)
         return self.make_calcinfo()

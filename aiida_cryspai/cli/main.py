@@ -100,6 +100,10 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
               help="Seed of every random choice (0 to 2^32-1): the same seed gives the same run.")
 @click.option("--max-oracle-calls", type=int, default=None, help="Most oracle relaxations in total.")
+@click.option("--prior", default="default", show_default=True,
+              help="Universal potential under the network, which learns the oracle's correction to it: ase:chgnet, "
+                   "ase:sevennet, or none (the paper's pure network). default: CHGNet under DFT and ase:sevennet, "
+                   "none under ase:chgnet and ase:emt.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A CIF of the known structure to compare the best candidate with.")
 @click.option("--parameters", "parameters_file", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -109,14 +113,15 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
 def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
-            reference, parameters_file, daemon, output):
+            prior, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
-    from ..workchains.main import InputError, check_request
+    from ..workchains.main import InputError, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     try:
         check_request(composition, engine, crystal_system, volume, max_oracle_calls)
+        resolve_prior(engine, prior, composition)
         get_protocol(protocol, overrides)
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
@@ -143,7 +148,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     try:
         builder = CrySPAIWorkChain.get_builder_from_protocol(
             composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
-            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer,
+            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer, prior=prior,
         )
     except InputError as error:
         raise click.UsageError(str(error)) from None

@@ -24,6 +24,10 @@ class AseEngine(BatchEngine):
     def __repr__(self) -> str:
         return f"AseEngine({self.calculator!r})"
 
+    @property
+    def default_prior(self) -> str | None:
+        return self.spec.default_prior
+
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         return self.spec.unsupported_elements(symbols)
 

@@ -38,6 +38,11 @@ class Engine(ABC):
         """Whether the engine runs the project's own ``cryspai-relax`` script (else it needs its own code)."""
         return self.code_label == "cryspai-relax"
 
+    @property
+    def default_prior(self) -> str | None:
+        """The universal potential under the network by default (a prior costlier than the oracle is pointless)."""
+        return "chgnet"
+
     @abstractmethod
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         """The elements of ``symbols`` this engine cannot compute."""

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     from ase.io import read, write
 
     from ..ml.acquisition import choose_candidates
-    from ..ml.network import load_potential
+    from ..ml.prior import load_surrogate
     from ..ml.relax import RelaxGuards, relax_batch
     from ..protocols.schema import LocalParameters
     from ..search.composition import parse_composition
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     from ..search.objective import Objective
 
     composition = parse_composition(parameters["composition"])
-    potential = load_potential(args.model)
+    potential = load_surrogate(args.model)  # the network, or a prior plus its correction
     local = dict(parameters.get("local", {}))
     # a generation is relaxed in one batch: no time limit unless the guards set one
     guards = RelaxGuards(**{"max_seconds": None, **local.pop("guards", {})})

@@ -1,7 +1,7 @@
 """``cryspai-train``: train the atomic-energy network on a dataset.
 
-Reads ``dataset.npz`` and ``parameters.json`` (``descriptor`` and ``training`` settings); writes
-``model.pt`` and ``metrics.json``.
+Reads ``dataset.npz`` and ``parameters.json`` (``descriptor`` and ``training`` settings, ``prior``: the name of a
+universal potential whose correction the network learns, or absent); writes ``model.pt`` and ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -12,21 +12,32 @@ from .common import log, start_script, write_json
 def main(argv: list[str] | None = None) -> None:
     args, parameters = start_script("cryspai-train", __doc__, {"dataset": "dataset.npz", "output": "model.pt"}, argv)
 
+    from ..ml.calculators import CALCULATORS
     from ..ml.dataset import arrays_to_frames, load_arrays
     from ..ml.descriptors import DescriptorSettings
+    from ..ml.prior import label_with_prior, residual_frames
     from ..ml.training import TrainingSettings, train
 
     arrays = load_arrays(args.dataset)
-    frames = arrays_to_frames(arrays)
+    prior = parameters.get("prior")
+    if prior:
+        arrays = label_with_prior(arrays, prior)  # nothing to compute when the frames were labelled already
+        frames, energies = residual_frames(arrays_to_frames(arrays))
+        log(f"learning the correction to the prior {prior}")
+    else:
+        frames, energies = arrays_to_frames(arrays), arrays["energies"]
     log(f"training on {len(frames)} frames from {len(set(arrays['groups'].tolist()))} relaxations")
     model, metrics = train(
         frames,
-        arrays["energies"],
+        energies,
         arrays["groups"],
         DescriptorSettings(**parameters["descriptor"]),
         TrainingSettings(**parameters.get("training", {})),
         log=log,
     )
+    if prior:
+        model.prior = CALCULATORS[prior].provenance()
+        metrics["prior"] = model.prior
     model.save(args.output, metrics)
     write_json("metrics.json", metrics)
     log(f"validation RMSE {metrics['rmse_validation_mev_per_atom']} meV/atom after {metrics['epochs']} epochs")

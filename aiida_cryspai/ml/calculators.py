@@ -36,6 +36,7 @@ class CalculatorSpec:
     # energies per atom above this are unphysical (calculators whose zero is the free atoms); None: no limit
     max_energy_per_atom: float | None = None
     package: str = "ase"  # the distribution whose version is recorded
+    default_prior: str | None = None  # the prior under the network when this calculator is the oracle
     checkpoint: Callable[[], Path] | None = None  # the weights file, whose SHA-256 is recorded
 
     def provenance(self) -> dict:
@@ -98,7 +99,7 @@ CALCULATORS: dict[str, CalculatorSpec] = {
                        checkpoint=_chgnet_checkpoint),
         CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel", _sevennet,
                        max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0,
-                       package="sevenn", checkpoint=_sevennet_checkpoint),
+                       package="sevenn", checkpoint=_sevennet_checkpoint, default_prior="chgnet"),
     )
 }
 NETWORK = "network"

@@ -140,3 +140,41 @@ def load_surrogate(path) -> EnsembleModel | Surrogate:
                          f"{str(model.prior['checkpoint_sha256'])[:12]}…), but {name} {installed['version']} "
                          f"(checkpoint {str(installed['checkpoint_sha256'])[:12]}…) is installed")
     return Surrogate(name, model)
+
+
+def predicted_energies(model: EnsembleModel, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Total energies (eV) that ``model`` predicts for the frames of ``arrays``: the network's, plus the prior's
+    stored ``prior_energies`` for a model trained on a prior (never recomputed here)."""
+    from .dataset import arrays_to_frames
+
+    predicted = model.predict_energies(arrays_to_frames(arrays))
+    if not model.prior:
+        return predicted
+    prior = arrays.get("prior_energies")
+    if prior is None or not np.isfinite(prior).all():
+        raise PriorError(f"frames without the prior's ({model.prior['name']}) energies: label them first")
+    return predicted + prior
+
+
+def label_with_prior(arrays: dict[str, np.ndarray], prior: str) -> dict[str, np.ndarray]:
+    """``arrays`` with the prior's energies, forces and stresses on every frame that has none yet."""
+    from .dataset import arrays_to_frames, subset, with_optional
+
+    known = arrays.get("prior_energies")
+    missing = np.arange(len(arrays["energies"])) if known is None else np.flatnonzero(~np.isfinite(known))
+    if len(missing) == 0:
+        return arrays
+    labels = prior_labels(arrays_to_frames(subset(arrays, missing)), get_calculator(prior))
+    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
+    atoms_of = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in missing])
+    out = dict(arrays)
+    for name, values in labels.items():
+        kind_rows = atoms_of if name == "prior_forces" else missing
+        full = out.get(name)
+        if full is None:
+            full = np.full((int(arrays["n_atoms"].sum()) if name == "prior_forces" else len(arrays["n_atoms"]),
+                            *values.shape[1:]), np.nan)
+        full = np.array(full, dtype=float)
+        full[kind_rows] = values
+        out = with_optional(out, name, full)
+    return out

@@ -17,11 +17,14 @@ from aiida.plugins import CalculationFactory
 from ..calcfunctions.convergence import check_convergence
 from ..calcfunctions.dataset import update_dataset
 from ..calcfunctions.generation import generate_random_structures
+from ..calcfunctions.prior import label_frames
 from ..calcfunctions.recommendation import recommend_structures
 from ..calcfunctions.results import rank_results
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
+from ..ml.calculators import CALCULATORS
+from ..ml.prior import PriorError, check_prior
 from ..protocols import ProtocolError, check_parameters, get_protocol
 from ..search.composition import CompositionError, parse_composition
 from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
@@ -80,6 +83,26 @@ def check_request(composition: str, engine: str, crystal_system: str, volume: fl
         raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} cannot compute {', '.join(missing)}")
 
 
+def resolve_prior(engine: str, prior: str | None, composition: str | None = None) -> str | None:
+    """The registry name of the prior (``ase:chgnet`` -> ``chgnet``) for ``prior`` given as ``none``/None,
+    ``default`` (the engine's choice) or an engine-style name; checked against the oracle and, given, the
+    composition. Raises :class:`InputError`."""
+    try:
+        name = get_engine(engine).default_prior if prior == "default" else prior
+    except EngineError as error:
+        raise InputError("ERROR_INVALID_ENGINE", str(error)) from None
+    name = None if name in (None, "none") else name.removeprefix("ase:")
+    if name is not None and name not in CALCULATORS:
+        raise InputError("ERROR_INVALID_PRIOR", f"unknown prior {prior!r}; choose none or one of "
+                         f"{', '.join('ase:' + n for n in CALCULATORS)}")
+    if composition is not None:
+        try:
+            check_prior(name, engine, parse_composition(composition).symbols)
+        except PriorError as error:
+            raise InputError("ERROR_INVALID_PRIOR", str(error)) from None
+    return name
+
+
 class CrySPAIWorkChain(WorkChain):
     """Predict the stable crystal structures of a composition, the CrySPAI way."""
 
@@ -97,6 +120,9 @@ class CrySPAIWorkChain(WorkChain):
         spec.input("protocol", valid_type=orm.Str, default=lambda: orm.Str("fast"),
                    help="Name of the protocol the parameters came from (recorded).")
         spec.input("parameters", valid_type=orm.Dict, help="All search, training and oracle settings.")
+        spec.input("prior", valid_type=orm.Dict, required=False,
+                   help="The universal potential under the network (name, version, checkpoint_sha256): the network "
+                        "learns the oracle's correction to it; absent: the paper's pure network.")
         spec.input_namespace("codes", help="Codes of the console scripts.")
         spec.input("codes.relax", valid_type=orm.AbstractCode, help="cryspai-relax (the ase engine).")
         spec.input("codes.train", valid_type=orm.AbstractCode, help="cryspai-train.")
@@ -113,6 +139,9 @@ class CrySPAIWorkChain(WorkChain):
             while_(cls.should_run_oracle)(
                 cls.run_oracle,
                 cls.inspect_oracle,
+                if_(cls.has_prior)(
+                    cls.label_frames_with_prior,
+                ),
                 cls.update_dataset,
                 if_(cls.has_model)(
                     cls.check_convergence,
@@ -149,6 +178,7 @@ class CrySPAIWorkChain(WorkChain):
         spec.exit_code(204, "ERROR_INVALID_VOLUME", message="Invalid volume: {message}")
         spec.exit_code(205, "ERROR_INVALID_BUDGET", message="Invalid oracle budget: {message}")
         spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
+        spec.exit_code(207, "ERROR_INVALID_PRIOR", message="Invalid prior: {message}")
         spec.exit_code(401, "ERROR_ORACLE_FAILED", message="The oracle workchain failed: {message}")
         spec.exit_code(402, "ERROR_TRAINING_FAILED", message="Training the network failed: {message}")
         spec.exit_code(403, "ERROR_NO_RESULTS", message="No oracle relaxation ended well; nothing to rank.")
@@ -167,10 +197,13 @@ class CrySPAIWorkChain(WorkChain):
         overrides: dict | None = None,
         codes: dict | None = None,
         computer: str = "localhost",
+        prior: str | None = "default",
     ):
         """A builder filled from ``protocol`` (``fast``, ``moderate``, ``precise``) with ``overrides`` merged in.
 
         ``codes`` maps ``relax``/``train``/``evolve`` to codes; by default the codes ``cryspai-*@computer``.
+        ``prior``: a universal potential under the network (``ase:chgnet``, ``ase:sevennet``), ``None`` for the pure
+        network, ``"default"`` for the engine's choice (CHGNet under DFT and SevenNet, none under CHGNet and EMT).
         """
         builder = cls.get_builder()
         builder.composition = orm.Str(composition)
@@ -179,6 +212,9 @@ class CrySPAIWorkChain(WorkChain):
         builder.seed = orm.Int(seed)
         builder.protocol = orm.Str(protocol)
         builder.parameters = orm.Dict(get_protocol(protocol, overrides))
+        name = resolve_prior(engine, prior)
+        if name is not None:
+            builder.prior = orm.Dict(CALCULATORS[name].provenance())
         if volume is not None:
             builder.volume = orm.Float(volume)
         if max_oracle_calls is not None:
@@ -268,6 +304,11 @@ class CrySPAIWorkChain(WorkChain):
             )
             parameters = check_parameters(self.inputs.parameters.get_dict())
             composition = parse_composition(self.inputs.composition.value)
+            if "prior" in self.inputs:
+                try:
+                    check_prior(self.inputs.prior["name"], self.inputs.engine.value, composition.symbols)
+                except PriorError as error:
+                    raise InputError("ERROR_INVALID_PRIOR", str(error)) from None
             for stage in ("ga", "final_ga"):
                 energy_limit_per_atom(GASettings(**parameters[stage]), composition)
             engine = get_engine(self.inputs.engine.value)
@@ -421,10 +462,23 @@ class CrySPAIWorkChain(WorkChain):
         self.report(f"oracle done: {counts}; best {self.ctx.get('best_objective', float('nan')):.4f} eV/atom; "
                     f"{self.ctx.oracle_calls} oracle relaxations so far")
 
+    def has_prior(self):
+        return "prior" in self.inputs
+
+    def label_frames_with_prior(self):
+        """The prior's energies, forces and stresses on the new oracle frames, once (the network learns oracle -
+        prior)."""
+        frames = oracle_outputs(self.ctx.oracle, "frames")
+        self.ctx.frames = {}
+        if frames:
+            self.ctx.frames = label_frames(self.inputs.prior, **frames,
+                                           metadata={"call_link_label": f"prior_{self.ctx.iteration:02d}"})
+            self.report(f"{self.inputs.prior['name']} labelled the frames of {len(frames)} oracle batches")
+
     def update_dataset(self):
         """New oracle frames join the training set (near-duplicates and far-too-high frames left out)."""
         previous = self.ctx.dataset if self.ctx.dataset is not None else DatasetData.empty()
-        frames = oracle_outputs(self.ctx.oracle, "frames")
+        frames = dict(self.ctx.frames) if "prior" in self.inputs else oracle_outputs(self.ctx.oracle, "frames")
         if self.ctx.model is not None:
             frames["model"] = self.ctx.model
         outputs = update_dataset(previous, orm.Dict(self.parameters.dataset), **frames)
@@ -461,6 +515,7 @@ class CrySPAIWorkChain(WorkChain):
             "code": self.inputs.codes.train,
             "dataset": self.ctx.dataset,
             "parameters": orm.Dict({"descriptor": descriptor, "training": training}),
+            **({"prior": self.inputs.prior} if "prior" in self.inputs else {}),
             "metadata": {"options": self._options(threads=2), "call_link_label": f"train_{self.ctx.iteration:02d}"},
         }
         node = self.submit(TrainCalculation, **inputs)
@@ -577,6 +632,7 @@ class CrySPAIWorkChain(WorkChain):
         run_info = {
             "composition": self.inputs.composition.value,
             "engine": self.inputs.engine.value,
+            "prior": self.inputs.prior.get_dict() if "prior" in self.inputs else None,
             "protocol": self.inputs.protocol.value,
             "seed": self.inputs.seed.value,
             "crystal_system": self.inputs.crystal_system.value,

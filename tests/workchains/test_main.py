@@ -1,5 +1,6 @@
 """The CrySPAI loop end to end on a real profile, real CalcJobs on localhost, EMT as the oracle."""
 
+import numpy as np
 import pytest
 from aiida.engine import run_get_node
 from aiida.orm import CalcFunctionNode, CalcJobNode, QueryBuilder, WorkflowNode
@@ -162,3 +163,48 @@ def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profil
     assert trainings and trainings[0].outputs.metrics["rmse_validation_mev_per_atom"] is None
     summary = node.outputs.summary.get_dict()
     assert summary["oracle"]["relaxations"] <= 2 and summary["candidates"]
+
+
+def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_profile, cryspai_codes):
+    """Cu4 with EMT as the oracle and CHGNet as the prior: the frames are labelled by the prior once, every model
+    is trained on the correction with the prior as an input of its TrainCalculation, and results name the prior."""
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
+                                                         max_oracle_calls=8, overrides=TINY, codes=cryspai_codes,
+                                                         prior="ase:chgnet")
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    prior = node.inputs.prior.get_dict()
+    assert prior["name"] == "chgnet" and len(prior["checkpoint_sha256"]) == 64
+    assert node.outputs.summary["prior"] == prior
+    labelled = [n for n in node.called if isinstance(n, CalcFunctionNode) and n.process_label == "label_frames"]
+    assert labelled
+    dataset = node.outputs.dataset.to_arrays()
+    assert dataset["prior_energies"].shape == dataset["energies"].shape
+    assert np.isfinite(dataset["prior_energies"]).all() and np.isfinite(dataset["prior_forces"]).all()
+    # CHGNet and EMT have different zeros: the correction carries the whole offset, the surrogate the oracle's
+    trainings = [n for n in node.called if n.process_label == "TrainCalculation"]
+    assert trainings and all(t.inputs.prior.uuid == node.inputs.prior.uuid for t in trainings)
+    model = node.outputs.model.load_model()
+    assert model.prior == prior
+    from aiida_cryspai.ml.prior import predicted_energies
+
+    errors = (predicted_energies(model, dataset) - dataset["energies"]) / dataset["n_atoms"]
+    assert np.sqrt(np.mean(errors**2)) < 0.05  # eV/atom on its own training set, against offsets of ~3.7 eV/atom
+
+
+@pytest.mark.parametrize("engine, prior, words", [
+    ("ase:emt", "ase:emt", "oracle's own model"),
+    ("ase:chgnet", "ase:chgnet", "oracle's own model"),
+    ("ase:emt", "ase:mace", "unknown prior"),
+])
+def test_unusable_priors_are_refused(aiida_profile, cryspai_codes, engine, prior, words):
+    from aiida_cryspai.workchains.main import InputError
+
+    try:
+        builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine=engine, codes=cryspai_codes, prior=prior)
+    except InputError as error:  # an unknown prior cannot even be recorded
+        assert error.label == "ERROR_INVALID_PRIOR" and words in str(error)
+        return
+    _, node = run_get_node(builder)
+    assert node.exit_status == 207 and words in node.exit_message
+    assert node.called == []
