@@ -42,6 +42,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
     results = {
         "composition": summary["composition"],
         "engine": summary["engine"],
+        "prior": summary.get("prior"),
         "protocol": summary["protocol"],
         "seed": summary["seed"],
         "workchain": {"pk": node.pk, "uuid": node.uuid, "exit_status": node.exit_status},

@@ -12,8 +12,8 @@ from aiida_cryspai.cli.main import cryspai
 
 from ..parameters import TINY
 
-RESULT_KEYS = {"composition", "engine", "protocol", "seed", "workchain", "oracle", "iterations", "converged", "model",
-               "volume", "candidates", "plots"}
+RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "workchain", "oracle", "iterations", "converged",
+               "model", "volume", "candidates", "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
                   "oracle_verified", "cif", "uuid"}
 
