@@ -75,13 +75,33 @@ def geometry_problem(atoms: Atoms, guards: RelaxGuards) -> tuple[str, str] | Non
     return None
 
 
+class _FrechetCellFilter(FrechetCellFilter):
+    """ASE's ``FrechetCellFilter`` that computes its generalised forces once per geometry: FIRE asks for them twice
+    per step (convergence test, step), and each costs a matrix logarithm and exponential derivative (~1-2 ms, more
+    than the network's share of a batched step)."""
+
+    _forces: np.ndarray | None = None
+
+    def get_forces(self, **kwargs):
+        if self._forces is None or kwargs:
+            forces = super().get_forces(**kwargs)
+            if kwargs:
+                return forces
+            self._forces = forces
+        return self._forces.copy()
+
+    def set_positions(self, new, **kwargs):
+        self._forces = None
+        super().set_positions(new, **kwargs)
+
+
 class _Relaxation:
     """One structure's relaxation inside a batch: its atoms, filter, optimiser and outcome so far."""
 
     def __init__(self, atoms: Atoms, fmax: float, relax_cell: bool, pressure: float, record_frames: bool):
         self.atoms = atoms.copy()
         self.atoms.calc = None
-        target = FrechetCellFilter(self.atoms, scalar_pressure=pressure) if relax_cell else self.atoms
+        target = _FrechetCellFilter(self.atoms, scalar_pressure=pressure) if relax_cell else self.atoms
         self.optimiser = FIRE(target, logfile=None)
         self.optimiser.fmax = fmax  # what Optimizer.run(fmax=...) sets before its first convergence test
         self.record_frames = record_frames
@@ -95,7 +115,8 @@ class _Relaxation:
         self.status, self.reason, self.moving = status, reason, False
 
     def take(self, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> None:
-        """Attach the calculator's results for the current geometry (and keep the frame)."""
+        """Attach the calculator's results for the current geometry (and keep the frame); they are the only
+        results the filter ever sees for this geometry."""
         results = {"energy": energy, "free_energy": energy, "forces": forces}
         if stress is not None:
             results["stress"] = full_3x3_to_voigt_6_stress(stress)
