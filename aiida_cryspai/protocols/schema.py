@@ -131,6 +131,9 @@ class SearchParameters(_Section):
         description="Relaxations are abandoned outside [low, high] x the estimated volume per atom.")
     initial_per_system: PositiveInt = Field(16, description="Random symmetric structures per crystal system in "
                                                             "the first oracle batch.")
+    screening_per_system: int = Field(128, ge=0, description="With a prior: random symmetric structures per crystal "
+                                                             "system relaxed on the prior first; the best distinct "
+                                                             "ones make the first oracle batch. 0: no screening.")
     max_iterations: PositiveInt = Field(20, description="Most oracle -> dataset -> network -> GA loops.")
     convergence_mev_per_atom: float = Field(8.0, gt=0, description="Converged when the previous network's "
                                                                    "out-of-sample RMSE on the new oracle results is "

@@ -37,7 +37,7 @@ from .oracle import OracleWorkChain, oracle_outputs
 MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
 
 # child stages whose seeds are spawned from the run's seed (see CrySPAIWorkChain._seed)
-SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training")
+SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening")
 
 TrainCalculation = CalculationFactory("cryspai.train")
 EvolveCalculation = CalculationFactory("cryspai.evolve")
@@ -136,6 +136,10 @@ class CrySPAIWorkChain(WorkChain):
             cls.validate_inputs,
             cls.estimate_volume,
             cls.generate_random_structures,
+            if_(cls.should_screen_on_prior)(
+                cls.screen_on_prior,
+                cls.choose_screened_structures,
+            ),
             while_(cls.should_run_oracle)(
                 cls.run_oracle,
                 cls.inspect_oracle,
@@ -373,6 +377,57 @@ class CrySPAIWorkChain(WorkChain):
         """The first oracle batch: random symmetric structures in all seven crystal systems."""
         self.ctx.candidates = self._random_structures("random0")
         self.report(f"{len(self.ctx.candidates)} random symmetric structures over the 7 crystal systems")
+
+    def should_screen_on_prior(self):
+        return "prior" in self.inputs and self.parameters.screening_per_system > 0
+
+    def screen_on_prior(self):
+        """Many random symmetric structures relaxed on the prior (not the oracle: no oracle call, no frame in the
+        dataset); the first oracle batch is chosen from them."""
+        n_per_system = self.parameters.screening_per_system
+        outputs = generate_random_structures(
+            self.inputs.composition, orm.Float(self.ctx.search_volume), orm.List(list(CRYSTAL_SYSTEMS)),
+            orm.Int(n_per_system), orm.Int(self._seed("screening")), orm.Str("screen"),
+            metadata={"call_link_label": "screening_structures"})
+        structures = {key: node for key, node in outputs.items() if key != "origins"}
+        engine = get_engine(f"ase:{self.inputs.prior['name']}")
+        parameters = engine.default_parameters()
+        parameters.update({k: v for k, v in self.parameters.oracle.items() if k in ("fmax", "max_steps", "relax_cell")})
+        parameters["guards"] = {**parameters["guards"], **self._guards()}
+        node = self.submit(OracleWorkChain, engine=orm.Str(engine.name), structures=structures,
+                           parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
+                           max_parallel=orm.Int(self.parameters.max_parallel_oracle), options=self._options(),
+                           metadata={"call_link_label": "screening"})
+        self.report(f"screening {len(structures)} random symmetric structures on the prior {engine.name} "
+                    f"-> OracleWorkChain<{node.pk}>")
+        return ToContext(screening=node)
+
+    def choose_screened_structures(self):
+        """The first oracle batch: the lowest distinct structures the prior found (symmetrised), as many as the
+        random batch had; where the screening gave fewer, the random structures stay."""
+        node = self.ctx.screening
+        energies = oracle_outputs(node, "energies") if node.is_finished_ok else {}
+        structures = oracle_outputs(node, "relaxed_structures") if node.is_finished_ok else {}
+        wanted = len(self.ctx.candidates)
+        if len(energies) < wanted:
+            self.report(f"screening gave {len(energies)} structures, fewer than {wanted}: the first batch stays random")
+            return
+        inputs = {f"structure_{key}": structures[key] for key in energies}
+        inputs.update({f"energy_{key}": energy for key, energy in energies.items()})
+        ranked = rank_results(orm.Dict({"stage": "screening on the prior"}),
+                              orm.Dict({"n_candidates": wanted, "symprec": 0.1, "objective": self.objective.to_dict(),
+                                        "crystal_system": "all"}),
+                              **inputs, metadata={"call_link_label": "screening_ranking"})
+        chosen = {key.replace("rank_", "screened_"): value for key, value in ranked.items() if key.startswith("rank_")}
+        if len(chosen) < wanted:
+            self.report(f"screening gave {len(chosen)} distinct structures, fewer than {wanted}: the first batch "
+                        "stays random")
+            return
+        self.ctx.candidates = chosen
+        best = ranked["summary"]["candidates"][0]
+        self.report(f"first oracle batch: the {len(chosen)} lowest distinct of {len(energies)} structures relaxed on "
+                    f"the prior (best {best['spacegroup_symbol']}, {best['energy_per_atom']:.4f} eV/atom on the "
+                    "prior)")
 
     def generate_more_random_structures(self):
         """Too few samples to train yet: another batch of random symmetric structures."""

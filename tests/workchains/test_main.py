@@ -166,13 +166,22 @@ def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profil
 
 
 def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_profile, cryspai_codes):
-    """Cu4 with EMT as the oracle and CHGNet as the prior: the frames are labelled by the prior once, every model
-    is trained on the correction with the prior as an input of its TrainCalculation, and results name the prior."""
+    """Cu4 with EMT as the oracle and CHGNet as the prior: the first oracle batch is the prior's best distinct
+    screened structures, the frames are labelled by the prior once, every model is trained on the correction with
+    the prior as an input of its TrainCalculation, and results name the prior."""
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
-                                                         max_oracle_calls=8, overrides=TINY, codes=cryspai_codes,
-                                                         prior="ase:chgnet")
+                                                         max_oracle_calls=8, codes=cryspai_codes, prior="ase:chgnet",
+                                                         overrides={**TINY, "screening_per_system": 2})
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
+    # screening: 2 per crystal system on the prior, none of them an oracle call; the first batch is its best 7
+    screening = node.base.links.get_outgoing(link_label_filter="screening").one().node
+    assert screening.inputs.engine.value == "ase:chgnet" and len(screening.inputs.structures) == 14
+    ranking = node.base.links.get_outgoing(link_label_filter="screening_ranking").one().node
+    first = node.base.links.get_outgoing(link_label_filter="oracle_01").one().node
+    chosen = {link.node.uuid for link in ranking.base.links.get_outgoing().all() if link.link_label.startswith("rank_")}
+    assert {s.uuid for s in first.inputs.structures.values()} <= chosen and len(first.inputs.structures) >= 1
+    assert node.outputs.summary["oracle"]["relaxations"] <= 8
     prior = node.inputs.prior.get_dict()
     assert prior["name"] == "chgnet" and len(prior["checkpoint_sha256"]) == 64
     assert node.outputs.summary["prior"] == prior
