@@ -1,7 +1,8 @@
 """Oracle-labelled datasets for the network benchmarks: random symmetric structures (all 7 crystal systems)
-and frames of their relaxations, labelled by CHGNet (energy, forces, stress). Cached as extxyz.
+and frames of their relaxations, labelled by the oracle (CHGNet by default; any calculator of the registry) with
+energy, forces and stress. Cached as extxyz.
 
-    python benchmarks/oracle_data.py Si8 --relaxations 120 --workers 2
+    python benchmarks/oracle_data.py Si8 --relaxations 120 --workers 2 [--oracle sevennet]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ CACHE = Path(__file__).parent / ".cache"
 
 
 def _relax_batch(job: tuple) -> list:
-    composition_text, volume, seed, n, steps, stride = job
+    composition_text, volume, seed, n, steps, stride, oracle = job
     os.environ["OMP_NUM_THREADS"] = "1"
     import torch
 
@@ -28,7 +29,7 @@ def _relax_batch(job: tuple) -> list:
 
     composition = parse_composition(composition_text)
     systems = list(CRYSTAL_SYSTEMS)
-    calculator = get_calculator("chgnet")
+    calculator = get_calculator(oracle)
     frames = []
     per_atom = volume / composition.n_atoms
     guards = RelaxGuards(min_volume_per_atom=0.4 * per_atom, max_volume_per_atom=3.0 * per_atom,
@@ -45,17 +46,18 @@ def _relax_batch(job: tuple) -> list:
 
 
 def oracle_dataset(composition: str, relaxations: int, volume: float, workers: int = 2, steps: int = 80,
-                   stride: int = 4, seed: int = 0) -> Path:
+                   stride: int = 4, seed: int = 0, oracle: str = "chgnet") -> Path:
     """Path of the cached extxyz dataset, made if missing."""
     from ase.io import write
 
     CACHE.mkdir(exist_ok=True)
     suffix = "" if stride == 4 else f"_every{stride}"
-    path = CACHE / f"{composition}_chgnet_{relaxations}_s{seed}{suffix}.extxyz"
+    path = CACHE / f"{composition}_{oracle}_{relaxations}_s{seed}{suffix}.extxyz"
     if path.exists():
         return path
     per_job = 14
-    jobs = [(composition, volume, seed * 1000 + k, per_job, steps, stride) for k in range(-(-relaxations // per_job))]
+    jobs = [(composition, volume, seed * 1000 + k, per_job, steps, stride, oracle)
+            for k in range(-(-relaxations // per_job))]
     start = time.perf_counter()
     if workers > 1:
         from multiprocessing import get_context
@@ -79,5 +81,7 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stride", type=int, default=4, help="keep every n-th relaxation frame and the last")
+    parser.add_argument("--oracle", default="chgnet", help="calculator of the registry that labels the frames")
     args = parser.parse_args()
-    oracle_dataset(args.composition, args.relaxations, args.volume, args.workers, stride=args.stride, seed=args.seed)
+    oracle_dataset(args.composition, args.relaxations, args.volume, args.workers, stride=args.stride, seed=args.seed,
+                   oracle=args.oracle)

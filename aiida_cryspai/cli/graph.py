@@ -12,3 +12,9 @@ def called(node, process_label: str | None = None) -> list[tuple[str, object]]:
     found = [(link.link_label, link.node) for link in links
              if process_label is None or link.node.process_label == process_label]
     return sorted(found, key=lambda pair: pair[1].ctime)
+
+
+def oracle_runs(node) -> list[tuple[str, object]]:
+    """(call link label, OracleWorkChain) of the run's oracle batches (``oracle_NN``, ``oracle_verification``);
+    the screening on the prior is an OracleWorkChain too, but not the oracle."""
+    return [(label, run) for label, run in called(node, "OracleWorkChain") if label.startswith("oracle_")]

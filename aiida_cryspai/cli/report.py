@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import called
+from .graph import called, oracle_runs
 
 PLOT_FILES = {
     "rmse": "rmse_per_iteration.png",
@@ -23,7 +23,7 @@ def oracle_points(node) -> dict[str, list]:
     from ..workchains.oracle import oracle_outputs
 
     points = {"volume": [], "energy": [], "system": [], "batch": []}
-    for label, oracle in called(node, "OracleWorkChain"):
+    for label, oracle in oracle_runs(node):
         if not oracle.is_finished_ok:
             continue
         structures = oracle_outputs(oracle, "relaxed_structures")
@@ -45,7 +45,7 @@ def iteration_errors(node) -> list[dict]:
             rows.setdefault(iteration, {"iteration": iteration})["validation"] = \
                 training.outputs.metrics["rmse_validation_mev_per_atom"]
     oracle_times = [(int(label.rsplit("_", 1)[-1]), oracle.ctime) for label, oracle in
-                    called(node, "OracleWorkChain") if label != "oracle_verification"]
+                    oracle_runs(node) if label != "oracle_verification"]
     for _, check in called(node, "check_convergence"):
         if check.is_finished_ok:
             iteration = max((i for i, ctime in oracle_times if ctime < check.ctime), default=0)
@@ -83,7 +83,7 @@ def parity_points(node) -> dict[str, list]:
 
     for index, (_, check) in enumerate(called(node, "check_convergence"), start=1):
         add(check.inputs.model, check.inputs.new_frames, f"network {index}, next batch")
-    verification = [oracle for label, oracle in called(node, "OracleWorkChain") if label == "oracle_verification"]
+    verification = [oracle for label, oracle in oracle_runs(node) if label == "oracle_verification"]
     if "model" in node.outputs and verification and verification[0].is_finished_ok:
         for dataset in oracle_outputs(verification[0], "frames").values():
             add(node.outputs.model, dataset, "final network, verification")
@@ -166,6 +166,7 @@ def reproduce_commands(node) -> list[str]:
         command += ["--volume", repr(inputs.volume.value)]
     if "max_oracle_calls" in inputs:
         command += ["--max-oracle-calls", str(inputs.max_oracle_calls.value)]
+    command += ["--prior", f"ase:{inputs.prior['name']}" if "prior" in inputs else "none"]
     lines = []
     changed = _difference(inputs.parameters.get_dict(), get_protocol(protocol))
     if changed:
@@ -200,7 +201,8 @@ def collect_report(node, plot_folder: Path, reference: dict | None = None, n_vie
                   for c in summary["candidates"]]
     model = summary["model"]
     overview = {
-        "composition": summary["composition"], "engine": summary["engine"], "protocol": summary["protocol"],
+        "composition": summary["composition"], "engine": summary["engine"],
+        "prior": (summary.get("prior") or {}).get("name", "none"), "protocol": summary["protocol"],
         "seed": summary["seed"], "state": f"{node.process_state.value}, exit status {node.exit_status}",
         "oracle relaxations": summary["oracle"]["relaxations"], "oracle ionic steps": summary["oracle"]["ionic_steps"],
         "oracle wall time (s)": summary["oracle"]["wall_s"], "iterations": summary["iterations"],

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .graph import called
+from .graph import called, oracle_runs
 
 
 def run_status(node) -> dict:
     """State, iteration, network errors and oracle relaxations done/pending of the CrySPAIWorkChain ``node``."""
-    oracle_runs = called(node, "OracleWorkChain")
+    runs = oracle_runs(node)
     done = pending = 0
-    for _, oracle in oracle_runs:
+    for _, oracle in runs:
         n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
         n_submitted = 0
         for child, n_child in _oracle_relaxations(oracle):
@@ -31,7 +31,7 @@ def run_status(node) -> dict:
         "exit_status": node.exit_status,
         "composition": node.inputs.composition.value,
         "engine": node.inputs.engine.value,
-        "iteration": len([label for label, _ in oracle_runs if "verification" not in label]),
+        "iteration": len([label for label, _ in runs if "verification" not in label]),
         "oracle_relaxations_done": done,
         "oracle_relaxations_pending": pending,
         "network_trainings": len(training),
