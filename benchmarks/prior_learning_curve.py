@@ -5,8 +5,8 @@ DFT).
 
 Training relaxations and test relaxations come from different seeds. Errors are measured near the basin (test
 frames within 0.2 eV/atom of the lowest test frame: the region the search ranks) and over the 1 eV/atom window the
-work chain trains on. One JSON line per (composition, relaxations, method), appended as it finishes; a rerun skips
-the rows already written.
+work chain trains on (training frames are cut to that window too). One JSON line per (composition, relaxations,
+method), appended as it finishes; a rerun skips the rows already written.
 
     python benchmarks/prior_learning_curve.py Si8 --volume 160 --relaxations 1 3 10 30
 """
@@ -64,9 +64,13 @@ def run(composition: str, volume: float, sizes: list[int], oracle: str, prior_na
     descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
     settings = TrainingSettings(**parameters["training"])
     groups = sorted({a.info["group"] for a in pool})
+    window_ev = parameters["dataset"]["energy_window"]
     for size in sizes:
         chosen = set(groups[:size])
         frames = [a for a in pool if a.info["group"] in chosen]
+        # what the work chain trains on: frames within the dataset's energy window of the lowest one
+        lowest = min(a.get_potential_energy() / len(a) for a in frames)
+        frames = [a for a in frames if a.get_potential_energy() / len(a) <= lowest + window_ev]
         frame_groups = np.array([a.info["group"] for a in frames])
         for method in ("prior alone", "prior + correction", "network alone"):
             key = (composition, size, method, oracle, prior_name)
