@@ -83,6 +83,9 @@ def production(tmp_path_factory):
         assert f"Creating the AiiDA profile '{site.name}' (PostgreSQL database aiida-{site.name}" in created
         shown = site.cli("setup", "--computer", "slurm-local", "--scheduler", "core.slurm").stdout
         assert "core.psql_dos storage, core.rabbitmq broker" in shown and "slurm-local (core.local, core.slurm" in shown
+        # verdi's calls to the daemon (circus) give up after daemon.timeout, 2 s by default: too short while the
+        # daemon respawns killed workers on a loaded machine
+        site.verdi("config", "set", "daemon.timeout", "30")
         yield site
     finally:
         site.verdi("daemon", "stop", check=False)
