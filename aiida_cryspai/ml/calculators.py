@@ -13,6 +13,7 @@ graph; any other ASE calculator is called structure by structure.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,12 +43,9 @@ class CalculatorSpec:
     def provenance(self) -> dict:
         """Which model exactly: ``name``, ``version`` (of its package) and ``checkpoint_sha256`` (None without
         weights), for the graph and results.json."""
-        import hashlib
         from importlib.metadata import version
 
-        digest = None
-        if self.checkpoint is not None:
-            digest = hashlib.sha256(Path(self.checkpoint()).read_bytes()).hexdigest()
+        digest = None if self.checkpoint is None else _sha256(Path(self.checkpoint()))
         return {"name": self.name, "version": version(self.package), "checkpoint_sha256": digest}
 
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
@@ -56,6 +54,14 @@ class CalculatorSpec:
         if self.elements is None:
             return sorted({s for s in symbols if atomic_numbers[s] > self.max_atomic_number or s in self.excluded})
         return sorted({s for s in symbols if s not in self.elements})
+
+
+@functools.cache
+def _sha256(path: Path) -> str:
+    """The SHA-256 of a weights file, read once per process (every model load checks it)."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _emt():

@@ -141,16 +141,21 @@ def concatenate(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> 
     return out
 
 
+def rows(arrays: dict[str, np.ndarray], name: str, frames) -> np.ndarray:
+    """The rows of array ``name`` that belong to the frames at ``frames`` (the frames themselves, or their atoms
+    for a per-atom array), in the given order."""
+    frames = np.asarray(frames, dtype=np.int64)
+    if name not in _PER_ATOM:
+        return frames
+    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
+    if not len(frames):
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in frames])
+
+
 def subset(arrays: dict[str, np.ndarray], indices) -> dict[str, np.ndarray]:
     """The frames at ``indices`` (in the given order)."""
-    indices = np.asarray(indices, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
-    atom_index = (
-        np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in indices]) if len(indices) else
-        np.zeros(0, dtype=np.int64)
-    )
-    return {name: arrays[name][atom_index] if name in _PER_ATOM else arrays[name][indices]
-            for name in array_names(arrays)}
+    return {name: arrays[name][rows(arrays, name, indices)] for name in array_names(arrays)}
 
 
 def select_trajectory_frames(energies_per_atom: np.ndarray, min_change: float) -> np.ndarray:

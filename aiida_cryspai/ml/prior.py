@@ -158,23 +158,16 @@ def predicted_energies(model: EnsembleModel, arrays: dict[str, np.ndarray]) -> n
 
 def label_with_prior(arrays: dict[str, np.ndarray], prior: str) -> dict[str, np.ndarray]:
     """``arrays`` with the prior's energies, forces and stresses on every frame that has none yet."""
-    from .dataset import arrays_to_frames, subset, with_optional
+    from .dataset import _unknown, arrays_to_frames, rows, subset, with_optional
 
     known = arrays.get("prior_energies")
     missing = np.arange(len(arrays["energies"])) if known is None else np.flatnonzero(~np.isfinite(known))
     if len(missing) == 0:
         return arrays
     labels = prior_labels(arrays_to_frames(subset(arrays, missing)), get_calculator(prior))
-    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
-    atoms_of = np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in missing])
     out = dict(arrays)
     for name, values in labels.items():
-        kind_rows = atoms_of if name == "prior_forces" else missing
-        full = out.get(name)
-        if full is None:
-            full = np.full((int(arrays["n_atoms"].sum()) if name == "prior_forces" else len(arrays["n_atoms"]),
-                            *values.shape[1:]), np.nan)
-        full = np.array(full, dtype=float)
-        full[kind_rows] = values
+        full = np.array(out[name] if name in out else _unknown(name, arrays["n_atoms"]), dtype=float)
+        full[rows(arrays, name, missing)] = values
         out = with_optional(out, name, full)
     return out

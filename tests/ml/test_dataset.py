@@ -80,3 +80,17 @@ def test_dataset_node_keeps_optional_arrays(aiida_profile, with_prior):
     arrays = node.to_arrays()
     assert np.allclose(arrays["prior_energies"], with_prior["prior_energies"])
     assert DatasetData.empty().optional_arrays == []
+
+
+def test_prior_labels_are_computed_only_where_missing(with_prior):
+    """Frames joined without prior labels get them; frames that have them keep theirs (never recomputed)."""
+    from aiida_cryspai.ml.prior import label_with_prior
+
+    plain = frames_to_arrays(_frames(2, 1, seed=5), [0, 1], ["d", "e"])
+    joined = label_with_prior(concatenate(with_prior, plain), "emt")
+    assert np.allclose(joined["prior_energies"][:3], with_prior["prior_energies"])  # EMT differs: kept, not redone
+    fresh = label_with_prior(plain, "emt")
+    assert np.allclose(joined["prior_energies"][3:], fresh["prior_energies"])
+    assert np.allclose(joined["prior_energies"][3:], plain["energies"])  # EMT frames labelled by EMT
+    assert np.allclose(joined["prior_forces"][24:], fresh["prior_forces"]) and np.isfinite(joined["prior_forces"]).all()
+    assert label_with_prior(joined, "emt") is joined
