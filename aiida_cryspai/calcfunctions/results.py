@@ -13,16 +13,21 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     """Rank oracle results by the objective (``parameters['objective']``: energy per atom, or enthalpy per atom
     under pressure); ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
 
+    ``parameters['refined']`` maps the key of a tightly re-relaxed structure to the key it started from: the
+    refined result replaces its start (its energy is the converged one of that minimum).
+
     Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).
     """
     settings = parameters.get_dict()
     objective = Objective.from_dict(settings.get("objective"))
+    refined_keys = settings.get("refined") or {}
+    superseded = set(refined_keys.values())
     entries = []
     for name, node in inputs.items():
         if name.startswith("structure_"):
             key = name[len("structure_"):]
             energy = inputs.get(f"energy_{key}")
-            if energy is None:
+            if energy is None or key in superseded:
                 continue
             atoms = node.get_ase()
             entries.append((objective.of_atoms(atoms, energy.value), energy.value / len(atoms), key, atoms, node.uuid))
@@ -48,6 +53,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             "spacegroup_symbol": symmetry.symbol,
             "crystal_system": symmetry.crystal_system,
             "oracle_verified": True,
+            "refined": key in refined_keys,
             "volume": atoms.get_volume(),
             "oracle_key": key,
             "oracle_structure_uuid": source_uuid,

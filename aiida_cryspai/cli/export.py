@@ -36,6 +36,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
             "spacegroup_symbol": entry["spacegroup_symbol"],
             "crystal_system": entry["crystal_system"],
             "oracle_verified": entry["oracle_verified"],
+            "refined": entry.get("refined", False),
             "cif": cif,
             "uuid": structure.uuid,
         })
@@ -52,6 +53,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
         "model": {"rmse_mev_per_atom": summary["model"]["rmse_mev_per_atom"],
                   "n_train": summary["model"]["n_train"]},
         "volume": {"estimated": summary["volume"]["estimated"], "final_best": summary["volume"]["final_best"]},
+        "refinement": summary.get("refinement"),
         "candidates": candidates,
     }
     if reference is not None and candidates:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
-from ase.units import Hartree
+from ase.units import Bohr, Hartree
 
 from ..protocols import get_protocol
 from .base import PerStructureEngine
@@ -54,6 +56,14 @@ class AbinitEngine(PerStructureEngine):
 
     def default_parameters(self) -> dict:
         return {"dft_protocol": "fast", "abinit": {}}
+
+    def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:
+        """``tolmxf`` = ``fmax`` in Ha/bohr, ``ntime`` = ``max_steps``, and the full cell relaxed (optcell 2, with
+        the protocol's ``ecutsm``) whatever the search's ``cell_relaxation``."""
+        abinit = copy.deepcopy(parameters.get("abinit") or {})
+        abinit["cell_relaxation"] = "full"
+        abinit.setdefault("parameters", {}).update({"tolmxf": fmax / (Hartree / Bohr), "ntime": int(max_steps)})
+        return {**parameters, "abinit": abinit}
 
     def settings(self, parameters: dict) -> dict:
         """The Abinit protocol of ``parameters['dft_protocol']`` with ``parameters['abinit']`` merged in, checked:

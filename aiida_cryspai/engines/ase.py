@@ -40,6 +40,10 @@ class AseEngine(BatchEngine):
             "guards": {"max_energy_per_atom": self.spec.max_energy_per_atom, "max_seconds": 900.0},
         }
 
+    def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:
+        """The cell's generalised forces (stress x volume / atoms, FrechetCellFilter) meet ``fmax`` too."""
+        return {**parameters, "fmax": fmax, "max_steps": max_steps, "relax_cell": True}
+
     def get_inputs(self, structures: dict, parameters: dict, code, options: dict) -> dict:
         """Inputs of one batch relaxation of ``structures`` (key -> StructureData)."""
         from aiida.orm import Dict

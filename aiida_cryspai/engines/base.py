@@ -51,6 +51,11 @@ class Engine(ABC):
     def default_parameters(self) -> dict:
         """The engine's parameters before the search's ``oracle`` settings are merged in."""
 
+    @abstractmethod
+    def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:
+        """``parameters`` for the final tight relaxation of an already relaxed structure: forces below ``fmax``
+        (eV/Å), the whole cell relaxed (its volume too), at most ``max_steps`` ionic steps."""
+
     def check(self, symbols: list[str], parameters: dict) -> None:  # noqa: B027 - most engines need no check
         """Raise ``ValueError`` (or a subclass) when ``parameters`` cannot relax a structure of ``symbols``; run
         before anything is submitted."""

@@ -7,6 +7,7 @@ its ``vasprun.xml`` with ASE (one frame per ionic step, energy = the free energy
 
 from __future__ import annotations
 
+import copy
 import io
 
 import numpy as np
@@ -58,6 +59,15 @@ class VaspEngine(PerStructureEngine):
 
     def default_parameters(self) -> dict:
         return {"dft_protocol": "fast", "vasp": {}}
+
+    def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:
+        """``EDIFFG`` = -``fmax`` (a force criterion), ``NSW`` = ``max_steps``, and the full cell relaxed (ISIF 3)
+        whatever the search's ``cell_relaxation``."""
+        vasp = copy.deepcopy(parameters.get("vasp") or {})
+        vasp["cell_relaxation"] = "full"
+        tags = {k: v for k, v in (vasp.get("parameters") or {}).items() if k.lower() not in ("ediffg", "nsw", "isif")}
+        vasp["parameters"] = {**tags, "ediffg": -float(fmax), "nsw": int(max_steps)}
+        return {**parameters, "vasp": vasp}
 
     def settings(self, parameters: dict) -> dict:
         """The VASP protocol of ``parameters['dft_protocol']`` with ``parameters['vasp']`` merged in, checked:

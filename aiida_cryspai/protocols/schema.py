@@ -120,6 +120,18 @@ class LocalParameters(_Section):
     relax_cell: bool = Field(True, description="The local optimisation relaxes the cell too.")
 
 
+class RefineParameters(_Section):
+    n_candidates: int = Field(5, ge=0, le=100, description="The lowest distinct oracle structures relaxed once more "
+                                                          "with tight thresholds before ranking, so that ranked "
+                                                          "energies are converged (to <= 1 meV/atom); 0: none.")
+    fmax: float = Field(0.005, gt=0, le=1, description="Force threshold of the tight relaxation (eV/Å): ASE engines "
+                                                      "apply it to the cell too (stress x volume / atoms, ASE's "
+                                                      "FrechetCellFilter); Abinit: tolmxf; VASP: EDIFFG = -fmax.")
+    max_steps: PositiveInt = Field(500, description="Most ionic steps of a tight relaxation.")
+    energy_window: float = Field(0.1, gt=0, description="Only structures within this of the lowest are refined "
+                                                        "(eV/atom).")
+
+
 class SearchParameters(_Section):
     """Every parameter of ``CrySPAIWorkChain`` (input ``parameters``)."""
 
@@ -163,6 +175,9 @@ class SearchParameters(_Section):
                                                                                        "network, per crystal system.")
     local: LocalParameters = Field(default_factory=LocalParameters, description="Local optimisation on the "
                                                                                 "network inside the GA.")
+    refine: RefineParameters = Field(default_factory=RefineParameters, description="The tight oracle relaxation "
+                                                                                   "of the best candidates before "
+                                                                                   "ranking (full cell).")
 
     @field_validator("guard_volume_range")
     @classmethod

@@ -167,6 +167,10 @@ class CrySPAIWorkChain(WorkChain):
                 cls.verify_with_oracle,
                 cls.inspect_oracle,
             ),
+            if_(cls.should_refine)(
+                cls.refine_best_structures,
+                cls.inspect_oracle,
+            ),
             cls.rank_results,
         )
 
@@ -264,8 +268,8 @@ class CrySPAIWorkChain(WorkChain):
         return max(0, self.inputs.max_oracle_calls.value - self.ctx.oracle_calls - reserve)
 
     def _loop_budget_spent(self) -> bool:
-        """Whether the loop has spent its oracle budget (the verification's ``n_verify`` calls are kept)."""
-        return self._oracle_calls_left(reserve=self.ctx.n_verify) == 0
+        """Whether the loop has spent its oracle budget (the verification's and refinement's calls are kept)."""
+        return self._oracle_calls_left(reserve=self.ctx.n_verify + self.ctx.n_refine) == 0
 
     def _seed(self, stage: str, *indices: int) -> int:
         """The seed of one child stage (random generation, a GA, a recommendation), independent of every other:
@@ -348,6 +352,11 @@ class CrySPAIWorkChain(WorkChain):
         if "max_oracle_calls" in self.inputs:
             n_verify = min(n_verify, self.inputs.max_oracle_calls.value // 2)
         self.ctx.n_verify = n_verify
+        n_refine = self.parameters.refine["n_candidates"]
+        if "max_oracle_calls" in self.inputs:
+            n_refine = min(n_refine, self.inputs.max_oracle_calls.value // 4)
+        self.ctx.n_refine = n_refine
+        self.ctx.refined = {}  # refined structure's key -> the key of the oracle structure it started from
 
     def estimate_volume(self):
         """Eq. 2 unless the user gave the volume."""
@@ -446,8 +455,9 @@ class CrySPAIWorkChain(WorkChain):
             return False
         return True
 
-    def _submit_oracle(self, structures: dict, label: str, reserve: int = 0):
-        """Submit the oracle on ``structures``, as many as the budget allows after keeping ``reserve`` calls."""
+    def _submit_oracle(self, structures: dict, label: str, reserve: int = 0, tight: bool = False):
+        """Submit the oracle on ``structures``, as many as the budget allows after keeping ``reserve`` calls;
+        ``tight``: the refinement's thresholds, the whole cell, no pre-relaxation."""
         left = self._oracle_calls_left(reserve)
         keys = sorted(structures)
         if left is not None:
@@ -457,6 +467,9 @@ class CrySPAIWorkChain(WorkChain):
         parameters.update({k: v for k, v in self.parameters.oracle.items()})
         parameters["dft_protocol"] = parameters.get("dft_protocol") or self.inputs.protocol.value
         parameters["guards"] = {**parameters.get("guards", {}), **self._guards()}
+        if tight:
+            refine = self.parameters.refine
+            parameters = engine.tight_parameters(parameters, refine["fmax"], refine["max_steps"])
         inputs = {
             "engine": self.inputs.engine,
             "structures": {key: structures[key] for key in keys},
@@ -466,7 +479,7 @@ class CrySPAIWorkChain(WorkChain):
             "options": self._options(),
             "metadata": {"call_link_label": label},
         }
-        if self.parameters.oracle.get("prerelax"):  # the oracle pre-relaxes for per-structure engines only
+        if self.parameters.oracle.get("prerelax") and not tight:  # pre-relaxed for per-structure engines only
             inputs["prerelax_engine"] = orm.Str(self.parameters.oracle["prerelax"])
             inputs["prerelax_code"] = self.inputs.codes.relax
         self.ctx.oracle_calls += len(keys)
@@ -668,9 +681,39 @@ class CrySPAIWorkChain(WorkChain):
 
     def verify_with_oracle(self):
         """Oracle relaxation of the recommended structures."""
-        if not self.ctx.candidates or self._oracle_calls_left() == 0:
+        if not self.ctx.candidates or self._oracle_calls_left(self.ctx.n_refine) == 0:
             return None
-        return self._submit_oracle(self.ctx.candidates, "oracle_verification")
+        return self._submit_oracle(self.ctx.candidates, "oracle_verification", self.ctx.n_refine)
+
+    def _oracle_results(self) -> list[tuple[float, str, orm.StructureData]]:
+        """(objective per atom, key, relaxed structure) of every oracle relaxation so far, lowest first."""
+        entries = []
+        for uuid in self.ctx.oracle_runs:
+            node = orm.load_node(uuid)
+            structures = oracle_outputs(node, "relaxed_structures")
+            for key, energy in oracle_outputs(node, "energies").items():
+                entries.append((self.objective.of_atoms(structures[key].get_ase(), energy.value), key, structures[key]))
+        return sorted(entries, key=lambda entry: entry[0])
+
+    def should_refine(self):
+        return self.ctx.n_refine > 0 and self._oracle_calls_left() != 0 and bool(self.ctx.oracle_runs)
+
+    def refine_best_structures(self):
+        """The lowest distinct oracle structures (within ``refine.energy_window`` of the lowest) relaxed once more
+        with tight thresholds and the whole cell free: the energies that are ranked and reported are converged."""
+        from ..analysis.compare import unique_indices
+
+        entries = self._oracle_results()
+        if not entries:
+            return None
+        refine = self.parameters.refine
+        keep = unique_indices([entry[2].get_ase() for entry in entries], [entry[0] for entry in entries])
+        chosen = [entries[i] for i in keep if entries[i][0] <= entries[0][0] + refine["energy_window"]]
+        structures = {f"refined_{key}": structure for _, key, structure in chosen[: self.ctx.n_refine]}
+        self.ctx.refined = {key: key.removeprefix("refined_") for key in structures}
+        self.report(f"tight relaxation of the {len(structures)} lowest distinct structures (fmax "
+                    f"{refine['fmax']} eV/Å, whole cell)")
+        return self._submit_oracle(structures, "oracle_refinement", tight=True)
 
     def rank_results(self):
         """Rank every oracle result by energy; duplicates dropped; the summary written."""
@@ -681,6 +724,7 @@ class CrySPAIWorkChain(WorkChain):
             for key, energy in oracle_outputs(node, "energies").items():
                 inputs[f"structure_{key}"] = structures[key]
                 inputs[f"energy_{key}"] = energy
+        refined = {key: start for key, start in self.ctx.refined.items() if f"energy_{key}" in inputs}
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS
         last_training = self.ctx.training_history[-1] if self.ctx.training_history else {}
@@ -704,12 +748,15 @@ class CrySPAIWorkChain(WorkChain):
                 "n_train": last_training.get("n_train", 0),
             },
             "volume": {"estimated": round(self.ctx.volume_estimate, 3)},
+            "refinement": {"relaxations": len(self.ctx.refined), "converged": len(refined),
+                           "fmax_ev_per_angstrom": self.parameters.refine["fmax"],
+                           "max_steps": self.parameters.refine["max_steps"], "cell": "full"},
         }
         n_candidates = max(self.ctx.n_verify, 16)
         outputs = rank_results(
             orm.Dict(run_info),
             orm.Dict({"n_candidates": n_candidates, "symprec": 0.1, "objective": self.objective.to_dict(),
-                      "crystal_system": self.inputs.crystal_system.value}),
+                      "crystal_system": self.inputs.crystal_system.value, "refined": refined}),
             **inputs,
         )
         for key, node in outputs.items():

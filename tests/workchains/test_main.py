@@ -41,6 +41,24 @@ def test_ag4_ranks_emt_fcc_first(ag4_run, emt):
     assert set(ranked.keys()) == {f"rank_{c['rank']:03d}" for c in candidates}
 
 
+def test_ranked_energies_are_converged(ag4_run, emt):
+    """The lowest distinct structures were relaxed once more by the oracle, tightly and with the whole cell free,
+    before ranking: relaxing rank 1 again, far tighter, changes its energy by less than 1 meV/atom."""
+    summary = ag4_run.outputs.summary.get_dict()
+    best = summary["candidates"][0]
+    assert best["refined"] and summary["refinement"]["converged"] >= 1
+    refinement = ag4_run.base.links.get_outgoing(link_label_filter="oracle_refinement").one().node
+    parameters = refinement.inputs.parameters.get_dict()
+    assert parameters["fmax"] == summary["refinement"]["fmax_ev_per_angstrom"] == 0.005 and parameters["relax_cell"]
+    assert "prerelax_engine" not in refinement.inputs
+    rank1 = ag4_run.outputs.candidates.rank_001.get_ase()
+    again = relax(rank1, emt, fmax=1e-4, max_steps=3000)
+    assert abs(again.energy / len(rank1) - best["energy_per_atom"]) < 1e-3
+    # the refined result replaced the one it started from: each oracle structure is ranked once
+    keys = [c["oracle_key"] for c in summary["candidates"]]
+    assert not {key.removeprefix("refined_") for key in keys if key.startswith("refined_")} & set(keys)
+
+
 def test_every_stage_is_in_the_provenance_graph(ag4_run):
     called = ag4_run.called_descendants
     calcfunctions = {n.process_label for n in called if isinstance(n, CalcFunctionNode)}

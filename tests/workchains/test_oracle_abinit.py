@@ -124,9 +124,14 @@ def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
     oracles = [n for n in node.called if n.process_label == "OracleWorkChain"]
     relaxations = [n for o in oracles for n in o.called if n.process_label == "AbinitRelaxWorkChain"]
     assert 7 <= len(relaxations) <= 10
-    # CHGNet pre-relaxed every structure first (one RelaxCalculation per oracle call); DFT started from its output
+    # CHGNet pre-relaxed every structure first (one RelaxCalculation per oracle call); DFT started from its output;
+    # the final tight relaxation starts from Abinit's own structures: full cell, tolmxf from refine.fmax
+    refinement = node.base.links.get_outgoing(link_label_filter="oracle_refinement").one().node
     prerelaxed = [n for o in oracles for n in o.called if n.process_label == "RelaxCalculation"]
-    assert len(prerelaxed) == len(oracles)
+    assert len(prerelaxed) == len(oracles) - 1
+    tight = [n for n in refinement.called if n.process_label == "AbinitRelaxWorkChain"]
+    assert tight and all(n.inputs.abinit.parameters["optcell"] == 2 for n in tight)
+    assert tight[0].inputs.abinit.parameters["tolmxf"] == pytest.approx(0.005 / 51.422, rel=1e-3)
     starts = {r.inputs.abinit.structure.creator.process_label if r.inputs.abinit.structure.creator else None
               for r in relaxations}
     assert "RelaxCalculation" in starts
@@ -140,7 +145,7 @@ def test_search_loop_runs_on_abinit(abinit_code, cryspai_codes):
                 else:
                     assert result["reason"]
     ranked = node.outputs.summary["candidates"]
-    assert ranked[0]["energy_per_atom"] == pytest.approx(min(energies), abs=1e-6)
+    assert ranked[0]["energy_per_atom"] == pytest.approx(min(energies), abs=1e-6) and ranked[0]["refined"]
     oracle_frames = sum(len(f.get_array("energies")) for o in oracles for f in o.outputs.frames.values())
     assert oracle_frames == frames_expected  # every frame of a finished relaxation, none of a failed one
 
