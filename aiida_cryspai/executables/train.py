@@ -12,32 +12,24 @@ from .common import log, start_script, write_json
 def main(argv: list[str] | None = None) -> None:
     args, parameters = start_script("cryspai-train", __doc__, {"dataset": "dataset.npz", "output": "model.pt"}, argv)
 
-    from ..ml.calculators import CALCULATORS
     from ..ml.dataset import arrays_to_frames, load_arrays
     from ..ml.descriptors import DescriptorSettings
-    from ..ml.prior import label_with_prior, residual_frames
+    from ..ml.prior import label_with_prior, train_correction
     from ..ml.training import TrainingSettings, train
 
     arrays = load_arrays(args.dataset)
     prior = parameters.get("prior")
+    descriptor = DescriptorSettings(**parameters["descriptor"])
+    settings = TrainingSettings(**parameters.get("training", {}))
+    log(f"training on {len(arrays['energies'])} frames from {len(set(arrays['groups'].tolist()))} relaxations")
     if prior:
         arrays = label_with_prior(arrays, prior)  # nothing to compute when the frames were labelled already
-        frames, energies = residual_frames(arrays_to_frames(arrays))
         log(f"learning the correction to the prior {prior}")
+        model, metrics = train_correction(arrays_to_frames(arrays), arrays["groups"], descriptor, settings, prior,
+                                          log=log)
     else:
-        frames, energies = arrays_to_frames(arrays), arrays["energies"]
-    log(f"training on {len(frames)} frames from {len(set(arrays['groups'].tolist()))} relaxations")
-    model, metrics = train(
-        frames,
-        energies,
-        arrays["groups"],
-        DescriptorSettings(**parameters["descriptor"]),
-        TrainingSettings(**parameters.get("training", {})),
-        log=log,
-    )
-    if prior:
-        model.prior = CALCULATORS[prior].provenance()
-        metrics["prior"] = model.prior
+        model, metrics = train(arrays_to_frames(arrays), arrays["energies"], arrays["groups"], descriptor, settings,
+                               log=log)
     model.save(args.output, metrics)
     write_json("metrics.json", metrics)
     log(f"validation RMSE {metrics['rmse_validation_mev_per_atom']} meV/atom after {metrics['epochs']} epochs")

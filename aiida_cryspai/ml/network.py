@@ -124,6 +124,7 @@ class EnsembleModel(Potential):
         self.settings = members[0].settings
         self.metrics: dict = {}
         self.prior: dict | None = None  # the prior this correction was trained on (name, version, checkpoint)
+        self.prior_scale: float = 1.0  # the factor on the prior's energy the correction was trained with
 
     def __len__(self) -> int:
         return len(self.members)
@@ -151,6 +152,7 @@ class EnsembleModel(Potential):
                             for m in self.members],
                 "metrics": metrics if metrics is not None else self.metrics,
                 "prior": self.prior,
+                "prior_scale": self.prior_scale,
             },
             path,
         )
@@ -171,6 +173,7 @@ class EnsembleModel(Potential):
         ensemble = cls(members)
         ensemble.metrics = payload.get("metrics", {})
         ensemble.prior = payload.get("prior")
+        ensemble.prior_scale = float(payload.get("prior_scale", 1.0))
         ensemble.eval()
         return ensemble
 

@@ -18,6 +18,8 @@ from .calculators import CALCULATORS, _network_batch, _single, get_calculator
 from .network import EnsembleModel, Potential, load_potential
 
 PRIOR_ARRAYS = ("prior_energies", "prior_forces", "prior_stress")
+MIN_SCALE_SPREAD = 0.05  # eV/atom: the prior's energies must spread this much before a scale is fitted to them
+SCALE_LIMITS = (0.5, 1.5)
 
 
 class PriorError(ValueError):
@@ -53,20 +55,46 @@ def prior_labels(frames: list[Atoms], calculator) -> dict[str, np.ndarray]:
             "prior_stress": np.asarray(stresses, dtype=float).reshape(-1, 6)}
 
 
-def residual_frames(frames: list[Atoms]) -> tuple[list[Atoms], np.ndarray]:
-    """Copies of ``frames`` labelled with oracle − prior (energy, forces and stress where both are known), and those
-    residual energies; each frame carries its prior values as ``arrays_to_frames`` puts them (``info`` and
-    ``arrays``)."""
+def _prior_energy(atoms: Atoms) -> float:
+    if "prior_energies" not in atoms.info or not np.isfinite(atoms.info["prior_energies"]):
+        raise ValueError("a frame has no prior energy: compute the prior's labels first (prior_labels)")
+    return float(atoms.info["prior_energies"])
+
+
+def fit_prior_scale(frames: list[Atoms], min_spread: float = MIN_SCALE_SPREAD,
+                    limits: tuple[float, float] = SCALE_LIMITS) -> float:
+    """The factor ``a`` of E_oracle ≈ a E_prior + sum_species n_s b_s, least squares over ``frames``.
+
+    Universal potentials are systematically soft (their energy differences smaller than DFT's); one factor on the
+    prior corrects most of it and, with two numbers, cannot overfit a single relaxation as a network can. 1 when the
+    prior's energies per atom (less their composition's mean) span less than ``min_spread`` eV/atom — too little
+    to tell a slope — and clipped to ``limits``."""
+    symbols = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
+    counts = np.array([[atoms.get_chemical_symbols().count(s) for s in symbols] for atoms in frames], dtype=float)
+    prior = np.array([_prior_energy(atoms) for atoms in frames])
+    oracle = np.array([atoms.get_potential_energy() for atoms in frames])
+    if len(frames) < len(symbols) + 2:
+        return 1.0
+    # the prior's energy per atom with the best per-species fit removed: what the slope is measured on
+    offsets = np.linalg.lstsq(counts, prior, rcond=None)[0]
+    if np.ptp((prior - counts @ offsets) / counts.sum(1)) < min_spread:
+        return 1.0
+    solution = np.linalg.lstsq(np.column_stack([prior, counts]), oracle, rcond=None)[0]
+    return float(np.clip(solution[0], *limits))
+
+
+def residual_frames(frames: list[Atoms], scale: float = 1.0) -> tuple[list[Atoms], np.ndarray]:
+    """Copies of ``frames`` labelled with oracle − ``scale`` × prior (energy, forces and stress where both are
+    known), and those residual energies; each frame carries its prior values as ``arrays_to_frames`` puts them
+    (``info`` and ``arrays``)."""
     residual, energies = [], []
     for atoms in frames:
-        if "prior_energies" not in atoms.info or not np.isfinite(atoms.info["prior_energies"]):
-            raise ValueError("a frame has no prior energy: compute the prior's labels first (prior_labels)")
-        results = {"energy": atoms.get_potential_energy() - float(atoms.info["prior_energies"])}
+        results = {"energy": atoms.get_potential_energy() - scale * _prior_energy(atoms)}
         oracle = atoms.calc.results
         if "forces" in oracle and "prior_forces" in atoms.arrays:
-            results["forces"] = np.asarray(oracle["forces"]) - atoms.arrays["prior_forces"]
+            results["forces"] = np.asarray(oracle["forces"]) - scale * atoms.arrays["prior_forces"]
         if "stress" in oracle and "prior_stress" in atoms.info and np.isfinite(atoms.info["prior_stress"]).all():
-            results["stress"] = np.asarray(oracle["stress"]) - np.asarray(atoms.info["prior_stress"])
+            results["stress"] = np.asarray(oracle["stress"]) - scale * np.asarray(atoms.info["prior_stress"])
         copy = atoms.copy()
         copy.calc = SinglePointCalculator(copy, **results)
         residual.append(copy)
@@ -75,12 +103,14 @@ def residual_frames(frames: list[Atoms]) -> tuple[list[Atoms], np.ndarray]:
 
 
 class Surrogate:
-    """The prior (an ASE calculator) plus the correction network (one or an ensemble)."""
+    """``scale`` × the prior (an ASE calculator) plus the correction network (one or an ensemble); ``scale`` is the
+    one the correction was trained with (``correction.prior_scale``, 1 when absent)."""
 
     def __init__(self, prior_name: str, correction: Potential, prior=None):
         self.prior_name = prior_name
         self.prior = prior if prior is not None else get_calculator(prior_name)
         self.correction = correction
+        self.scale = float(getattr(correction, "prior_scale", 1.0))
 
     def __len__(self) -> int:
         return len(self.correction) if hasattr(self.correction, "__len__") else 1
@@ -91,37 +121,53 @@ class Surrogate:
         out = []
         for atoms, (e_c, f_c, s_c) in zip(structures, corrections):
             e_p, f_p, s_p = _single(self.prior, atoms)
-            out.append((e_p + e_c, f_p + f_c, None if s_p is None else s_p + s_c))
+            a = self.scale
+            out.append((a * e_p + e_c, a * f_p + f_c, None if s_p is None else a * s_p + s_c))
         return out
 
     def energies_and_spread(self, structures: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
         """Total energies (eV) and the ensemble's spread (eV; the prior is deterministic)."""
         corrections, spreads = self.correction.energies_and_spread(structures)
         priors = np.asarray([_single(self.prior, atoms)[0] for atoms in structures])
-        return priors + corrections, spreads
+        return self.scale * priors + corrections, spreads
 
     def calculator(self):
-        """One ASE calculator: ASE's ``SumCalculator`` of the prior and the correction."""
-        from ase.calculators.mixing import SumCalculator
+        """One ASE calculator: ASE's ``LinearCombinationCalculator`` of the prior (weight ``scale``) and the
+        correction (weight 1)."""
+        from ase.calculators.mixing import LinearCombinationCalculator
 
         from .calculator import NetworkCalculator
 
-        return SumCalculator([self.prior, NetworkCalculator(self.correction)])
+        return LinearCombinationCalculator([self.prior, NetworkCalculator(self.correction)], [self.scale, 1.0])
 
 
 def train_with_prior(structures: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
     """Train the correction of ``prior`` on oracle-labelled ``structures``: the prior's labels are computed, the
     network learns oracle − prior, and the model records the prior (name, version, checkpoint SHA-256)."""
     from .dataset import arrays_to_frames, frames_to_arrays, with_optional
-    from .training import train
 
     arrays = frames_to_arrays(structures, list(groups), [str(g) for g in groups])
     for name, values in prior_labels(structures, get_calculator(prior)).items():
         arrays = with_optional(arrays, name, values)
-    residual, energies = residual_frames(arrays_to_frames(arrays))
-    model, metrics = train(residual, energies, np.asarray(groups), descriptor, settings, log=log)
+    return train_correction(arrays_to_frames(arrays), np.asarray(groups), descriptor, settings, prior, log=log)
+
+
+def train_correction(frames: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
+    """The correction to ``prior`` on ``frames`` that carry the prior's labels: the prior's scale fitted first
+    (:func:`fit_prior_scale`), then the network on the residual, kept only where it beats its reference energies
+    on held-out relaxations. The model records the prior and its scale."""
+    from dataclasses import replace
+
+    from .training import train
+
+    scale = fit_prior_scale(frames)
+    log(f"prior {prior} scaled by {scale:.4f}")
+    residual, energies = residual_frames(frames, scale)
+    model, metrics = train(residual, energies, np.asarray(groups), descriptor, replace(settings, only_if_better=True),
+                           log=log)
     model.prior = CALCULATORS[prior].provenance()
-    metrics = {**metrics, "prior": model.prior}
+    model.prior_scale = scale
+    metrics = {**metrics, "prior": model.prior, "prior_scale": scale}
     return model, metrics
 
 
@@ -153,7 +199,7 @@ def predicted_energies(model: EnsembleModel, arrays: dict[str, np.ndarray]) -> n
     prior = arrays.get("prior_energies")
     if prior is None or not np.isfinite(prior).all():
         raise PriorError(f"frames without the prior's ({model.prior['name']}) energies: label them first")
-    return predicted + prior
+    return predicted + model.prior_scale * prior
 
 
 def label_with_prior(arrays: dict[str, np.ndarray], prior: str) -> dict[str, np.ndarray]:

@@ -46,6 +46,9 @@ class TrainingSettings:
     weight_decay: float = _DEFAULT.weight_decay  # L2 penalty on the weights, added to the loss
     force_weight: float = 0.0  # weight of the force error (eV/Å)^2 against the energy error (eV/atom)^2
     ensemble_size: int = _DEFAULT.ensemble_size
+    # the network is switched off (its reference energies alone remain) when it does not beat them on the held-out
+    # relaxations, or when there is none to tell: a correction to a prior must never make the prior worse
+    only_if_better: bool = False
     swarm_particles: int = 24
     swarm_iterations: int = 300
     seed: int = 0
@@ -288,6 +291,27 @@ def _new_member(descriptor: DescriptorSettings, settings: TrainingSettings, trai
     return model
 
 
+def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet | None) -> tuple[bool, str]:
+    """Whether the ensemble's networks beat its reference energies alone on the held-out relaxations; if not (or
+    when nothing is held out) the networks are switched off (``energy_scale`` 0). Returns (used, a log line)."""
+    if validation is not None:
+        with_network = rmse_mev_per_atom(ensemble, validation)
+        scales = [member.energy_scale.clone() for member in ensemble.members]
+        for member in ensemble.members:
+            member.energy_scale.fill_(0.0)
+        references_only = rmse_mev_per_atom(ensemble, validation)
+        if with_network < references_only:
+            for member, scale in zip(ensemble.members, scales):
+                member.energy_scale.copy_(scale)
+            return True, (f"network kept: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} with "
+                          "the reference energies alone")
+        return False, (f"network switched off: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} "
+                       "with the reference energies alone")
+    for member in ensemble.members:
+        member.energy_scale.fill_(0.0)
+    return False, "network switched off: no held-out relaxation to show that it helps"
+
+
 def train(
     structures: list[Atoms],
     energies: np.ndarray,
@@ -330,12 +354,17 @@ def train(
         log(f"network {k + 1}/{settings.ensemble_size}: {stopping.steps} steps, monitored RMSE "
             f"{stopping.best:.2f} meV/atom")
     ensemble = EnsembleModel(members)
+    network_used = True
+    if settings.only_if_better:
+        network_used, note = _network_beats_references(ensemble, val_set)
+        log(note)
     metrics = {
         "optimizer": settings.optimizer,
         "forces_in_loss": use_forces,
         "ensemble_size": len(members),
         "rmse_train_mev_per_atom": rmse_mev_per_atom(ensemble, train_set),
         "rmse_validation_mev_per_atom": rmse_mev_per_atom(ensemble, val_set) if val_set is not None else None,
+        "network_used": network_used,
         "n_train": int(train_set.n_structures),
         "n_validation": int(val_set.n_structures) if val_set is not None else 0,
         "epochs": max(m["epochs"] for m in member_metrics),

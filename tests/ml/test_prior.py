@@ -4,11 +4,20 @@ held-out error below the prior's, and the surrogate's forces and stress must be 
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, subset, with_optional
 from aiida_cryspai.ml.descriptors import DescriptorSettings
-from aiida_cryspai.ml.prior import PriorError, Surrogate, check_prior, prior_labels, residual_frames
+from aiida_cryspai.ml.prior import (
+    PriorError,
+    Surrogate,
+    check_prior,
+    fit_prior_scale,
+    prior_labels,
+    residual_frames,
+    train_correction,
+)
 from aiida_cryspai.ml.relax import relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 
@@ -34,7 +43,7 @@ def oracle_dataset(chgnet):
         energy, forces, stress = _single(chgnet, atoms)
         copy = atoms.copy()
         copy.calc = SinglePointCalculator(copy, energy=energy, forces=forces,
-                                          stress=np.asarray(stress)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]])
+                                          stress=full_3x3_to_voigt_6_stress(np.asarray(stress)))
         labelled.append(copy)
     arrays = frames_to_arrays(labelled, list(groups), [str(g) for g in groups])
     for name, values in prior_labels(labelled, get_calculator("emt")).items():
@@ -51,10 +60,11 @@ def test_correction_beats_the_prior_out_of_sample(oracle_dataset):
     held_out = np.isin(groups, np.unique(groups)[::3])
     train_frames = arrays_to_frames(subset(oracle_dataset, np.flatnonzero(~held_out)))
     test = subset(oracle_dataset, np.flatnonzero(held_out))
-    residual, energies = residual_frames(train_frames)
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
-    correction, _ = train(residual, energies, np.array([f.info["group"] for f in train_frames]), descriptor,
-                          TrainingSettings(hidden=8, ensemble_size=1), log=lambda _: None)
+    correction, metrics = train_correction(train_frames, np.array([f.info["group"] for f in train_frames]),
+                                           descriptor, TrainingSettings(hidden=8, ensemble_size=1), "emt",
+                                           log=lambda _: None)
+    assert metrics["network_used"] and metrics["prior_scale"] == correction.prior_scale
     surrogate = Surrogate("emt", correction)
     test_frames = arrays_to_frames(test)
     predicted = [e for e, _, _ in surrogate.evaluate(test_frames)]
@@ -74,6 +84,7 @@ def test_surrogate_forces_and_stress_are_derivatives_of_its_energy(oracle_datase
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
     correction, _ = train(residual, energies, oracle_dataset["groups"], descriptor,
                           TrainingSettings(hidden=8, ensemble_size=2, max_epochs=20), log=lambda _: None)
+    correction.prior_scale = 0.9  # the prior enters scaled (LinearCombinationCalculator for one structure)
     surrogate = Surrogate("emt", correction)
     atoms = bulk("Cu", "hcp", a=2.6, c=4.2) * (1, 1, 2)
     atoms.rattle(0.05, seed=4)
@@ -81,9 +92,9 @@ def test_surrogate_forces_and_stress_are_derivatives_of_its_energy(oracle_datase
     energy, forces, stress = surrogate.evaluate([atoms])[0]
     assert energy == pytest.approx(atoms.get_potential_energy(), abs=1e-8)
     assert np.allclose(forces, calculate_numerical_forces(atoms, eps=1e-4), atol=2e-4)
-    voigt = np.asarray(stress)[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    voigt = full_3x3_to_voigt_6_stress(np.asarray(stress))
     assert np.allclose(voigt, calculate_numerical_stress(atoms, eps=1e-5), atol=2e-5)
-    # the relaxer drives the surrogate in a batch exactly as one by one through SumCalculator
+    # the relaxer drives the surrogate in a batch exactly as one by one through the ASE calculator
     batch = relax_batch([atoms, atoms], surrogate, fmax=0.02, max_steps=100)
     single = relax(atoms, surrogate.calculator(), fmax=0.02, max_steps=100)
     assert batch[0].ok and batch[0].energy == pytest.approx(single.energy, abs=1e-6)
@@ -101,3 +112,30 @@ def test_a_prior_that_is_the_oracle_or_cannot_compute_an_element_is_refused():
         check_prior("emt", "abinit", ["Si", "Cu"])
     with pytest.raises(PriorError, match="unknown prior 'mace'"):
         check_prior("mace", "abinit", ["Si"])
+
+
+def test_a_soft_prior_is_rescaled_and_one_relaxation_trains_no_network(oracle_dataset):
+    """An oracle 1.25 times as stiff as the prior (plus a shift): the fitted scale is 1.25 and the residual is a
+    constant. From a single relaxation nothing is held out, so the network is switched off rather than trusted:
+    the surrogate is the scaled prior with its offset, exact here."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    frames = arrays_to_frames(oracle_dataset)
+    stiff = []
+    for atoms in frames:
+        copy = atoms.copy()
+        copy.info.update(atoms.info)
+        copy.arrays["prior_forces"] = atoms.arrays["prior_forces"]
+        copy.calc = SinglePointCalculator(copy, energy=1.25 * atoms.info["prior_energies"] - 0.3 * len(atoms),
+                                          forces=1.25 * atoms.arrays["prior_forces"])
+        stiff.append(copy)
+    assert fit_prior_scale(stiff) == pytest.approx(1.25, abs=1e-9)
+    one = [a for a in stiff if a.info["group"] == stiff[0].info["group"]]
+    descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
+    correction, metrics = train_correction(one, np.zeros(len(one), dtype=int), descriptor,
+                                           TrainingSettings(hidden=8, ensemble_size=2, max_epochs=20), "emt",
+                                           log=lambda _: None)
+    assert not metrics["network_used"]
+    others = [a for a in stiff if a.info["group"] != stiff[0].info["group"]]
+    predicted = Surrogate("emt", correction).energies_and_spread(others)[0]
+    assert _rmse_mev(predicted, [a.get_potential_energy() for a in others], [len(a) for a in others]) < 1e-3
