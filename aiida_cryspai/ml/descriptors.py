@@ -180,6 +180,38 @@ class Graph:
         return features_from_vectors(vectors, self.i, self.j, self.a, self.b, self.species, self.settings)
 
 
+@dataclass
+class PairJacobian:
+    """The derivatives of each atom's descriptors with respect to its pair vectors, computed once per frame so that
+    training on forces needs no second pass through the descriptors: pair p (atoms i -> j, v_p = r_j - r_i + shift)
+    moves only atom i's descriptors, so dE/dr = sum_p (dE/dG_i . dG_i/dv_p) (+ at j, - at i)."""
+
+    i: torch.Tensor  # (P,) centre atom of each pair
+    j: torch.Tensor  # (P,) neighbour
+    values: torch.Tensor  # (P, n_features, 3) = dG_i / dv_p
+
+    def forces(self, energy_gradient: torch.Tensor) -> torch.Tensor:
+        """Forces (N, 3) from dE/dG (N, n_features), differentiable in ``energy_gradient``."""
+        per_pair = torch.einsum("pf,pfc->pc", energy_gradient[self.i], self.values)
+        gradient = torch.zeros(energy_gradient.shape[0], 3, dtype=per_pair.dtype)
+        gradient = gradient.index_add(0, self.j, per_pair).index_add(0, self.i, -per_pair)
+        return -gradient
+
+
+def pair_jacobian(graph: Graph) -> tuple[torch.Tensor, PairJacobian]:
+    """The descriptors of ``graph`` (N, n_features) and their :class:`PairJacobian` (one backward pass per
+    descriptor component: each pair vector feeds one atom's descriptors only)."""
+    vectors = (graph.positions[graph.j] - graph.positions[graph.i] + graph.shift_vectors).requires_grad_(True)
+    features = features_from_vectors(vectors, graph.i, graph.j, graph.a, graph.b, graph.species, graph.settings)
+    columns = []
+    for f in range(features.shape[1]):
+        (column,) = torch.autograd.grad(features[:, f].sum(), vectors, retain_graph=f < features.shape[1] - 1,
+                                        allow_unused=True)
+        columns.append(torch.zeros_like(vectors) if column is None else column)
+    values = torch.stack(columns, dim=1) if columns else torch.zeros(len(vectors), 0, 3, dtype=vectors.dtype)
+    return features.detach(), PairJacobian(graph.i, graph.j, values)
+
+
 def build_graph(structures: list[Atoms], settings: DescriptorSettings) -> Graph:
     """One :class:`Graph` of ``structures`` (neighbour lists computed once)."""
     positions, species, structure, i, j, shifts, a, b = [], [], [], [], [], [], [], []

@@ -25,7 +25,7 @@ from ase import Atoms
 
 from ..protocols.schema import TrainingParameters
 from .dataset import has_forces
-from .descriptors import DescriptorSettings, Graph, build_graph, features_of, species_indices
+from .descriptors import DescriptorSettings, PairJacobian, build_graph, features_of, pair_jacobian, species_indices
 from .network import AtomicEnergyModel, EnsembleModel, Potential
 
 _DEFAULT = TrainingParameters()  # the defaults live in the parameter schema
@@ -44,7 +44,7 @@ class TrainingSettings:
     batch_size: int = _DEFAULT.batch_size  # structures per Adam mini-batch
     validation_fraction: float = _DEFAULT.validation_fraction
     weight_decay: float = _DEFAULT.weight_decay  # L2 penalty on the weights, added to the loss
-    force_weight: float = 0.0  # weight of the force error (eV/Å)^2 against the energy error (eV/atom)^2
+    force_weight: float = _DEFAULT.force_weight  # force error (eV/Å)^2 against energy error (eV/atom)^2
     ensemble_size: int = _DEFAULT.ensemble_size
     # the network is switched off (its reference energies alone remain) when it does not beat them on the held-out
     # relaxations, or when there is none to tell: a correction to a prior must never make the prior worse
@@ -125,10 +125,11 @@ def fit_reference_energies(data: FeatureSet, n_species: int) -> torch.Tensor:
 
 @dataclass
 class _Chunk:
-    """A mini-batch: precomputed descriptors, and for force training the graph to differentiate."""
+    """A mini-batch: precomputed descriptors, and for force training their pair Jacobian (computed once) and the
+    oracle's forces."""
 
     data: FeatureSet
-    graph: Graph | None
+    jacobian: PairJacobian | None
     forces: torch.Tensor | None
 
 
@@ -139,23 +140,20 @@ def _chunks(structures: list[Atoms], data: FeatureSet, descriptor: DescriptorSet
     for start in range(0, len(order), size):
         members = np.sort(order[start : start + size])
         part = [structures[k] for k in members]
-        graph = build_graph(part, descriptor) if forces else None
+        jacobian = pair_jacobian(build_graph(part, descriptor))[1] if forces else None
         target = torch.as_tensor(np.concatenate([a.calc.results["forces"] for a in part])) if forces else None
-        chunks.append(_Chunk(data.subset(members), graph, target))
+        chunks.append(_Chunk(data.subset(members), jacobian, target))
     return chunks
 
 
 def _loss(model: AtomicEnergyModel, chunk: _Chunk, settings: TrainingSettings, use_forces: bool) -> torch.Tensor:
     data = chunk.data
-    if use_forces:
-        positions = chunk.graph.positions.clone().requires_grad_(True)
-        features = chunk.graph.features(positions)
-    else:
-        features = data.features
+    features = data.features.clone().requires_grad_(True) if use_forces else data.features
     predicted = model.structure_energies(features, data.species, data.structure, data.n_structures)
     loss = torch.mean(((predicted - data.energies) / data.n_atoms) ** 2)
     if use_forces:
-        forces = -torch.autograd.grad(predicted.sum(), positions, create_graph=True)[0]
+        gradient = torch.autograd.grad(predicted.sum(), features, create_graph=True)[0]
+        forces = chunk.jacobian.forces(gradient)
         loss = loss + settings.force_weight * torch.mean((forces - chunk.forces) ** 2)
     if settings.weight_decay > 0:
         loss = loss + settings.weight_decay * _weight_norm(model)

@@ -86,6 +86,10 @@ class TrainingParameters(_Section):
     validation_fraction: float = Field(0.15, ge=0, lt=1, description="Fraction of the relaxations held out for "
                                                                      "early stopping.")
     weight_decay: float = Field(1.0e-5, ge=0, description="L2 penalty on the weights.")
+    force_weight: float = Field(0.0, ge=0, description="Weight of the force error ((eV/Å)^2) against the energy "
+                                                       "error ((eV/atom)^2) in the loss; 0: energies only (the "
+                                                       "paper). Descriptor derivatives are computed once per frame "
+                                                       "(memory grows with frames x pairs x descriptor length).")
     ensemble_size: PositiveInt = Field(4, le=32, description="Networks trained from different starts; their "
                                                              "spread is the uncertainty.")
 

@@ -49,3 +49,53 @@ def test_dataset_arrays_round_trip(emt_frames):
 def test_trajectory_thinning():
     energies = np.array([1.0, 0.5, 0.4995, 0.499, 0.3, 0.2999, 0.2998])
     assert select_trajectory_frames(energies, 0.002).tolist() == [0, 1, 4, 6]
+
+
+def test_cached_pair_jacobian_gives_the_models_own_forces():
+    """The forces of force training (descriptor Jacobian per pair, computed once) equal the autograd forces of the
+    whole model, with two species (typed descriptors) and periodic images."""
+    import torch
+    from ase.build import bulk
+
+    from aiida_cryspai.ml.descriptors import build_graph, pair_jacobian
+    from aiida_cryspai.ml.network import AtomicEnergyModel
+
+    settings = DescriptorSettings(species=["Au", "Cu"], radial_cutoff=5.0, radial_order=5, angular_cutoff=3.5,
+                                  angular_order=3, angular_radial_channels=2)
+    first = bulk("Cu", "fcc", a=3.7, cubic=True)
+    first.symbols[[0, 3]] = "Au"
+    first.rattle(0.1, seed=1)
+    second = bulk("Cu", "hcp", a=2.6, c=4.2) * (1, 1, 2)
+    second.symbols[1] = "Au"
+    second.rattle(0.1, seed=2)
+    torch.manual_seed(0)
+    model = AtomicEnergyModel(settings, hidden=6)
+    features, jacobian = pair_jacobian(build_graph([first, second], settings))
+    features.requires_grad_(True)
+    species = torch.cat([torch.as_tensor([settings.species.index(s) for s in a.get_chemical_symbols()])
+                         for a in (first, second)])
+    gradient = torch.autograd.grad(model.atomic_energies(features, species).sum(), features)[0]
+    forces = jacobian.forces(gradient).numpy()
+    _, expected, _ = model.energies_forces_virials([first, second])
+    assert np.abs(forces - np.concatenate(expected)).max() < 1e-10
+    assert np.abs(forces).max() > 1e-3
+
+
+def test_forces_in_the_loss_lower_the_out_of_sample_error(emt_frames):
+    """Few relaxations: the forces of every frame (3N numbers against one energy) make a better network."""
+    frames, groups = emt_frames
+    train_groups = np.unique(groups)[::4]  # 6 of 24 relaxations to train on, the others to test
+    chosen = np.isin(groups, train_groups)
+    training = [f for f, keep in zip(frames, chosen) if keep]
+    test = [f for f, keep in zip(frames, chosen) if not keep]
+    energies = np.array([f.get_potential_energy() for f in training])
+    descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
+    test_data = build_features(test, np.array([f.get_potential_energy() for f in test]), descriptor)
+    errors = {}
+    for weight in (0.0, 0.1):
+        model, metrics = train(training, energies, groups[chosen], descriptor,
+                               TrainingSettings(hidden=16, ensemble_size=1, max_epochs=300, force_weight=weight),
+                               log=lambda _: None)
+        assert metrics["forces_in_loss"] == (weight > 0)
+        errors[weight] = rmse_mev_per_atom(model, test_data)
+    assert errors[0.1] < errors[0.0]
