@@ -184,15 +184,17 @@ class Graph:
 class PairJacobian:
     """The derivatives of each atom's descriptors with respect to its pair vectors, computed once per frame so that
     training on forces needs no second pass through the descriptors: pair p (atoms i -> j, v_p = r_j - r_i + shift)
-    moves only atom i's descriptors, so dE/dr = sum_p (dE/dG_i . dG_i/dv_p) (+ at j, - at i)."""
+    moves only atom i's descriptors, so dE/dr = sum_p (dE/dG_i . dG_i/dv_p) (+ at j, - at i); the pairs of the
+    same two atoms (periodic images) are summed into one entry."""
 
-    i: torch.Tensor  # (P,) centre atom of each pair
-    j: torch.Tensor  # (P,) neighbour
-    values: torch.Tensor  # (P, n_features, 3) = dG_i / dv_p
+    i: torch.Tensor  # (P,) centre atom of each atom pair
+    j: torch.Tensor  # (P,) neighbour (never i)
+    values: torch.Tensor  # (P, 3, n_features) = sum over images of dG_i / dv_p
 
     def forces(self, energy_gradient: torch.Tensor) -> torch.Tensor:
         """Forces (N, 3) from dE/dG (N, n_features), differentiable in ``energy_gradient``."""
-        per_pair = torch.einsum("pf,pfc->pc", energy_gradient[self.i], self.values)
+        # a product and a sum: several times faster than einsum's batched 1 x F by F x 3 products on the CPU
+        per_pair = (self.values * energy_gradient[self.i][:, None, :]).sum(-1)
         gradient = torch.zeros(energy_gradient.shape[0], 3, dtype=per_pair.dtype)
         gradient = gradient.index_add(0, self.j, per_pair).index_add(0, self.i, -per_pair)
         return -gradient
@@ -208,8 +210,15 @@ def pair_jacobian(graph: Graph) -> tuple[torch.Tensor, PairJacobian]:
         (column,) = torch.autograd.grad(features[:, f].sum(), vectors, retain_graph=f < features.shape[1] - 1,
                                         allow_unused=True)
         columns.append(torch.zeros_like(vectors) if column is None else column)
-    values = torch.stack(columns, dim=1) if columns else torch.zeros(len(vectors), 0, 3, dtype=vectors.dtype)
-    return features.detach(), PairJacobian(graph.i, graph.j, values)
+    values = torch.stack(columns, dim=2) if columns else torch.zeros(len(vectors), 3, 0, dtype=vectors.dtype)
+    # periodic images of one neighbour move together: one entry per (i, j) atom pair, summed over images (a small
+    # cell has a few atoms but dozens of images inside the cut-off); an atom's own images cancel (+ at j, - at i)
+    n_atoms = len(graph.positions)
+    keys, inverse = torch.unique(graph.i * n_atoms + graph.j, return_inverse=True)
+    summed = torch.zeros(len(keys), *values.shape[1:], dtype=values.dtype).index_add(0, inverse, values)
+    i, j = keys // n_atoms, keys % n_atoms
+    distinct = i != j
+    return features.detach(), PairJacobian(i[distinct], j[distinct], summed[distinct])
 
 
 def build_graph(structures: list[Atoms], settings: DescriptorSettings) -> Graph:
