@@ -14,7 +14,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .calculators import CALCULATORS, _network_batch, _single, get_calculator
+from .calculators import CALCULATORS, _network_batch, batch_evaluator, get_calculator
 from .network import EnsembleModel, Potential, load_potential
 
 PRIOR_ARRAYS = ("prior_energies", "prior_forces", "prior_stress")
@@ -45,8 +45,9 @@ def prior_labels(frames: list[Atoms], calculator) -> dict[str, np.ndarray]:
     """The prior's energies (eV), forces (eV/Å, all atoms stacked) and stresses (Voigt, eV/Å^3) on ``frames``, as
     the dataset's optional arrays."""
     energies, forces, stresses = [], [], []
-    for atoms in frames:
-        energy, force, stress = _single(calculator, atoms)
+    evaluate = batch_evaluator(calculator)
+    results = [result for start in range(0, len(frames), 32) for result in evaluate(frames[start:start + 32])]
+    for energy, force, stress in results:
         energies.append(energy)
         forces.append(force)
         stresses.append(full_3x3_to_voigt_6_stress(stress) if stress is not None else np.full(6, np.nan))
@@ -116,11 +117,12 @@ class Surrogate:
         return len(self.correction) if hasattr(self.correction, "__len__") else 1
 
     def evaluate(self, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray | None]]:
-        """Energies, forces and stresses of ``structures``: the prior one by one, the correction in one graph."""
+        """Energies, forces and stresses of ``structures``: the prior's batch evaluator, the correction in one
+        graph."""
         corrections = _network_batch(self.correction, structures)
+        priors = batch_evaluator(self.prior)(structures)
         out = []
-        for atoms, (e_c, f_c, s_c) in zip(structures, corrections):
-            e_p, f_p, s_p = _single(self.prior, atoms)
+        for (e_p, f_p, s_p), (e_c, f_c, s_c) in zip(priors, corrections):
             a = self.scale
             out.append((a * e_p + e_c, a * f_p + f_c, None if s_p is None else a * s_p + s_c))
         return out
@@ -128,7 +130,7 @@ class Surrogate:
     def energies_and_spread(self, structures: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
         """Total energies (eV) and the ensemble's spread (eV; the prior is deterministic)."""
         corrections, spreads = self.correction.energies_and_spread(structures)
-        priors = np.asarray([_single(self.prior, atoms)[0] for atoms in structures])
+        priors = np.asarray([energy for energy, _, _ in batch_evaluator(self.prior)(structures)])
         return self.scale * priors + corrections, spreads
 
     def calculator(self):

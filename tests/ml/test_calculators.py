@@ -41,3 +41,19 @@ def test_universal_potential_relaxes_silicon_to_diamond(name):
     # its own diamond: a few per cent from the experimental 20.0 Å^3/atom, as a PBE-trained potential gives
     assert 19.5 < result.atoms.get_volume() / 2 < 21.5
     assert result.energy / 2 < CALCULATORS[name].max_energy_per_atom
+
+
+def test_chgnet_evaluates_a_batch_as_it_does_one_structure():
+    """CHGNet's batch (one predict_graph call) gives each structure's energy, forces and stress as its ASE
+    calculator does alone, for cells of different sizes and species."""
+    from aiida_cryspai.ml.calculators import _single, batch_evaluator
+
+    calculator = get_calculator("chgnet")
+    structures = [_distorted_silicon(), bulk("NaCl", "rocksalt", a=5.5), bulk("Cu", "fcc", a=3.7, cubic=True)]
+    structures[2].rattle(0.05, seed=1)
+    batch = batch_evaluator(calculator)(structures)
+    for atoms, (energy, forces, stress) in zip(structures, batch):
+        alone = _single(calculator, atoms)
+        assert energy == pytest.approx(alone[0], abs=1e-5)
+        assert np.allclose(forces, alone[1], atol=1e-5) and np.allclose(stress, alone[2], atol=1e-6)
+    assert np.abs(batch[0][1]).max() > 0.01  # the distorted cell has forces to compare
