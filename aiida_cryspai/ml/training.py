@@ -289,25 +289,21 @@ def _new_member(descriptor: DescriptorSettings, settings: TrainingSettings, trai
     return model
 
 
-def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet | None) -> tuple[bool, str]:
-    """Whether the ensemble's networks beat its reference energies alone on the held-out relaxations; if not (or
-    when nothing is held out) the networks are switched off (``energy_scale`` 0). Returns (used, a log line)."""
-    if validation is not None:
-        with_network = rmse_mev_per_atom(ensemble, validation)
-        scales = [member.energy_scale.clone() for member in ensemble.members]
-        for member in ensemble.members:
-            member.energy_scale.fill_(0.0)
-        references_only = rmse_mev_per_atom(ensemble, validation)
-        if with_network < references_only:
-            for member, scale in zip(ensemble.members, scales):
-                member.energy_scale.copy_(scale)
-            return True, (f"network kept: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} with "
-                          "the reference energies alone")
-        return False, (f"network switched off: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} "
-                       "with the reference energies alone")
+def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet) -> tuple[bool, str]:
+    """Whether the ensemble's networks beat its reference energies alone on the held-out relaxations; if not, the
+    networks are switched off (``energy_scale`` 0). Returns (used, a log line)."""
+    with_network = rmse_mev_per_atom(ensemble, validation)
+    scales = [member.energy_scale.clone() for member in ensemble.members]
     for member in ensemble.members:
         member.energy_scale.fill_(0.0)
-    return False, "network switched off: no held-out relaxation to show that it helps"
+    references_only = rmse_mev_per_atom(ensemble, validation)
+    if with_network < references_only:
+        for member, scale in zip(ensemble.members, scales):
+            member.energy_scale.copy_(scale)
+        return True, (f"network kept: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} with "
+                      "the reference energies alone")
+    return False, (f"network switched off: held-out RMSE {with_network:.1f} meV/atom against {references_only:.1f} "
+                   "with the reference energies alone")
 
 
 def train(
@@ -333,7 +329,14 @@ def train(
     chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch, use_forces, rng)
 
     members, member_metrics = [], []
-    for k in range(settings.ensemble_size):
+    if settings.only_if_better and val_set is None:  # it would be switched off: the references alone, untrained
+        log("nothing held out to show that a network helps: reference energies alone")
+        model = _new_member(descriptor, settings, train_set)
+        model.energy_scale.fill_(0.0)
+        model.eval()
+        members.append(model)
+        member_metrics.append({"epochs": 0, "rmse_monitored_mev_per_atom": rmse_mev_per_atom(model, train_set)})
+    for k in range(settings.ensemble_size if not members else 0):
         torch.manual_seed(settings.seed + k)
         member_rng = np.random.default_rng(settings.seed + k)
         model = _new_member(descriptor, settings, train_set)
@@ -353,9 +356,11 @@ def train(
             f"{stopping.best:.2f} meV/atom")
     ensemble = EnsembleModel(members)
     network_used = True
-    if settings.only_if_better:
+    if settings.only_if_better and val_set is not None:
         network_used, note = _network_beats_references(ensemble, val_set)
         log(note)
+    elif settings.only_if_better:
+        network_used = False
     metrics = {
         "optimizer": settings.optimizer,
         "forces_in_loss": use_forces,
