@@ -598,8 +598,12 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.model = node.outputs.model
         metrics = node.outputs.metrics.get_dict()
         self.ctx.training_history.append(metrics)
+        prior = ""
+        if "prior_scale" in metrics:
+            prior = (f"; {metrics['prior']['name']} x {metrics['prior_scale']:.3f}"
+                     f"{' + network' if metrics.get('network_used', True) else ', network off'}")
         self.report(f"network: validation RMSE {_format_mev(metrics['rmse_validation_mev_per_atom'])}, "
-                    f"{metrics['n_train']} training frames, {metrics['epochs']} epochs")
+                    f"{metrics['n_train']} training frames, {metrics['epochs']} epochs{prior}")
 
     def should_search_again(self):
         if self.ctx.converged or self.ctx.iteration >= self.parameters.max_iterations:
