@@ -14,7 +14,17 @@ oracle. Both searches use cells at the composition's known volume.
   ``{"oracle_allocation": "spacegroups"}`` each oracle slot first draws a crystal system with the random
   search's odds (its number of compatible space groups) and takes that system's best candidate.
 
+With ``--prior NAME`` (a universal potential other than the oracle) two more methods:
+
+- screening: the protocol's ``screening_per_system`` x 7 random symmetric structures relaxed on the prior, then
+  the oracle relaxes the lowest distinct ones in order (the next pool when one is used up); no learning.
+- cryspai+prior: the work chain with a prior: its first batch is the screening's ``initial_per_system`` x 7 best,
+  the correction (the prior's scale, then the network where it beats it on held-out relaxations) is trained on the
+  oracle's frames with the prior's labels, and the GA relaxes on the surrogate.
+
     cd benchmarks && python search_vs_random.py Si8 Cu4 --seeds 0 1 2 3 4 --budget 60
+    cd benchmarks && python search_vs_random.py Si8 Ti4O8 --prior sevennet --methods screening cryspai+prior \
+        --output results/prior_search.jsonl
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import argparse
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -32,6 +43,7 @@ from aiida_cryspai.analysis.compare import unique_indices
 from aiida_cryspai.ml.acquisition import allocate_by_weight, choose_candidates
 from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.prior import Surrogate, prior_labels, train_correction
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
@@ -97,13 +109,54 @@ def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None
         oracle.relax(atoms)
 
 
+def screened(composition, volume: float, seed: int, count: int, prior, log) -> list[Atoms]:
+    """``count`` random symmetric structures relaxed on the prior: the distinct ones, lowest first."""
+    start = time.perf_counter()
+    pool = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), count, volume, seed)
+    per_atom = volume / composition.n_atoms
+    guards = RelaxGuards(min_volume_per_atom=0.3 * per_atom, max_volume_per_atom=4.0 * per_atom, max_seconds=None)
+    outcomes = relax_batch(pool, prior, fmax=0.05, max_steps=300, guards=guards, record_frames=False)
+    relaxed = sorted(((r.energy / len(r.atoms), r.atoms) for r in outcomes if r.ok), key=lambda t: t[0])
+    keep = unique_indices([a for _, a in relaxed], [e for e, _ in relaxed])
+    log(f"screening: {len(pool)} structures on the prior, {len(keep)} distinct ({time.perf_counter() - start:.0f} s)")
+    return [relaxed[k][1] for k in keep]
+
+
+def screening_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, prior, log) -> None:
+    count = get_protocol(protocol)["screening_per_system"] * len(CRYSTAL_SYSTEMS)
+    for round_ in range(1000):
+        for atoms in screened(composition, volume, seed + 7919 * round_, count, prior, log):
+            oracle.relax(atoms)
+
+
+def _labelled(trajectory: list[Atoms], prior) -> list[Atoms]:
+    """The frames of one oracle relaxation with the prior's energies and forces, as the dataset carries them."""
+    labels = prior_labels(trajectory, prior)
+    out, offset = [], 0
+    for k, atoms in enumerate(trajectory):
+        copy = atoms.copy()
+        copy.calc = atoms.calc
+        copy.info["prior_energies"] = labels["prior_energies"][k]
+        copy.info["prior_stress"] = labels["prior_stress"][k]
+        copy.arrays["prior_forces"] = labels["prior_forces"][offset:offset + len(atoms)]
+        offset += len(atoms)
+        out.append(copy)
+    return out
+
+
 def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log,
-                   overrides: dict | None = None) -> None:
+                   overrides: dict | None = None, prior=None, prior_name: str | None = None) -> None:
     parameters = {**get_protocol(protocol), **(overrides or {})}
     systems = list(CRYSTAL_SYSTEMS)
     count = parameters["initial_per_system"] * len(systems)
-    for atoms in random_structures_by_spacegroup(composition, systems, count, volume, seed):
+    if prior is None:
+        first = random_structures_by_spacegroup(composition, systems, count, volume, seed)
+    else:
+        first = screened(composition, volume, seed, parameters["screening_per_system"] * len(systems), prior,
+                         log)[:count]
+    for atoms in first:
         oracle.relax(atoms)
+    labelled: dict[int, list[Atoms]] = {}
     descriptor = DescriptorSettings(species=sorted(set(composition.symbols)), **parameters["descriptor"])
     training = TrainingSettings(**{**parameters["training"], "seed": seed})
     ga = GASettings(**parameters["ga"])
@@ -115,15 +168,25 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
         frames, groups = [], []
         lowest = min(oracle.energies)
         for index, trajectory in enumerate(oracle.frames):
+            if prior is not None and trajectory:
+                trajectory = labelled.setdefault(index, _labelled(trajectory, prior))
             for frame in trajectory:
                 if frame.get_potential_energy() / len(frame) <= lowest + parameters["dataset"]["energy_window"]:
                     frames.append(frame)
                     groups.append(index)
         start = time.perf_counter()
-        model, metrics = train(frames, np.array([a.get_potential_energy() for a in frames]), np.array(groups),
-                               descriptor, training, log=lambda _: None)
+        if prior is None:
+            model, metrics = train(frames, np.array([a.get_potential_energy() for a in frames]), np.array(groups),
+                                   descriptor, training, log=lambda _: None)
+        else:
+            correction, metrics = train_correction(frames, np.array(groups), descriptor, training, prior_name,
+                                                   log=lambda _: None)
+            model = Surrogate(prior_name, correction, prior)
+            log(f"iteration {iteration}: prior x {metrics['prior_scale']:.3f}, network "
+                f"{'used' if metrics['network_used'] else 'off'}")
+        rmse = metrics["rmse_validation_mev_per_atom"]
         log(f"iteration {iteration}: {len(oracle.energies)} relaxations, {len(frames)} frames, validation RMSE "
-            f"{metrics['rmse_validation_mev_per_atom']:.1f} meV/atom ({time.perf_counter() - start:.0f} s)")
+            f"{'-' if rmse is None else f'{rmse:.1f}'} meV/atom ({time.perf_counter() - start:.0f} s)")
 
         def optimise(structures, model=model):
             outcomes = relax_batch(structures, model, fmax=local["fmax"], max_steps=local["max_steps"],
@@ -170,18 +233,21 @@ def _spacegroup_number(atoms: Atoms) -> int:
 
 
 def run(name: str, method: str, seed: int, budget: int, tolerance: float, protocol: str, calculator,
-        target: float, overrides: dict | None = None) -> dict:
+        target: float, overrides: dict | None = None, prior=None, prior_name: str | None = None) -> dict:
     composition = parse_composition(name)
     known = candidates(name)
     volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
     oracle = Oracle(calculator, target, tolerance, budget, volume / composition.n_atoms)
     start = time.perf_counter()
     try:
+        log = lambda m: print(f"#   {m}", flush=True)  # noqa: E731
         if method == "random":
             random_search(composition, volume, oracle, seed)
+        elif method == "screening":
+            screening_search(composition, volume, oracle, seed, protocol, prior, log)
         else:
-            cryspai_search(composition, volume, oracle, seed, protocol, log=lambda m: print(f"#   {m}", flush=True),
-                           overrides=overrides)
+            cryspai_search(composition, volume, oracle, seed, protocol, log=log, overrides=overrides,
+                           **({"prior": prior, "prior_name": prior_name} if method == "cryspai+prior" else {}))
     except (Found, StopIteration):
         pass
     finite = [e for e in oracle.energies if np.isfinite(e)]
@@ -197,17 +263,34 @@ if __name__ == "__main__":
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--budget", type=int, default=100, help="oracle relaxations per run")
     parser.add_argument("--tolerance", type=float, default=0.005, help="eV/atom above the target")
-    parser.add_argument("--methods", nargs="+", default=["random", "cryspai"])
+    parser.add_argument("--methods", nargs="+", default=["random", "cryspai"],
+                        choices=["random", "cryspai", "screening", "cryspai+prior"])
     parser.add_argument("--protocol", default="fast")
     parser.add_argument("--override", default="{}", help="JSON overrides of the protocol's top-level parameters")
+    parser.add_argument("--oracle", default="chgnet")
+    parser.add_argument("--prior", default=None, help="a universal potential other than the oracle")
+    parser.add_argument("--output", default=None, help="append rows to this JSON-lines file; rows in it are skipped")
     args = parser.parse_args()
-    chgnet = get_calculator("chgnet")
+    if {"screening", "cryspai+prior"} & set(args.methods) and args.prior in (None, args.oracle):
+        parser.error("screening and cryspai+prior need --prior, a potential other than the oracle")
+    oracle_calculator = get_calculator(args.oracle)
+    prior_calculator = get_calculator(args.prior) if args.prior else None
+    done = set()
+    if args.output and Path(args.output).exists():
+        done = {(r["composition"], r["method"], r["seed"]) for r in map(json.loads, Path(args.output).read_text()
+                                                                         .splitlines()) if "method" in r}
     for name in args.compositions:
-        target, reference = target_energy(name, chgnet)
+        target, reference = target_energy(name, oracle_calculator)
         print(json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference}),
               flush=True)
         for method in args.methods:
             for seed in args.seeds:
-                row = run(name, method, seed, args.budget, args.tolerance, args.protocol, chgnet, target,
-                          json.loads(args.override))
+                if (name, method, seed) in done:
+                    continue
+                row = run(name, method, seed, args.budget, args.tolerance, args.protocol, oracle_calculator, target,
+                          json.loads(args.override), prior_calculator, args.prior)
+                row.update(oracle=args.oracle, prior=args.prior if method in ("screening", "cryspai+prior") else None)
                 print(json.dumps(row), flush=True)
+                if args.output:
+                    with open(args.output, "a") as handle:
+                        handle.write(json.dumps(row) + "\n")
