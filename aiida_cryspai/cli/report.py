@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import called, oracle_runs
+from .graph import called, loop_iteration, oracle_runs
 
 PLOT_FILES = {
     "rmse": "rmse_per_iteration.png",
@@ -44,8 +44,8 @@ def iteration_errors(node) -> list[dict]:
             iteration = int(label.rsplit("_", 1)[-1])
             rows.setdefault(iteration, {"iteration": iteration})["validation"] = \
                 training.outputs.metrics["rmse_validation_mev_per_atom"]
-    oracle_times = [(int(label.rsplit("_", 1)[-1]), oracle.ctime) for label, oracle in
-                    oracle_runs(node) if label != "oracle_verification"]
+    oracle_times = [(loop_iteration(label), oracle.ctime) for label, oracle in oracle_runs(node)
+                    if loop_iteration(label) is not None]
     for _, check in called(node, "check_convergence"):
         if check.is_finished_ok:
             iteration = max((i for i, ctime in oracle_times if ctime < check.ctime), default=0)

@@ -654,6 +654,13 @@ class CrySPAIWorkChain(WorkChain):
              "seed": self._seed("recommendation", self.ctx.iteration)},
             known=[orm.load_node(uuid) for uuid in self.ctx.relaxed_uuids])
         self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
+        if not self.ctx.candidates:
+            # the GA found only what the oracle has relaxed: new random symmetric structures test the network out of
+            # sample instead (the convergence test needs new oracle data) and widen the search
+            random = self._random_structures(f"random{self.ctx.random_rounds}")
+            keys = sorted(random)[:limit] if limit else sorted(random)
+            self.ctx.candidates = {key: random[key] for key in keys}
+            self.report(f"no new GA candidate: {len(self.ctx.candidates)} random symmetric structures instead")
 
     def _ranked_recommendations(self, settings: dict, known: list | None = None) -> dict:
         inputs = {}
