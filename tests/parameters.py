@@ -2,7 +2,7 @@
 
 
 def small_search(initial: int, iterations: int, samples: int, verify: int, epochs: int, hidden: int,
-                 trial: int, offspring: int, recommend: int, steps: int, force_weight: float) -> dict:
+                 trial: int, offspring: int, recommend: int, steps: int, force_weight: float, refine: int) -> dict:
     ga = {"n_trial": trial, "n_generations": 1, "n_replace": max(1, offspring // 2), "n_offspring": offspring}
     return {
         "initial_per_system": initial,
@@ -13,10 +13,11 @@ def small_search(initial: int, iterations: int, samples: int, verify: int, epoch
         "ga": {**ga, "n_recommend": 1},
         "final_ga": {**ga, "n_recommend": recommend},
         "local": {"max_steps": steps},
+        "refine": {"n_candidates": refine},
     }
 
 
 SMALL = small_search(initial=2, iterations=2, samples=50, verify=3, epochs=200, hidden=16, trial=4, offspring=4,
-                     recommend=2, steps=25, force_weight=0.1)
+                     recommend=2, steps=25, force_weight=0.1, refine=3)
 TINY = small_search(initial=1, iterations=1, samples=20, verify=2, epochs=100, hidden=8, trial=3, offspring=2,
-                    recommend=1, steps=15, force_weight=0.0)
+                    recommend=1, steps=15, force_weight=0.0, refine=0)

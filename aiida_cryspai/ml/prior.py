@@ -156,8 +156,9 @@ def train_with_prior(structures: list[Atoms], groups: np.ndarray, descriptor, se
 
 def train_correction(frames: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
     """The correction to ``prior`` on ``frames`` that carry the prior's labels: the prior's scale fitted first
-    (:func:`fit_prior_scale`), then the network on the residual, kept only where it beats its reference energies
-    on held-out relaxations. The model records the prior and its scale."""
+    (:func:`fit_prior_scale`), then the network on the residual with the stronger ``correction_weight_decay``, kept
+    only where it beats its reference energies on held-out relaxations. The model records the prior and its
+    scale."""
     from dataclasses import replace
 
     from .training import train
@@ -165,8 +166,8 @@ def train_correction(frames: list[Atoms], groups: np.ndarray, descriptor, settin
     scale = fit_prior_scale(frames)
     log(f"prior {prior} scaled by {scale:.4f}")
     residual, energies = residual_frames(frames, scale)
-    model, metrics = train(residual, energies, np.asarray(groups), descriptor, replace(settings, only_if_better=True),
-                           log=log)
+    correction = replace(settings, only_if_better=True, weight_decay=settings.correction_weight_decay)
+    model, metrics = train(residual, energies, np.asarray(groups), descriptor, correction, log=log)
     model.prior = CALCULATORS[prior].provenance()
     model.prior_scale = scale
     metrics = {**metrics, "prior": model.prior, "prior_scale": scale}

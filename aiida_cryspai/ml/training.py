@@ -44,6 +44,7 @@ class TrainingSettings:
     batch_size: int = _DEFAULT.batch_size  # structures per Adam mini-batch
     validation_fraction: float = _DEFAULT.validation_fraction
     weight_decay: float = _DEFAULT.weight_decay  # L2 penalty on the weights, added to the loss
+    correction_weight_decay: float = _DEFAULT.correction_weight_decay  # the same for a correction to a prior
     force_weight: float = _DEFAULT.force_weight  # force error (eV/Å)^2 against energy error (eV/atom)^2
     ensemble_size: int = _DEFAULT.ensemble_size
     # the network is switched off (its reference energies alone remain) when it does not beat them on the held-out

@@ -86,6 +86,10 @@ class TrainingParameters(_Section):
     validation_fraction: float = Field(0.15, ge=0, lt=1, description="Fraction of the relaxations held out for "
                                                                      "early stopping.")
     weight_decay: float = Field(1.0e-5, ge=0, description="L2 penalty on the weights.")
+    correction_weight_decay: float = Field(1.0e-3, ge=0, description="L2 penalty on the weights of a correction to "
+                                                                     "a prior: it must stay small where the oracle's "
+                                                                     "data are few (benchmarks: 1e-5 let it spoil "
+                                                                     "the prior near the basin).")
     force_weight: float = Field(0.0, ge=0, description="Weight of the force error ((eV/Å)^2) against the energy "
                                                        "error ((eV/atom)^2) in the loss; 0: energies only (the "
                                                        "paper). Descriptor derivatives are computed once per frame "

@@ -31,8 +31,12 @@ def inspect(pk: int) -> dict:
     dataset_sources = []
     if "dataset" in node.outputs:
         dataset_sources = sorted({str(s) for s in node.outputs.dataset.to_arrays().get("sources", [])})
+    trainings = [{"pk": c.pk, "state": c.process_state.value if c.process_state else None, "job_id": c.get_job_id()}
+                 for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
     return {
         "state": node.process_state.value if node.process_state else None,
+        "n_called": len(node.called),
+        "trainings": trainings,
         "paused": node.paused,
         "exit_status": node.exit_status,
         "mtime": node.mtime.isoformat(),

@@ -11,6 +11,8 @@ from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
 from ..parameters import SMALL, TINY
 
+AG4_BUDGET = 22  # a first batch of 14, one GA batch, verification and refinement: the budget binds
+
 
 def _emt_energy_per_atom(atoms, emt):
     return relax(atoms, emt, fmax=0.001, max_steps=500).energy / len(atoms)
@@ -22,7 +24,7 @@ def ag4_run(aiida_profile):
 
     codes = ensure_codes(ensure_computer())
     builder = CrySPAIWorkChain.get_builder_from_protocol("Ag4", engine="ase:emt", protocol="fast", seed=3,
-                                                         overrides=SMALL, codes=codes)
+                                                         max_oracle_calls=AG4_BUDGET, overrides=SMALL, codes=codes)
     _, node = run_get_node(builder)
     return node
 
@@ -72,7 +74,7 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     assert len(evolve) >= 7
     # every oracle structure counted in the summary went through a RelaxCalculation
     relaxed = sum(len(n.inputs.structures) for n in calcjobs if n.process_label == "RelaxCalculation")
-    assert relaxed == ag4_run.outputs.summary["oracle"]["relaxations"]
+    assert relaxed == ag4_run.outputs.summary["oracle"]["relaxations"] <= AG4_BUDGET
     # the recommended structure walks back to the oracle calculation that relaxed it
     rank1 = ag4_run.outputs.candidates.rank_001
     assert rank1.creator.process_label == "rank_results"
@@ -91,17 +93,6 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     # ... and the GA candidates carry the ensemble's spread
     spreads = [info["spread_per_atom"] for n in evolve for info in n.outputs.predicted_energies.get_dict().values()]
     assert spreads and max(spreads) > 0
-
-
-def test_oracle_budget_is_respected(aiida_profile, cryspai_codes):
-    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
-                                                         max_oracle_calls=9, overrides=SMALL, codes=cryspai_codes)
-    _, node = run_get_node(builder)
-    assert node.is_finished_ok, node.exit_message
-    relaxed = sum(len(n.inputs.structures) for n in node.called_descendants
-                  if isinstance(n, CalcJobNode) and n.process_label == "RelaxCalculation")
-    assert relaxed <= 9
-    assert node.outputs.summary["oracle"]["relaxations"] == relaxed
 
 
 @pytest.mark.parametrize(
