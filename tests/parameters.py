@@ -18,6 +18,6 @@ def small_search(initial: int, iterations: int, samples: int, verify: int, epoch
 
 
 SMALL = small_search(initial=2, iterations=2, samples=50, verify=3, epochs=200, hidden=16, trial=4, offspring=4,
-                     recommend=2, steps=25, force_weight=0.1, refine=3)
+                     recommend=2, steps=25, force_weight=0.0, refine=3)
 TINY = small_search(initial=1, iterations=1, samples=20, verify=2, epochs=100, hidden=8, trial=3, offspring=2,
                     recommend=1, steps=15, force_weight=0.0, refine=0)
