@@ -31,11 +31,19 @@ def inspect(pk: int) -> dict:
     dataset_sources = []
     if "dataset" in node.outputs:
         dataset_sources = sorted({str(s) for s in node.outputs.dataset.to_arrays().get("sources", [])})
+    calcjobs = [c for c in node.called_descendants if isinstance(c, CalcJobNode)]
+    slurm = [{"label": c.process_label, "computer": c.computer.label, "job_id": c.get_job_id(),
+              "sbatch": "#SBATCH" in c.base.repository.get_object_content("_aiidasubmit.sh")
+              if "_aiidasubmit.sh" in c.base.repository.list_object_names() else False,
+              "finished_ok": c.is_finished_ok} for c in calcjobs]
+    candidates = node.outputs.summary["candidates"] if "summary" in node.outputs else []
     trainings = [{"pk": c.pk, "state": c.process_state.value if c.process_state else None, "job_id": c.get_job_id()}
                  for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
     return {
         "state": node.process_state.value if node.process_state else None,
         "n_called": len(node.called),
+        "calcjobs": slurm,
+        "best_energy_per_atom": candidates[0]["energy_per_atom"] if candidates else None,
         "trainings": trainings,
         "paused": node.paused,
         "exit_status": node.exit_status,

@@ -133,8 +133,10 @@ def test_pause_play_and_kill(production):
     assert "state: killed" in shown
 
 
-def test_daemon_crash_loses_no_oracle_result(production):
-    """SIGKILL every daemon worker while oracle CalcJobs are queued and running in SLURM; restart the daemon."""
+def test_daemon_crash_loses_no_oracle_result(production, emt):
+    """SIGKILL every daemon worker while oracle CalcJobs are queued and running in SLURM; restart the daemon. The
+    run's oracle, training and GA CalcJobs all went through SLURM (sbatch, a job id) and its search found EMT's
+    lowest Cu4 (hcp below fcc)."""
     production.verdi("daemon", "stop", check=False)
     production.verdi("daemon", "start", "2")
     parameters = {**TINY, **EMT_NO_FILTERS, "initial_per_system": 2, "max_parallel_oracle": 14}
@@ -165,6 +167,18 @@ def test_daemon_crash_loses_no_oracle_result(production):
     # and every relaxation of that batch reached the dataset
     keys = {source.split("/")[-1] for source in done["dataset_sources"]}
     assert set(first["structures"]) <= keys
+    # every CalcJob of the run was a SLURM job of the cluster computer
+    assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {c["label"] for c in done["calcjobs"]}
+    for calc in done["calcjobs"]:
+        assert calc["computer"] == "slurm-local" and calc["sbatch"] and str(calc["job_id"]).isdigit(), calc
+        assert calc["finished_ok"], calc
+    # the search itself: the best Cu4 structure is EMT's lowest (hcp below fcc for Cu under EMT)
+    from ase.build import bulk
+
+    from aiida_cryspai.ml.relax import relax
+
+    fcc = relax(bulk("Cu", "fcc", a=3.6, cubic=True), emt, fmax=0.001, max_steps=500).energy / 4
+    assert done["best_energy_per_atom"] <= fcc + 0.002
 
 
 @pytest.mark.slow

@@ -50,6 +50,7 @@ def test_the_slurm_computer_takes_a_concurrency_limit(slurm_codes):
     assert builder.parameters["max_parallel_oracle"] == 1
 
 
+@pytest.mark.slow  # make test: the production daemon-crash run goes through this SLURM, with the same assertions
 def test_a_search_runs_through_slurm(slurm, slurm_codes, emt):
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=2,
                                                          overrides=TINY, computer="slurm-local")
