@@ -13,9 +13,9 @@ from aiida_cryspai.cli.main import cryspai
 from ..parameters import TINY
 
 RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "workchain", "oracle", "iterations", "converged",
-               "model", "volume", "candidates", "plots"}
+               "model", "volume", "refinement", "candidates", "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
-                  "oracle_verified", "cif", "uuid"}
+                  "oracle_verified", "refined", "cif", "uuid"}
 
 
 def _count_runs() -> int:

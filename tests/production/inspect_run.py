@@ -28,9 +28,13 @@ def inspect(pk: int) -> dict:
                 "structures": [s.uuid for s in c.inputs.structures.values()],
             } for c in calcjobs],
         })
-    dataset_sources = []
+    dataset_sources, dataset_info = [], {}
     if "dataset" in node.outputs:
-        dataset_sources = sorted({str(s) for s in node.outputs.dataset.to_arrays().get("sources", [])})
+        arrays = node.outputs.dataset.to_arrays()
+        dataset_sources = sorted({str(s) for s in arrays.get("sources", [])})
+        dataset_info = {"pk": node.outputs.dataset.pk, "arrays": {k: list(v.shape) for k, v in arrays.items()},
+                        "creator": node.outputs.dataset.creator.process_label if node.outputs.dataset.creator
+                        else None}
     calcjobs = [c for c in node.called_descendants if isinstance(c, CalcJobNode)]
     slurm = [{"label": c.process_label, "computer": c.computer.label, "job_id": c.get_job_id(),
               "sbatch": "#SBATCH" in c.base.repository.get_object_content("_aiidasubmit.sh")
@@ -42,6 +46,7 @@ def inspect(pk: int) -> dict:
     return {
         "state": node.process_state.value if node.process_state else None,
         "n_called": len(node.called),
+        "outputs": sorted(node.outputs),
         "calcjobs": slurm,
         "best_energy_per_atom": candidates[0]["energy_per_atom"] if candidates else None,
         "trainings": trainings,
@@ -50,6 +55,7 @@ def inspect(pk: int) -> dict:
         "mtime": node.mtime.isoformat(),
         "oracles": oracles,
         "dataset_sources": dataset_sources,
+        "dataset": dataset_info,
     }
 
 

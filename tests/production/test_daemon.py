@@ -166,7 +166,7 @@ def test_daemon_crash_loses_no_oracle_result(production, emt):
     assert all(after[p] == job for p, job in before.items())
     # and every relaxation of that batch reached the dataset
     keys = {source.split("/")[-1] for source in done["dataset_sources"]}
-    assert set(first["structures"]) <= keys
+    assert set(first["structures"]) <= keys, (done["outputs"], done["dataset"], done["dataset_sources"][:5])
     # every CalcJob of the run was a SLURM job of the cluster computer
     assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {c["label"] for c in done["calcjobs"]}
     for calc in done["calcjobs"]:
