@@ -326,18 +326,21 @@ def train(
     monitor = val_set if val_set is not None else train_set
     use_forces = settings.force_weight > 0 and all(has_forces(structures[k]) for k in train_idx)
     rng = np.random.default_rng(settings.seed)
-    batch = len(train_idx) if settings.optimizer != "adam" else settings.batch_size
-    chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch, use_forces, rng)
-
     members, member_metrics = [], []
-    if settings.only_if_better and val_set is None:  # it would be switched off: the references alone, untrained
+    # nothing held out to show that a network helps: it would be switched off, so none is trained (nor its
+    # descriptors' Jacobians computed); the reference energies alone remain
+    untrained = settings.only_if_better and val_set is None
+    if untrained:
         log("nothing held out to show that a network helps: reference energies alone")
         model = _new_member(descriptor, settings, train_set)
         model.energy_scale.fill_(0.0)
         model.eval()
         members.append(model)
         member_metrics.append({"epochs": 0, "rmse_monitored_mev_per_atom": rmse_mev_per_atom(model, train_set)})
-    for k in range(settings.ensemble_size if not members else 0):
+    else:
+        batch = len(train_idx) if settings.optimizer != "adam" else settings.batch_size
+        chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch, use_forces, rng)
+    for k in range(0 if untrained else settings.ensemble_size):
         torch.manual_seed(settings.seed + k)
         member_rng = np.random.default_rng(settings.seed + k)
         model = _new_member(descriptor, settings, train_set)
@@ -356,12 +359,10 @@ def train(
         log(f"network {k + 1}/{settings.ensemble_size}: {stopping.steps} steps, monitored RMSE "
             f"{stopping.best:.2f} meV/atom")
     ensemble = EnsembleModel(members)
-    network_used = True
-    if settings.only_if_better and val_set is not None:
+    network_used = not untrained
+    if settings.only_if_better and not untrained:
         network_used, note = _network_beats_references(ensemble, val_set)
         log(note)
-    elif settings.only_if_better:
-        network_used = False
     metrics = {
         "optimizer": settings.optimizer,
         "forces_in_loss": use_forces,

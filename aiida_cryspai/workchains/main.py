@@ -696,15 +696,13 @@ class CrySPAIWorkChain(WorkChain):
             return None
         return self._submit_oracle(self.ctx.candidates, "oracle_verification", self.ctx.n_refine)
 
-    def _oracle_results(self) -> list[tuple[float, str, orm.StructureData]]:
-        """(objective per atom, key, relaxed structure) of every oracle relaxation so far, lowest first."""
-        entries = []
+    def _oracle_results(self):
+        """(key, relaxed structure, energy node) of every oracle relaxation so far, batch by batch."""
         for uuid in self.ctx.oracle_runs:
             node = orm.load_node(uuid)
             structures = oracle_outputs(node, "relaxed_structures")
             for key, energy in oracle_outputs(node, "energies").items():
-                entries.append((self.objective.of_atoms(structures[key].get_ase(), energy.value), key, structures[key]))
-        return sorted(entries, key=lambda entry: entry[0])
+                yield key, structures[key], energy
 
     def should_refine(self):
         return self.ctx.n_refine > 0 and self._oracle_calls_left() != 0 and bool(self.ctx.oracle_runs)
@@ -714,7 +712,8 @@ class CrySPAIWorkChain(WorkChain):
         with tight thresholds and the whole cell free: the energies that are ranked and reported are converged."""
         from ..analysis.compare import unique_indices
 
-        entries = self._oracle_results()
+        entries = sorted(((self.objective.of_atoms(structure.get_ase(), energy.value), key, structure)
+                          for key, structure, energy in self._oracle_results()), key=lambda entry: entry[0])
         if not entries:
             return None
         refine = self.parameters.refine
@@ -729,12 +728,9 @@ class CrySPAIWorkChain(WorkChain):
     def rank_results(self):
         """Rank every oracle result by energy; duplicates dropped; the summary written."""
         inputs = {}
-        for uuid in self.ctx.oracle_runs:
-            node = orm.load_node(uuid)
-            structures = oracle_outputs(node, "relaxed_structures")
-            for key, energy in oracle_outputs(node, "energies").items():
-                inputs[f"structure_{key}"] = structures[key]
-                inputs[f"energy_{key}"] = energy
+        for key, structure, energy in self._oracle_results():
+            inputs[f"structure_{key}"] = structure
+            inputs[f"energy_{key}"] = energy
         refined = {key: start for key, start in self.ctx.refined.items() if f"energy_{key}" in inputs}
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS
