@@ -109,8 +109,19 @@ def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None
         oracle.relax(atoms)
 
 
+_SCREENED: dict[tuple, list[Atoms]] = {}
+
+
 def screened(composition, volume: float, seed: int, count: int, prior, log) -> list[Atoms]:
-    """``count`` random symmetric structures relaxed on the prior: the distinct ones, lowest first."""
+    """``count`` random symmetric structures relaxed on the prior: the distinct ones, lowest first (kept for the
+    process: screening and cryspai+prior of one seed share their first pool)."""
+    key = (composition.formula, round(volume, 6), seed, count)
+    if key not in _SCREENED:
+        _SCREENED[key] = _screen(composition, volume, seed, count, prior, log)
+    return [atoms.copy() for atoms in _SCREENED[key]]
+
+
+def _screen(composition, volume: float, seed: int, count: int, prior, log) -> list[Atoms]:
     start = time.perf_counter()
     pool = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), count, volume, seed)
     per_atom = volume / composition.n_atoms

@@ -22,7 +22,9 @@ from ..analysis.neighbours import neighbour_pairs
 
 MIN_DISTANCE_FACTOR = 0.6  # generated structures: no pair closer than this x the sum of covalent radii
 BOND_FACTOR = 1.2  # neighbours closer than this x the sum of covalent radii count as close neighbours
-MAX_CLOSE_NEIGHBOURS = 24  # bcc counts 14 within 1.2 x; a collapsed cell counts dozens to hundreds
+# bcc counts 14 within 1.2 x; real crystals of the AFLOW prototype library up to 30 (CaB6; CsCl-type and cubic
+# perovskite 26, their large cations' second shells); a collapsed cell counts dozens to hundreds
+MAX_CLOSE_NEIGHBOURS = 32
 DENSEST_PACKING = 0.15  # volume floor: this fraction of the mean van der Waals sphere volume per atom
 
 

@@ -63,3 +63,20 @@ def test_water_relaxations_stay_above_the_floor():
         volumes = np.array([frame.get_volume() / len(frame) for frame in result.frames])
         assert (volumes >= floor).all()
         assert all(crowding(frame).max_neighbours <= MAX_CLOSE_NEIGHBOURS for frame in result.frames)
+
+
+def test_real_crystals_of_the_prototype_library_are_never_collapsed_cells():
+    """Every prototype of the AFLOW library at its own volume (without the partial-occupancy artefacts that put two
+    atoms on one site) passes the neighbour count: CsCl-type and cubic perovskite count 26 close neighbours of
+    their large cation, CaB6 30."""
+    from aiida_cryspai.search.prototypes import aflow_prototypes
+
+    counts = {}
+    for prototype in aflow_prototypes():
+        atoms = prototype.atoms.repeat(2) if len(prototype.atoms) < 4 else prototype.atoms
+        found = crowding(atoms)
+        if found.shortest_ratio >= MIN_DISTANCE_FACTOR:
+            counts[prototype.label] = found.max_neighbours
+    assert len(counts) > 250
+    assert counts["AB_cP2_221_b_a"] == 26 and counts["AB3C_cP5_221_a_c_b"] == 26
+    assert max(counts.values()) <= MAX_CLOSE_NEIGHBOURS
