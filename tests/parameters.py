@@ -2,7 +2,10 @@
 
 
 def small_search(initial: int, iterations: int, samples: int, verify: int, epochs: int, hidden: int,
-                 trial: int, offspring: int, recommend: int, steps: int, force_weight: float, refine: int) -> dict:
+                 trial: int, offspring: int, recommend: int, steps: int, force_weight: float, refine: int,
+                 templates: str = "none") -> dict:
+    """The loop's own tests start from random symmetric structures only (``templates`` none): known structures
+    from the prototype library would hand them EMT's ground states in the first batch."""
     ga = {"n_trial": trial, "n_generations": 1, "n_replace": max(1, offspring // 2), "n_offspring": offspring}
     return {
         "initial_per_system": initial,
@@ -14,6 +17,7 @@ def small_search(initial: int, iterations: int, samples: int, verify: int, epoch
         "final_ga": {**ga, "n_recommend": recommend},
         "local": {"max_steps": steps},
         "refine": {"n_candidates": refine},
+        "templates": {"source": templates},
     }
 
 

@@ -21,8 +21,9 @@ def generate_random_structures(composition: Str, volume: Float, crystal_systems:
     for rank, atoms in enumerate(structures):
         system = atoms.info["crystal_system"]
         key = f"{prefix.value}_{rank:03d}_{system}"
-        origins[key] = {"crystal_system": system, "spacegroup_generated": int(atoms.info["spacegroup_generated"]),
-                        "origin": "random"}
+        number = int(atoms.info["spacegroup_generated"])
+        origins[key] = {"crystal_system": system, "spacegroup_generated": number,
+                        "origin": f"random (space group {number})"}
         atoms.info = {}
         outputs[key] = StructureData(ase=atoms)
     outputs["origins"] = Dict(origins)

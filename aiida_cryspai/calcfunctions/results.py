@@ -54,6 +54,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             "crystal_system": symmetry.crystal_system,
             "oracle_verified": True,
             "refined": key in refined_keys,
+            "origin": (settings.get("origins") or {}).get(key, ""),
             "volume": atoms.get_volume(),
             "oracle_key": key,
             "oracle_structure_uuid": source_uuid,

@@ -37,6 +37,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
             "crystal_system": entry["crystal_system"],
             "oracle_verified": entry["oracle_verified"],
             "refined": entry.get("refined", False),
+            "origin": entry.get("origin", ""),
             "cif": cif,
             "uuid": structure.uuid,
         })

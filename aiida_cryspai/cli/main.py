@@ -104,6 +104,13 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Universal potential under the network, which learns the oracle's correction to it: ase:chgnet, "
                    "ase:sevennet, or none (the paper's pure network). default: CHGNet under DFT and ase:sevennet, "
                    "none under ase:chgnet and ase:emt.")
+@click.option("--templates", type=click.Choice(["prototypes", "none"]), default=None,
+              help="Known structure types as starting points: prototypes (the AFLOW prototype library pymatgen "
+                   "ships, decorated with the composition's elements) or none.  [default: the protocol's, "
+                   "prototypes]")
+@click.option("--seed-structures", type=click.Path(dir_okay=False), multiple=True,
+              help="Your own starting structures (CIF, POSCAR, extxyz), repeat the option for several: of the "
+                   "composition or a divisor of it (made a supercell), treated like the prototypes.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A CIF of the known structure to compare the best candidate with.")
 @click.option("--parameters", "parameters_file", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -113,12 +120,14 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
 def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
-            prior, reference, parameters_file, daemon, output):
+            prior, templates, seed_structures, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
     from ..workchains.main import InputError, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
+    if templates is not None:
+        overrides = {**overrides, "templates": {**overrides.get("templates", {}), "source": templates}}
     try:
         check_request(composition, engine, crystal_system, volume, max_oracle_calls)
         resolve_prior(engine, prior, composition)
@@ -126,6 +135,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
     reference_atoms = _read_reference(reference, composition) if reference is not None else None
+    seeds = _read_seed_structures(seed_structures, composition)
     folder = Path(output or f"cryspai-{composition}")
     if not daemon:
         _check_writable(folder)
@@ -152,6 +162,11 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         )
     except InputError as error:
         raise click.UsageError(str(error)) from None
+    if seeds:
+        from aiida.orm import StructureData
+
+        builder.seed_structures = {f"seed_{n:03d}": StructureData(ase=atoms, label=name)
+                                   for n, (name, atoms) in enumerate(seeds)}
     if daemon:
         _check_daemon(loaded["profile"])
         node = submit(builder)
@@ -174,6 +189,22 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         sys.exit(1)
     results = _export(node, folder, reference_atoms)
     _print_results(results, folder)
+
+
+def _read_seed_structures(paths: tuple[str, ...], composition: str) -> list[tuple[str, object]]:
+    """(file name, structure) of each ``--seed-structures`` file, checked against the composition."""
+    from ..search.composition import parse_composition
+    from ..search.templates import SeedStructureError, fit_seed_to_composition, read_seed_structure
+
+    seeds = []
+    for path in paths:
+        try:
+            atoms = read_seed_structure(path)
+            fit_seed_to_composition(atoms, parse_composition(composition), Path(path).name)
+        except SeedStructureError as error:
+            raise click.BadParameter(str(error), param_hint="--seed-structures") from None
+        seeds.append((Path(path).name, atoms))
+    return seeds
 
 
 def _read_parameters(path: str) -> dict:
@@ -289,10 +320,11 @@ def _export(node, folder: Path, reference) -> dict:
 
 
 def _print_results(results: dict, folder: Path) -> None:
-    click.echo(f"{'rank':>4} {'E (eV/atom)':>12} {'space group':>16} {'crystal system':>15}  cif")
+    click.echo(f"{'rank':>4} {'E (eV/atom)':>12} {'space group':>16} {'crystal system':>15}  {'cif':<24} origin")
     for c in results["candidates"][:10]:
         sg = f"{c['spacegroup_symbol']} ({c['spacegroup_number']})"
-        click.echo(f"{c['rank']:>4} {c['energy_per_atom']:>12.4f} {sg:>16} {c['crystal_system']:>15}  {c['cif']}")
+        click.echo(f"{c['rank']:>4} {c['energy_per_atom']:>12.4f} {sg:>16} {c['crystal_system']:>15}  "
+                   f"{c['cif']:<24} {c.get('origin', '')}")
     oracle = results["oracle"]
     click.echo(f"oracle: {oracle['relaxations']} relaxations, {oracle['ionic_steps']} ionic steps; "
                f"iterations {results['iterations']}, converged {results['converged']}, "

@@ -140,6 +140,18 @@ class RefineParameters(_Section):
                                                         "(eV/atom).")
 
 
+class TemplatesParameters(_Section):
+    source: Literal["prototypes", "none"] = Field(
+        "prototypes", description="Known structure types as starting points: prototypes (pymatgen's AFLOW library, "
+                                  "decorated with the composition's elements, nearest in chemistry first) or none. "
+                                  "Seed structures given by the user are used either way.")
+    first_batch_fraction: float = Field(
+        0.5, ge=0, le=1, description="Without a prior: the share of the first oracle batch the known structures "
+                                     "take (seed files first, then prototypes); the rest stays random symmetric. "
+                                     "With a prior they are screened with the random structures and compete for "
+                                     "every place.")
+
+
 class SearchParameters(_Section):
     """Every parameter of ``CrySPAIWorkChain`` (input ``parameters``)."""
 
@@ -183,6 +195,8 @@ class SearchParameters(_Section):
                                                                                        "network, per crystal system.")
     local: LocalParameters = Field(default_factory=LocalParameters, description="Local optimisation on the "
                                                                                 "network inside the GA.")
+    templates: TemplatesParameters = Field(default_factory=TemplatesParameters, description="Known structures "
+                                                                                           "as starting points.")
     refine: RefineParameters = Field(default_factory=RefineParameters, description="The tight oracle relaxation "
                                                                                    "of the best candidates before "
                                                                                    "ranking (full cell).")

@@ -84,7 +84,7 @@ def _image(path: Path, caption: str) -> str:
 def render(report: dict) -> str:
     """The page. ``report`` holds: ``title``; ``overview`` (label -> value); ``plots`` (caption -> PNG path);
     ``candidates`` (dicts of rank, energy_per_atom, spacegroup_symbol, spacegroup_number, crystal_system,
-    volume_per_atom, oracle_verified); ``views`` (rank -> :func:`structure_view_data`); ``reference`` (or None);
+    volume_per_atom, oracle_verified, origin); ``views`` (rank -> :func:`structure_view_data`); ``reference`` (or None);
     ``provenance`` (label -> value); ``versions`` (package -> version); ``commands`` (shell lines);
     ``parameters`` (the run's full parameters)."""
     viewer = files("aiida_cryspai.report").joinpath("static/viewer.js").read_text()
@@ -98,10 +98,11 @@ def render(report: dict) -> str:
     lowest = report["candidates"][0]["energy_per_atom"] if report["candidates"] else 0.0
     rows = [[c["rank"], f"{c['energy_per_atom']:.5f}", f"{(c['energy_per_atom'] - lowest) * 1000:.1f}",
              f"{c['spacegroup_symbol']} ({c['spacegroup_number']})", c["crystal_system"],
-             f"{c['volume_per_atom']:.3f}", "yes" if c["oracle_verified"] else "no"] for c in report["candidates"]]
+             f"{c['volume_per_atom']:.3f}", "yes" if c["oracle_verified"] else "no", c.get("origin", "")]
+            for c in report["candidates"]]
     parts += ["<h2>Ranked candidates</h2>",
               _table(["rank", "E (eV/atom)", "ΔE (meV/atom)", "space group", "crystal system", "V (Å³/atom)",
-                      "oracle-relaxed"], rows, numeric={0, 1, 2, 5})]
+                      "oracle-relaxed", "origin"], rows, numeric={0, 1, 2, 5})]
     if report.get("reference"):
         reference = report["reference"]
         parts += ["<h2>Comparison with the reference</h2>",

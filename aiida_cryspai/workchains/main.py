@@ -20,6 +20,7 @@ from ..calcfunctions.generation import generate_random_structures
 from ..calcfunctions.prior import label_frames
 from ..calcfunctions.recommendation import recommend_structures
 from ..calcfunctions.results import rank_results
+from ..calcfunctions.templates import generate_template_structures
 from ..calcfunctions.volume import estimate_volume
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
@@ -31,6 +32,7 @@ from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolv
 from ..search.ga import GASettings, energy_limit_per_atom
 from ..search.geometry import min_volume_per_atom
 from ..search.objective import Objective
+from ..search.templates import SeedStructureError, fit_seed_to_composition
 from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
@@ -123,6 +125,9 @@ class CrySPAIWorkChain(WorkChain):
         spec.input("prior", valid_type=orm.Dict, required=False,
                    help="The universal potential under the network (name, version, checkpoint_sha256): the network "
                         "learns the oracle's correction to it; absent: the paper's pure network.")
+        spec.input_namespace("seed_structures", valid_type=orm.StructureData, dynamic=True, required=False,
+                             help="The user's own starting structures (labelled with their file names): of the "
+                                  "composition or a divisor of it; treated like the prototypes.")
         spec.input_namespace("codes", help="Codes of the console scripts.")
         spec.input("codes.relax", valid_type=orm.AbstractCode, help="cryspai-relax (the ase engine).")
         spec.input("codes.train", valid_type=orm.AbstractCode, help="cryspai-train.")
@@ -136,6 +141,9 @@ class CrySPAIWorkChain(WorkChain):
             cls.validate_inputs,
             cls.estimate_volume,
             cls.generate_random_structures,
+            if_(cls.has_templates)(
+                cls.generate_template_structures,
+            ),
             if_(cls.should_screen_on_prior)(
                 cls.screen_on_prior,
                 cls.choose_screened_structures,
@@ -187,6 +195,7 @@ class CrySPAIWorkChain(WorkChain):
         spec.exit_code(205, "ERROR_INVALID_BUDGET", message="Invalid oracle budget: {message}")
         spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
         spec.exit_code(207, "ERROR_INVALID_PRIOR", message="Invalid prior: {message}")
+        spec.exit_code(208, "ERROR_INVALID_SEED_STRUCTURE", message="Invalid seed structure: {message}")
         spec.exit_code(401, "ERROR_ORACLE_FAILED", message="The oracle workchain failed: {message}")
         spec.exit_code(402, "ERROR_TRAINING_FAILED", message="Training the network failed: {message}")
         spec.exit_code(403, "ERROR_NO_RESULTS", message="No oracle relaxation ended well; nothing to rank.")
@@ -324,6 +333,11 @@ class CrySPAIWorkChain(WorkChain):
                 raise InputError("ERROR_INVALID_ENGINE", f"engine {engine.name} needs codes.oracle "
                                  f"(e.g. {engine.code_label}@localhost, created by `cryspai setup`)")
             engine.check(composition.symbols, self._dft_settings())
+            for name, node in sorted(self.inputs.get("seed_structures", {}).items()):
+                try:
+                    fit_seed_to_composition(node.get_ase(), composition, node.label or name)
+                except SeedStructureError as error:
+                    raise InputError("ERROR_INVALID_SEED_STRUCTURE", str(error)) from None
             if parameters["volume_radii"] == "pseudopotentials":
                 self._pseudopotentials()
         except InputError as error:
@@ -357,6 +371,8 @@ class CrySPAIWorkChain(WorkChain):
             n_refine = min(n_refine, self.inputs.max_oracle_calls.value // 4)
         self.ctx.n_refine = n_refine
         self.ctx.refined = {}  # refined structure's key -> the key of the oracle structure it started from
+        self.ctx.origins = {}  # key of every structure the oracle is given -> where it came from
+        self.ctx.templates = {}
 
     def estimate_volume(self):
         """Eq. 2 unless the user gave the volume."""
@@ -380,12 +396,41 @@ class CrySPAIWorkChain(WorkChain):
             orm.Str(prefix),
         )
         self.ctx.random_rounds += 1
+        self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
         return {key: node for key, node in outputs.items() if key != "origins"}
 
     def generate_random_structures(self):
         """The first oracle batch: random symmetric structures in all seven crystal systems."""
         self.ctx.candidates = self._random_structures("random0")
         self.report(f"{len(self.ctx.candidates)} random symmetric structures over the 7 crystal systems")
+
+    def has_templates(self):
+        return self.parameters.templates["source"] != "none" or bool(self.inputs.get("seed_structures"))
+
+    def generate_template_structures(self):
+        """Known structures: the user's seed structures and the prototype library's structure types of the
+        composition. Without a prior they take ``templates.first_batch_fraction`` of the first oracle batch (seed
+        files first, then the prototypes nearest in chemistry); with one they are screened with the rest."""
+        outputs = generate_template_structures(
+            self.inputs.composition, orm.Float(self.ctx.search_volume), orm.Dict(self.parameters.templates),
+            **self.inputs.get("seed_structures", {}), metadata={"call_link_label": "template_structures"})
+        origins = {key: info["origin"] for key, info in outputs["origins"].get_dict().items()}
+        self.ctx.origins.update(origins)
+        self.ctx.templates = {key: node for key, node in outputs.items() if key != "origins"}
+        n_seeds = sum(origin.startswith("seed file") for origin in origins.values())
+        self.report(f"{len(self.ctx.templates)} known structures ({n_seeds} seed files, "
+                    f"{len(self.ctx.templates) - n_seeds} from the prototype library)")
+        if self.should_screen_on_prior() or not self.ctx.templates:
+            return
+        batch = len(self.ctx.candidates)
+        n_templates = min(len(self.ctx.templates), max(n_seeds, round(self.parameters.templates[
+            "first_batch_fraction"] * batch)))
+        chosen = sorted(self.ctx.templates)[:n_templates]
+        random = sorted(self.ctx.candidates)[: max(0, batch - n_templates)]
+        self.ctx.candidates = {**{key: self.ctx.candidates[key] for key in random},
+                               **{key: self.ctx.templates[key] for key in chosen}}
+        self.report(f"first oracle batch: {n_templates} known structures "
+                    f"({', '.join(origins[key] for key in chosen)}) and {len(random)} random symmetric ones")
 
     def should_screen_on_prior(self):
         return "prior" in self.inputs and self.parameters.screening_per_system > 0
@@ -399,6 +444,8 @@ class CrySPAIWorkChain(WorkChain):
             orm.Int(n_per_system), orm.Int(self._seed("screening")), orm.Str("screen"),
             metadata={"call_link_label": "screening_structures"})
         structures = {key: node for key, node in outputs.items() if key != "origins"}
+        self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
+        structures.update(self.ctx.templates)
         engine = get_engine(f"ase:{self.inputs.prior['name']}")
         parameters = engine.default_parameters()
         parameters.update({k: v for k, v in self.parameters.oracle.items() if k in ("fmax", "max_steps", "relax_cell")})
@@ -407,8 +454,8 @@ class CrySPAIWorkChain(WorkChain):
                            parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
                            max_parallel=orm.Int(self.parameters.max_parallel_oracle), options=self._options(),
                            metadata={"call_link_label": "screening"})
-        self.report(f"screening {len(structures)} random symmetric structures on the prior {engine.name} "
-                    f"-> OracleWorkChain<{node.pk}>")
+        self.report(f"screening {len(structures)} structures ({len(self.ctx.templates)} known, the rest random "
+                    f"symmetric) on the prior {engine.name} -> OracleWorkChain<{node.pk}>")
         return ToContext(screening=node)
 
     def choose_screened_structures(self):
@@ -428,15 +475,18 @@ class CrySPAIWorkChain(WorkChain):
                                         "crystal_system": "all"}),
                               **inputs, metadata={"call_link_label": "screening_ranking"})
         chosen = {key.replace("rank_", "screened_"): value for key, value in ranked.items() if key.startswith("rank_")}
+        for candidate in ranked["summary"]["candidates"]:
+            self.ctx.origins[f"screened_{candidate['rank']:03d}"] = self.ctx.origins.get(candidate["oracle_key"], "")
         if len(chosen) < wanted:
             self.report(f"screening gave {len(chosen)} distinct structures, fewer than {wanted}: the first batch "
                         "stays random")
             return
         self.ctx.candidates = chosen
         best = ranked["summary"]["candidates"][0]
+        known = sum(not self.ctx.origins.get(key, "").startswith("random") for key in chosen)
         self.report(f"first oracle batch: the {len(chosen)} lowest distinct of {len(energies)} structures relaxed on "
-                    f"the prior (best {best['spacegroup_symbol']}, {best['energy_per_atom']:.4f} eV/atom on the "
-                    "prior)")
+                    f"the prior, {known} of them known structures (best {best['spacegroup_symbol']}, "
+                    f"{best['energy_per_atom']:.4f} eV/atom on the prior, {self.ctx.origins.get('screened_001')})")
 
     def generate_more_random_structures(self):
         """Too few samples to train yet: another batch of random symmetric structures."""
@@ -677,6 +727,7 @@ class CrySPAIWorkChain(WorkChain):
             return {}
         inputs.update({f"known_{n}": structure for n, structure in enumerate(known or [])})
         outputs = recommend_structures(orm.Dict(settings), **inputs)
+        self.ctx.origins.update({key: info["origin"] for key, info in outputs["selection"].get_dict().items()})
         return {k: v for k, v in outputs.items() if k != "selection"}
 
     def run_final_search(self):
@@ -721,16 +772,18 @@ class CrySPAIWorkChain(WorkChain):
         chosen = [entries[i] for i in keep if entries[i][0] <= entries[0][0] + refine["energy_window"]]
         structures = {f"refined_{key}": structure for _, key, structure in chosen[: self.ctx.n_refine]}
         self.ctx.refined = {key: key.removeprefix("refined_") for key in structures}
+        self.ctx.origins.update({key: self.ctx.origins.get(start, "") for key, start in self.ctx.refined.items()})
         self.report(f"tight relaxation of the {len(structures)} lowest distinct structures (fmax "
                     f"{refine['fmax']} eV/Å, whole cell)")
         return self._submit_oracle(structures, "oracle_refinement", tight=True)
 
     def rank_results(self):
         """Rank every oracle result by energy; duplicates dropped; the summary written."""
-        inputs = {}
+        inputs, origins = {}, {}
         for key, structure, energy in self._oracle_results():
             inputs[f"structure_{key}"] = structure
             inputs[f"energy_{key}"] = energy
+            origins[key] = self.ctx.origins.get(key, "")
         refined = {key: start for key, start in self.ctx.refined.items() if f"energy_{key}" in inputs}
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS
@@ -763,7 +816,8 @@ class CrySPAIWorkChain(WorkChain):
         outputs = rank_results(
             orm.Dict(run_info),
             orm.Dict({"n_candidates": n_candidates, "symprec": 0.1, "objective": self.objective.to_dict(),
-                      "crystal_system": self.inputs.crystal_system.value, "refined": refined}),
+                      "crystal_system": self.inputs.crystal_system.value, "refined": refined,
+                      "origins": origins}),
             **inputs,
         )
         for key, node in outputs.items():

@@ -15,7 +15,7 @@ from ..parameters import TINY
 RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "workchain", "oracle", "iterations", "converged",
                "model", "volume", "refinement", "candidates", "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
-                  "oracle_verified", "refined", "cif", "uuid"}
+                  "oracle_verified", "refined", "origin", "cif", "uuid"}
 
 
 def _count_runs() -> int:
@@ -23,12 +23,24 @@ def _count_runs() -> int:
 
 
 def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
+    """Cu4 with EMT, started from the prototype library and a seed file (a 2-atom hcp cell, doubled): every
+    candidate says where it came from, and the run reaches EMT's own hcp energy (relaxed here)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.io import write
+
+    from aiida_cryspai.ml.relax import relax
+
     parameters = tmp_path / "tiny.yaml"
     parameters.write_text(yaml.safe_dump(TINY))
     output = tmp_path / "out"
+    hcp = bulk("Cu", "hcp", a=2.6, c=4.2)
+    write(tmp_path / "POSCAR", hcp, format="vasp")
     result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", "--seed", "2", "--parameters",
-                                          str(parameters), "--output", str(output)], catch_exceptions=False)
+                                          str(parameters), "--templates", "prototypes", "--seed-structures",
+                                          str(tmp_path / "POSCAR"), "--output", str(output)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert "known structures" in result.output and "prototype A_cF4_225_a (Copper)" in result.output
     data = json.loads((output / "results.json").read_text())
     assert set(data) == RESULT_KEYS
     assert data["composition"] == "Cu4" and data["engine"] == "ase:emt" and data["protocol"] == "fast"
@@ -46,6 +58,12 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
         assert sorted(atoms.get_chemical_symbols()) == ["Cu"] * 4
     energies = [c["energy_per_atom"] for c in data["candidates"]]
     assert energies == sorted(energies)
+    origins = [c["origin"] for c in data["candidates"]]
+    assert all(origins) and any(o == "seed file POSCAR" for o in origins), origins
+    assert any(o.startswith("prototype ") for o in origins)
+    assert all(o.startswith(("seed file", "prototype ", "random (space group ", "GA generation ")) for o in origins)
+    emt_hcp = relax(hcp, EMT(), fmax=0.005, max_steps=300, record_frames=False)
+    assert energies[0] <= emt_hcp.energy / len(hcp) + 0.001
 
     # show and export work on the finished run
     pk = str(data["workchain"]["pk"])
@@ -113,6 +131,9 @@ def test_bad_parameters_file_is_refused_before_anything_is_stored(aiida_profile,
         (["--output", "/proc/nope"], "cannot write to /proc/nope"),
         (["--reference", "{tmp}/not-a-structure.cif"], "cannot read"),
         (["--reference", "{tmp}/si.cif"], "not the composition of Cu4"),
+        (["--seed-structures", "{tmp}/si.cif"], "si.cif is Si (Si2), not Cu"),
+        (["--seed-structures", "{tmp}/not-a-structure.cif"], "cannot be read"),
+        (["--templates", "library"], "--templates"),
     ],
 )
 def test_bad_arguments_are_refused_before_the_run(aiida_profile, tmp_path, arguments, fragment):

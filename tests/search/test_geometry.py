@@ -69,7 +69,7 @@ def test_real_crystals_of_the_prototype_library_are_never_collapsed_cells():
     """Every prototype of the AFLOW library at its own volume (without the partial-occupancy artefacts that put two
     atoms on one site) passes the neighbour count: CsCl-type and cubic perovskite count 26 close neighbours of
     their large cation, CaB6 30."""
-    from aiida_cryspai.search.prototypes import aflow_prototypes
+    from aiida_cryspai.search.templates import aflow_prototypes
 
     counts = {}
     for prototype in aflow_prototypes():
