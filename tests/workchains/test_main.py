@@ -176,16 +176,25 @@ def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profil
 
 def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_profile, cryspai_codes):
     """Cu4 with EMT as the oracle and CHGNet as the prior: the first oracle batch is the prior's best distinct
-    screened structures, the frames are labelled by the prior once, every model is trained on the correction with
-    the prior as an input of its TrainCalculation, and results name the prior."""
+    screened structures (random and the prototype library's), the frames are labelled by the prior once, every
+    model is trained on the correction with the prior as an input of its TrainCalculation, and results name the
+    prior and each candidate's origin."""
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
                                                          max_oracle_calls=8, codes=cryspai_codes, prior="ase:chgnet",
-                                                         overrides={**TINY, "screening_per_system": 2})
+                                                         overrides={**TINY, "screening_per_system": 2,
+                                                                    "templates": {"source": "prototypes"}})
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
-    # screening: 2 per crystal system on the prior, none of them an oracle call; the first batch is its best 7
+    # screening: 2 per crystal system and the library's Cu4 structures on the prior, none of them an oracle call;
+    # the first batch is its best 7
+    templates = node.base.links.get_outgoing(link_label_filter="template_structures").one().node
+    known = [link.node for link in templates.base.links.get_outgoing().all() if link.link_label.startswith("template_")]
+    assert len(known) > 10
     screening = node.base.links.get_outgoing(link_label_filter="screening").one().node
-    assert screening.inputs.engine.value == "ase:chgnet" and len(screening.inputs.structures) == 14
+    assert screening.inputs.engine.value == "ase:chgnet"
+    assert len(screening.inputs.structures) == 14 + len(known)
+    origins = [c["origin"] for c in node.outputs.summary["candidates"]]
+    assert all(o.startswith(("prototype ", "random (space group ", "GA generation ")) for o in origins), origins
     ranking = node.base.links.get_outgoing(link_label_filter="screening_ranking").one().node
     first = node.base.links.get_outgoing(link_label_filter="oracle_01").one().node
     chosen = {link.node.uuid for link in ranking.base.links.get_outgoing().all() if link.link_label.startswith("rank_")}
