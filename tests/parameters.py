@@ -3,9 +3,10 @@
 
 def small_search(initial: int, iterations: int, samples: int, verify: int, epochs: int, hidden: int,
                  trial: int, offspring: int, recommend: int, steps: int, force_weight: float, refine: int,
-                 templates: str = "none") -> dict:
+                 templates: str = "none", volume_method: str = "paper") -> dict:
     """The loop's own tests start from random symmetric structures only (``templates`` none): known structures
-    from the prototype library would hand them EMT's ground states in the first batch."""
+    from the prototype library would hand them EMT's ground states in the first batch; and at Eq. 2's volume
+    (one CalcJob less per run; the scan has its own tests)."""
     ga = {"n_trial": trial, "n_generations": 1, "n_replace": max(1, offspring // 2), "n_offspring": offspring}
     return {
         "initial_per_system": initial,
@@ -18,6 +19,7 @@ def small_search(initial: int, iterations: int, samples: int, verify: int, epoch
         "local": {"max_steps": steps},
         "refine": {"n_candidates": refine},
         "templates": {"source": templates},
+        "volume_method": volume_method,
     }
 
 

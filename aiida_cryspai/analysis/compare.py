@@ -40,13 +40,26 @@ def unique_indices(
     than ``fingerprint_tolerance`` (None: no prefilter) are different without StructureMatcher.
     Earlier entries win: sort first.
     """
+    found = representatives(structures, energies, energy_tolerance, fingerprint_tolerance)
+    return [index for index, kept in enumerate(found) if index == kept]
+
+
+def representatives(
+    structures: list[Atoms],
+    energies: list[float] | None = None,
+    energy_tolerance: float = 0.01,
+    fingerprint_tolerance: float | None = FINGERPRINT_TOLERANCE,
+) -> list[int]:
+    """For each structure, the index of the first earlier structure it duplicates, or its own index (see
+    :func:`unique_indices`)."""
     sm = matcher()
     kept: list[int] = []
+    found: list[int] = []
     converted = [to_pymatgen(a) for a in structures]
     prints = [fingerprint(a) for a in structures] if fingerprint_tolerance is not None else None
     counts = [species_counts(a) for a in structures]
     for index, structure in enumerate(converted):
-        duplicate = False
+        match = index
         for other in kept:
             if energies is not None and abs(energies[index] - energies[other]) > energy_tolerance:
                 continue
@@ -56,8 +69,9 @@ def unique_indices(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if sm.fit(structure, converted[other]):
-                    duplicate = True
+                    match = other
                     break
-        if not duplicate:
+        if match == index:
             kept.append(index)
-    return kept
+        found.append(match)
+    return found

@@ -3,7 +3,7 @@
 from aiida.engine import calcfunction
 from aiida.orm import Dict, StructureData
 
-from ..analysis.compare import unique_indices
+from ..analysis.compare import representatives
 from ..analysis.symmetry import refined, spacegroup
 from ..search.objective import Objective
 
@@ -14,7 +14,9 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     under pressure); ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
 
     ``parameters['refined']`` maps the key of a tightly re-relaxed structure to the key it started from: the
-    refined result replaces its start (its energy is the converged one of that minimum).
+    refined result replaces its start (its energy is the converged one of that minimum). ``parameters['origins']``
+    lists [key, where its start came from] in the order the oracle relaxed them; a candidate's ``origin`` is
+    that of the first relaxation that reached its minimum (its duplicates included).
 
     Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).
     """
@@ -32,7 +34,17 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             atoms = node.get_ase()
             entries.append((objective.of_atoms(atoms, energy.value), energy.value / len(atoms), key, atoms, node.uuid))
     entries.sort(key=lambda e: e[0])
-    keep = unique_indices([e[3] for e in entries], [e[0] for e in entries])
+    found = representatives([e[3] for e in entries], [e[0] for e in entries])
+    keep = [index for index, kept in enumerate(found) if index == kept]
+    # a candidate's origin is that of the first oracle relaxation (in the run's order) that reached its minimum
+    ordered = settings.get("origins") or []  # [key, origin] pairs: a list keeps its order in every database
+    origins = dict(map(tuple, ordered))
+    order = {key: n for n, (key, _) in enumerate(ordered)}
+    first = {}
+    for index, kept in enumerate(found):
+        key = entries[index][2]
+        if kept not in first or order.get(key, len(order)) < order.get(first[kept], len(order)):
+            first[kept] = key
     wanted_system = settings.get("crystal_system", "all")
     outputs, candidates = {}, []
     for index in keep:
@@ -54,7 +66,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             "crystal_system": symmetry.crystal_system,
             "oracle_verified": True,
             "refined": key in refined_keys,
-            "origin": (settings.get("origins") or {}).get(key, ""),
+            "origin": origins.get(first.get(index, key), ""),
             "volume": atoms.get_volume(),
             "oracle_key": key,
             "oracle_structure_uuid": source_uuid,

@@ -1,11 +1,13 @@
-"""Stage: estimate the cell volume of a composition (Eq. 2)."""
+"""Stage: estimate the cell volume of a composition (Eq. 2, or a scan of E(V) on a potential)."""
 
 from aiida.engine import calcfunction
-from aiida.orm import Float, Str
+from aiida.orm import Dict, Float, List, Str, StructureData
 
 from ..search.composition import parse_composition
+from ..search.generation import scale_to_volume
+from ..search.volume import RANDOM_SCAN_LIMITS, potcar_core_radius, psp8_core_radius, scan_minimum
 from ..search.volume import estimate_volume as eq2_volume
-from ..search.volume import potcar_core_radius, psp8_core_radius
+from ..search.volume import volume_from_scan as volume_from_scan_minima
 
 
 def core_radius(pseudo) -> float:
@@ -21,3 +23,28 @@ def estimate_volume(composition: Str, adjustment: Float, **pseudos) -> Float:
     (element -> psp8 pseudopotential or VASP PotcarData node), the pseudopotential's core radius."""
     radii = {element: core_radius(node) for element, node in pseudos.items()}
     return Float(eq2_volume(parse_composition(composition.value), adjustment.value, radii=radii))
+
+
+@calcfunction
+def volume_from_scan(reference: Float, scan: Dict, **structures) -> dict:
+    """The search volume from a scan of E(V) (``scan``: a RelaxCalculation's ``results`` in volume-scan mode,
+    factors of each structure's own volume): the volume at the lowest minimum of the known structures' scans, or,
+    when only random structures were scanned (``structures`` empty), of theirs within ``RANDOM_SCAN_LIMITS`` x
+    ``reference`` (Eq. 2); ``reference`` itself when no scan has a minimum. ``structures`` (the known structures,
+    by key) come back each scaled to its own minimum, or to the search volume when its scan has none, and ``order``
+    lists their keys by the energy at that minimum, lowest first. Outputs ``volume``, ``order`` and the
+    structures."""
+    minima = {}
+    for key, info in scan.get_dict().items():
+        found = scan_minimum(info["scan_energies_per_atom"], tuple(info["scan_factors"]))
+        minima[key] = None if found is None else (found[0] * info["volume"], found[1])
+    limits = None if structures else RANDOM_SCAN_LIMITS
+    volume = volume_from_scan_minima(list(minima.values()), reference.value, limits) or reference.value
+    outputs = {"volume": Float(volume)}
+    for key, node in structures.items():
+        own = minima.get(key)
+        outputs[key] = StructureData(ase=scale_to_volume(node.get_ase(), own[0] if own is not None else volume))
+    # the known structures by their energy at their own minimum (those without one last, in their given order)
+    order = sorted(structures, key=lambda key: (minima.get(key) is None, (minima.get(key) or (0, 0))[1], key))
+    outputs["order"] = List(order)
+    return outputs

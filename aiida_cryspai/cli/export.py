@@ -53,7 +53,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
         "converged": summary["converged"],
         "model": {"rmse_mev_per_atom": summary["model"]["rmse_mev_per_atom"],
                   "n_train": summary["model"]["n_train"]},
-        "volume": {"estimated": summary["volume"]["estimated"], "final_best": summary["volume"]["final_best"]},
+        "volume": {key: summary["volume"].get(key) for key in ("estimated", "method", "eq2", "final_best")},
         "refinement": summary.get("refinement"),
         "candidates": candidates,
     }

@@ -207,7 +207,8 @@ def collect_report(node, plot_folder: Path, reference: dict | None = None, n_vie
         "oracle relaxations": summary["oracle"]["relaxations"], "oracle ionic steps": summary["oracle"]["ionic_steps"],
         "oracle wall time (s)": summary["oracle"]["wall_s"], "iterations": summary["iterations"],
         "converged": summary["converged"], "network RMSE (meV/atom)": _rounded(model.get("rmse_mev_per_atom")),
-        "training frames": model.get("n_train"), "estimated volume (Å³)": summary["volume"]["estimated"],
+        "training frames": model.get("n_train"), "starting volume (Å³)": f"{summary['volume']['estimated']} "
+        f"({summary['volume'].get('method', 'paper')})",
         "volume of rank 1 (Å³)": summary["volume"]["final_best"],
     }
     views = {c["rank"]: structure_view_data(node.outputs.candidates[f"rank_{c['rank']:03d}"].get_ase())

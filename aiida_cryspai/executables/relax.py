@@ -3,6 +3,9 @@
 Reads ``structures.xyz`` (extxyz, ``key`` in each frame's info) and ``parameters.json``; writes
 ``relaxed.xyz``, ``results.json`` (per key: status, energy, steps, ...) and ``frames.npz`` (every frame
 visited, with energies, forces and stress).
+
+With ``volume_scan`` (a list of volume factors) in the parameters nothing is relaxed: each structure's energy per
+atom is computed at each factor x its volume (status ``scan``, ``scan_energies_per_atom``), for the starting volume.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     guards = RelaxGuards(**parameters.get("guards", {}))
     settings = {key: parameters[key] for key in ("fmax", "max_steps", "relax_cell", "pressure_gpa")
                 if key in parameters}
+    if "volume_scan" in parameters:
+        _volume_scan(structures, calculator, guards, parameters["volume_scan"])
+        return
     results, relaxed, frames, groups, sources = {}, [], [], [], []
     for index, atoms in enumerate(structures):
         key = atoms.info["key"]
@@ -54,6 +60,32 @@ def main(argv: list[str] | None = None) -> None:
     write("relaxed.xyz", relaxed, format="extxyz")
     write_json("results.json", results)
     save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))
+
+
+
+def _volume_scan(structures, calculator, guards, factors: list[float]) -> None:
+    """Energies per atom of every structure at every volume factor (one batch), no relaxation."""
+    from ase.io import write
+
+    from ..ml.calculators import batch_evaluator
+    from ..ml.dataset import empty_arrays, save_arrays
+    from ..ml.relax import geometry_problem
+    from ..search.volume import scan_energies
+
+    start = time.perf_counter()
+    energies = scan_energies(structures, batch_evaluator(calculator), tuple(factors),
+                             problem=lambda atoms: geometry_problem(atoms, guards))
+    wall = time.perf_counter() - start
+    results = {}
+    for atoms, values in zip(structures, energies):
+        results[atoms.info["key"]] = {"status": "scan", "reason": "", "energy": None, "energy_per_atom": None,
+                                      "n_steps": 0, "converged": False, "volume": atoms.get_volume(),
+                                      "wall_s": wall / len(structures), "scan_factors": list(factors),
+                                      "scan_energies_per_atom": values}
+    log(f"volume scan: {len(structures)} structures x {len(factors)} volumes in {wall:.1f} s")
+    write("relaxed.xyz", structures, format="extxyz")
+    write_json("results.json", results)
+    save_arrays("frames.npz", empty_arrays())
 
 
 if __name__ == "__main__":

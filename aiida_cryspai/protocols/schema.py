@@ -155,6 +155,10 @@ class TemplatesParameters(_Section):
 class SearchParameters(_Section):
     """Every parameter of ``CrySPAIWorkChain`` (input ``parameters``)."""
 
+    volume_method: Literal["scan", "paper"] = Field(
+        "scan", description="Starting volume: scan (E(V) of the first known structures, or of random symmetric ones "
+                            "without any, on a potential: the prior, an ASE oracle itself, else CHGNet; the lowest "
+                            "minimum) or paper (Eq. 2). Eq. 2 is the scan's reference either way.")
     volume_adjustment: float = Field(1.2, gt=0, le=10, description="A of Eq. 2 (the paper's 1.2).")
     volume_radii: Literal["periodic_table", "pseudopotentials"] = Field(
         "periodic_table", description="R of Eq. 2: periodic_table, or pseudopotentials (core radii; DFT engines).")

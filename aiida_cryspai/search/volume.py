@@ -1,4 +1,5 @@
-"""Cell volume from atomic radii: the paper's Eq. 2, V = sum_i N_i (4/3) pi R_i^3 A.
+"""Cell volume: from atomic radii (the paper's Eq. 2, V = sum_i N_i (4/3) pi R_i^3 A), or from a scan of E(V) of
+known or random structures on a potential (``volume_method: scan``).
 
 R comes from the periodic table or, as the paper allows, from the pseudopotentials' core radii: ``RCORE`` of a
 VASP POTCAR (the outmost cutoff radius) or the largest ``r_core`` of an Abinit psp8 file (ONCVPSP).
@@ -8,6 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
+from ase import Atoms
 
 from .composition import Composition
 from .geometry import min_volume_per_atom, tabulated_radius
@@ -56,3 +60,61 @@ def estimate_volume(
         radius = radii.get(symbol) or atomic_radius(symbol)
         total += count * 4.0 / 3.0 * math.pi * radius**3
     return max(total * adjustment, composition.n_atoms * min_volume_per_atom(composition.expanded()))
+
+
+# -- the volume from a scan of E(V) on a potential -----------------------------------------------------------------
+
+# volume factors of the scan (x the reference volume): 15 steps, evenly spaced in ln V from 0.35 to 3.5
+SCAN_FACTORS: tuple[float, ...] = tuple(float(f) for f in np.exp(np.linspace(np.log(0.35), np.log(3.5), 15)))
+# a random structure's minimum is trusted within these factors of Eq. 2's volume: loose random cells of CHGNet show
+# spurious minima at 8-27 x (isolated atoms: Al, K, Si), real solids lie at 0.6-3 x (Si, with covalent radii, 3 x)
+RANDOM_SCAN_LIMITS = (0.5, 4.0)
+
+
+def scan_energies(structures: list[Atoms], evaluate, factors: tuple[float, ...] = SCAN_FACTORS,
+                  problem=None) -> list[list[float | None]]:
+    """Energies per atom of each structure scaled isotropically by each volume factor, from one call of the batch
+    evaluator ``evaluate``; None where ``problem(atoms)`` names one (atoms on top of each other) or the energy is not
+    finite."""
+    scaled, where = [], []
+    energies: list[list[float | None]] = [[None] * len(factors) for _ in structures]
+    for i, atoms in enumerate(structures):
+        for k, factor in enumerate(factors):
+            copy = atoms.copy()
+            copy.set_cell(atoms.cell[:] * factor ** (1 / 3), scale_atoms=True)
+            if problem is None or problem(copy) is None:
+                scaled.append(copy)
+                where.append((i, k))
+    for (i, k), (energy, _, _) in zip(where, evaluate(scaled) if scaled else []):
+        if np.isfinite(energy):
+            energies[i][k] = float(energy) / len(structures[i])
+    return energies
+
+
+def scan_minimum(energies: list[float | None], factors: tuple[float, ...] = SCAN_FACTORS) -> tuple[float, float] | None:
+    """(volume factor, energy per atom) at the minimum of one structure's scan: the parabola in ln V through the
+    lowest point and its two neighbours; None when that point lies at an end of the scan or next to a missing
+    energy (no minimum bracketed)."""
+    values = np.array([np.inf if e is None else e for e in energies], dtype=float)
+    if not np.isfinite(values).any():
+        return None
+    k = int(np.argmin(values))
+    if k == 0 or k == len(values) - 1 or not np.isfinite(values[k - 1:k + 2]).all():
+        return None
+    x = np.log(np.asarray(factors[k - 1:k + 2]))
+    a, b, c = np.polyfit(x, values[k - 1:k + 2], 2)
+    if a <= 0:
+        return float(factors[k]), float(values[k])
+    best = float(np.clip(-b / (2 * a), x[0], x[2]))
+    return float(np.exp(best)), float(np.polyval([a, b, c], best))
+
+
+def volume_from_scan(minima: list[tuple[float, float] | None], reference_volume: float,
+                     limits: tuple[float, float] | None = None) -> float | None:
+    """The cell volume at the lowest of the scans' minima ((volume, energy per atom) each), only those within
+    ``limits`` x ``reference_volume`` counting; None when there is none."""
+    kept = [m for m in minima if m is not None
+            and (limits is None or limits[0] <= m[0] / reference_volume <= limits[1])]
+    if not kept:
+        return None
+    return min(kept, key=lambda m: m[1])[0]

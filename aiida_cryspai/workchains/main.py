@@ -21,7 +21,7 @@ from ..calcfunctions.prior import label_frames
 from ..calcfunctions.recommendation import recommend_structures
 from ..calcfunctions.results import rank_results
 from ..calcfunctions.templates import generate_template_structures
-from ..calcfunctions.volume import estimate_volume
+from ..calcfunctions.volume import estimate_volume, volume_from_scan
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
 from ..ml.calculators import CALCULATORS
@@ -39,10 +39,13 @@ from .oracle import OracleWorkChain, oracle_outputs
 MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
 
 # child stages whose seeds are spawned from the run's seed (see CrySPAIWorkChain._seed)
-SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening")
+SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening", "volume_scan")
+# most known structures whose E(V) is scanned for the starting volume and their order in the first batch
+VOLUME_SCAN_STRUCTURES = 64
 
 TrainCalculation = CalculationFactory("cryspai.train")
 EvolveCalculation = CalculationFactory("cryspai.evolve")
+RelaxCalculation = CalculationFactory("cryspai.relax")
 
 DEFAULT_CODE_LABELS = {"relax": "cryspai-relax", "train": "cryspai-train", "evolve": "cryspai-evolve"}
 
@@ -140,10 +143,14 @@ class CrySPAIWorkChain(WorkChain):
         spec.outline(
             cls.validate_inputs,
             cls.estimate_volume,
-            cls.generate_random_structures,
             if_(cls.has_templates)(
                 cls.generate_template_structures,
             ),
+            if_(cls.should_scan_volume)(
+                cls.scan_volume,
+                cls.choose_volume,
+            ),
+            cls.generate_random_structures,
             if_(cls.should_screen_on_prior)(
                 cls.screen_on_prior,
                 cls.choose_screened_structures,
@@ -399,38 +406,107 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
         return {key: node for key, node in outputs.items() if key != "origins"}
 
-    def generate_random_structures(self):
-        """The first oracle batch: random symmetric structures in all seven crystal systems."""
-        self.ctx.candidates = self._random_structures("random0")
-        self.report(f"{len(self.ctx.candidates)} random symmetric structures over the 7 crystal systems")
-
     def has_templates(self):
         return self.parameters.templates["source"] != "none" or bool(self.inputs.get("seed_structures"))
 
     def generate_template_structures(self):
         """Known structures: the user's seed structures and the prototype library's structure types of the
-        composition. Without a prior they take ``templates.first_batch_fraction`` of the first oracle batch (seed
-        files first, then the prototypes nearest in chemistry); with one they are screened with the rest."""
+        composition, nearest in chemistry first."""
         outputs = generate_template_structures(
             self.inputs.composition, orm.Float(self.ctx.search_volume), orm.Dict(self.parameters.templates),
             **self.inputs.get("seed_structures", {}), metadata={"call_link_label": "template_structures"})
-        origins = {key: info["origin"] for key, info in outputs["origins"].get_dict().items()}
-        self.ctx.origins.update(origins)
+        self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
         self.ctx.templates = {key: node for key, node in outputs.items() if key != "origins"}
-        n_seeds = sum(origin.startswith("seed file") for origin in origins.values())
+        n_seeds = sum(self.ctx.origins[key].startswith("seed file") for key in self.ctx.templates)
         self.report(f"{len(self.ctx.templates)} known structures ({n_seeds} seed files, "
                     f"{len(self.ctx.templates) - n_seeds} from the prototype library)")
+
+    def _volume_method(self) -> str:
+        """How the starting volume was set: given, scan or paper (Eq. 2)."""
+        if "volume" in self.inputs:
+            return "given"
+        return "scan" if self.ctx.get("volume_scanned") else "paper"
+
+    def _scan_potential(self) -> str | None:
+        """The potential of the volume scan: the prior, else the oracle itself when it is an ASE engine, else CHGNet
+        (only the starting volume comes from it); None when it cannot compute every element."""
+        engine = get_engine(self.inputs.engine.value)
+        if "prior" in self.inputs:
+            name = self.inputs.prior["name"]
+        else:
+            name = engine.calculator if engine.uses_relax_code else "chgnet"
+        return None if CALCULATORS[name].unsupported_elements(self.ctx.species) else name
+
+    def should_scan_volume(self):
+        if "volume" in self.inputs or self.parameters.volume_method != "scan":
+            return False
+        if self._scan_potential() is None:
+            self.report("no potential for the volume scan computes every element: Eq. 2's volume stays")
+            return False
+        return True
+
+    def scan_volume(self):
+        """E(V) of the known structures (up to 64; without any, of 7 random symmetric ones) scaled from 0.35 to 3.5 x
+        their volume, single points on a potential (a RelaxCalculation in scan mode; no oracle relaxation)."""
+        from ..search.volume import SCAN_FACTORS
+
+        structures = {key: self.ctx.templates[key] for key in sorted(self.ctx.templates)[:VOLUME_SCAN_STRUCTURES]}
+        if not structures:
+            outputs = generate_random_structures(
+                self.inputs.composition, orm.Float(self.ctx.search_volume), orm.List(list(CRYSTAL_SYSTEMS)),
+                orm.Int(1), orm.Int(self._seed("volume_scan")), orm.Str("scan"),
+                metadata={"call_link_label": "volume_scan_structures"})
+            structures = {key: node for key, node in outputs.items() if key != "origins"}
+        name = self._scan_potential()
+        guards = {"min_distance_factor": 0.4, "max_seconds": None}
+        node = self.submit(RelaxCalculation, code=self.inputs.codes.relax, structures=structures,
+                           parameters=orm.Dict({"calculator": name, "volume_scan": list(SCAN_FACTORS),
+                                                "guards": guards}),
+                           metadata={"options": self._options(), "call_link_label": "volume_scan"})
+        self.report(f"volume scan: {len(structures)} {'known' if self.ctx.templates else 'random'} structures x "
+                    f"{len(SCAN_FACTORS)} volumes on {name} -> RelaxCalculation<{node.pk}>")
+        return ToContext(volume_scan=node)
+
+    def choose_volume(self):
+        """The search volume at the lowest minimum of the scans; each scanned known structure at its own."""
+        node = self.ctx.volume_scan
+        if not node.is_finished_ok:
+            self.report(f"volume scan failed (exit {node.exit_status}): Eq. 2's volume stays")
+            return
+        scanned = {key: self.ctx.templates[key] for key in node.outputs.results.keys() if key in self.ctx.templates}
+        outputs = volume_from_scan(self.ctx.volume_node, node.outputs.results, **scanned,
+                                   metadata={"call_link_label": "scanned_volume"})
+        self.ctx.search_volume = outputs["volume"].value
+        self.ctx.volume_estimate = self.ctx.search_volume  # the guards' reference too
+        self.ctx.volume_scanned = True
+        self.ctx.templates.update({key: value for key, value in outputs.items() if key not in ("volume", "order")})
+        order = outputs["order"].get_list()
+        self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
+        self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan (Eq. 2: "
+                    f"{self.ctx.volume_estimate:.2f})")
+
+    def generate_random_structures(self):
+        """The first oracle batch: random symmetric structures in all seven crystal systems; without a prior the
+        known structures take ``templates.first_batch_fraction`` of it (seed files first, then the prototypes nearest
+        in chemistry); with one they are screened with the rest."""
+        self.ctx.candidates = self._random_structures("random0")
+        self.report(f"{len(self.ctx.candidates)} random symmetric structures over the 7 crystal systems")
         if self.should_screen_on_prior() or not self.ctx.templates:
             return
         batch = len(self.ctx.candidates)
-        n_templates = min(len(self.ctx.templates), max(n_seeds, round(self.parameters.templates[
-            "first_batch_fraction"] * batch)))
-        chosen = sorted(self.ctx.templates)[:n_templates]
+        n_seeds = sum(self.ctx.origins[key].startswith("seed file") for key in self.ctx.templates)
+        share = round(self.parameters.templates["first_batch_fraction"] * batch)
+        n_templates = min(len(self.ctx.templates), max(n_seeds, share))
+        # seed files first, then the known structures lowest on the scan's potential (nearest in chemistry without
+        # a scan)
+        order = self.ctx.get("template_order") or sorted(self.ctx.templates)
+        seeds = [key for key in order if self.ctx.origins[key].startswith("seed file")]
+        chosen = (seeds + [key for key in order if key not in seeds])[:n_templates]
         random = sorted(self.ctx.candidates)[: max(0, batch - n_templates)]
         self.ctx.candidates = {**{key: self.ctx.candidates[key] for key in random},
                                **{key: self.ctx.templates[key] for key in chosen}}
         self.report(f"first oracle batch: {n_templates} known structures "
-                    f"({', '.join(origins[key] for key in chosen)}) and {len(random)} random symmetric ones")
+                    f"({', '.join(self.ctx.origins[key] for key in chosen)}) and {len(random)} random symmetric ones")
 
     def should_screen_on_prior(self):
         return "prior" in self.inputs and self.parameters.screening_per_system > 0
@@ -779,11 +855,11 @@ class CrySPAIWorkChain(WorkChain):
 
     def rank_results(self):
         """Rank every oracle result by energy; duplicates dropped; the summary written."""
-        inputs, origins = {}, {}
+        inputs, origins = {}, []
         for key, structure, energy in self._oracle_results():
             inputs[f"structure_{key}"] = structure
             inputs[f"energy_{key}"] = energy
-            origins[key] = self.ctx.origins.get(key, "")
+            origins.append([key, self.ctx.origins.get(key, "")])
         refined = {key: start for key, start in self.ctx.refined.items() if f"energy_{key}" in inputs}
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS
@@ -807,7 +883,8 @@ class CrySPAIWorkChain(WorkChain):
                 "validation_rmse_mev_per_atom": _round_mev(last_training.get("rmse_validation_mev_per_atom")),
                 "n_train": last_training.get("n_train", 0),
             },
-            "volume": {"estimated": round(self.ctx.volume_estimate, 3)},
+            "volume": {"estimated": round(self.ctx.volume_estimate, 3), "method": self._volume_method(),
+                       "eq2": round(self.ctx.volume_node.value, 3)},
             "refinement": {"relaxations": len(self.ctx.refined), "converged": len(refined),
                            "fmax_ev_per_angstrom": self.parameters.refine["fmax"],
                            "max_steps": self.parameters.refine["max_steps"], "cell": "full"},

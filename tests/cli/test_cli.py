@@ -32,7 +32,7 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     from aiida_cryspai.ml.relax import relax
 
     parameters = tmp_path / "tiny.yaml"
-    parameters.write_text(yaml.safe_dump(TINY))
+    parameters.write_text(yaml.safe_dump({**TINY, "volume_method": "scan"}))
     output = tmp_path / "out"
     hcp = bulk("Cu", "hcp", a=2.6, c=4.2)
     write(tmp_path / "POSCAR", hcp, format="vasp")
@@ -49,7 +49,7 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     assert set(data["oracle"]) == {"relaxations", "ionic_steps", "wall_s"}
     assert data["oracle"]["relaxations"] >= 7 and data["oracle"]["ionic_steps"] > data["oracle"]["relaxations"]
     assert set(data["model"]) == {"rmse_mev_per_atom", "n_train"} and data["model"]["n_train"] > 0
-    assert set(data["volume"]) == {"estimated", "final_best"}
+    assert set(data["volume"]) == {"estimated", "method", "eq2", "final_best"}
     assert data["candidates"], "no candidates"
     for rank, candidate in enumerate(data["candidates"], start=1):
         assert set(candidate) == CANDIDATE_KEYS
@@ -64,6 +64,10 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     assert all(o.startswith(("seed file", "prototype ", "random (space group ", "GA generation ")) for o in origins)
     emt_hcp = relax(hcp, EMT(), fmax=0.005, max_steps=300, record_frames=False)
     assert energies[0] <= emt_hcp.energy / len(hcp) + 0.001
+    # the starting volume is EMT's own (the scan of the known structures), not Eq. 2's
+    assert data["volume"]["method"] == "scan"
+    per_atom = emt_hcp.atoms.get_volume() / len(hcp)
+    assert abs(data["volume"]["estimated"] / 4 - per_atom) < 0.05 * per_atom, (data["volume"], per_atom)
 
     # show and export work on the finished run
     pk = str(data["workchain"]["pk"])

@@ -53,3 +53,39 @@ def test_core_radii_from_pseudopotentials():
         psp8_core_radius("Si  something else\n")
     with pytest.raises(ValueError, match="no RCORE"):
         potcar_core_radius("  PAW_PBE Si\n")
+
+
+def test_scan_of_known_structures_gives_the_potentials_own_volume():
+    """EMT's E(V) of the Cu4 prototypes at Eq. 2's volume: the lowest minimum is EMT's equilibrium volume (fcc/hcp
+    within 1 %), whatever Eq. 2 said; the parabola lands between the grid's points."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.relax import relax
+    from aiida_cryspai.search.templates import prototype_structures
+    from aiida_cryspai.search.volume import SCAN_FACTORS, scan_energies, scan_minimum, volume_from_scan
+
+    composition = parse_composition("Cu4")
+    reference = 0.6 * estimate_volume(composition)  # a bad start on purpose
+    structures = prototype_structures(composition, reference)[:6]
+    energies = scan_energies(structures, batch_evaluator(EMT()))
+    minima = []
+    for atoms, values in zip(structures, energies):
+        found = scan_minimum(values)
+        minima.append(None if found is None else (found[0] * atoms.get_volume(), found[1]))
+    volume = volume_from_scan(minima, reference)
+    fcc = relax(bulk("Cu", "fcc", a=3.6), EMT(), fmax=0.001, record_frames=False)
+    assert volume / 4 == pytest.approx(fcc.atoms.get_volume(), rel=0.01)
+    assert min(SCAN_FACTORS) < volume / reference < max(SCAN_FACTORS)
+
+
+def test_a_scan_without_a_bracketed_minimum_gives_no_volume():
+    from aiida_cryspai.search.volume import SCAN_FACTORS, scan_minimum, volume_from_scan
+
+    falling = [-float(k) for k in range(len(SCAN_FACTORS))]  # lowest at the largest volume
+    assert scan_minimum(falling) is None
+    holes = [None] * 6 + [-1.0, -2.0, None] + [0.0] * (len(SCAN_FACTORS) - 9)
+    assert scan_minimum(holes) is None  # the lowest point has a missing neighbour
+    assert volume_from_scan([None, (500.0, -3.0)], reference_volume=100.0, limits=(0.5, 4.0)) is None
+    assert volume_from_scan([(150.0, -1.0), (90.0, -2.0)], reference_volume=100.0) == 90.0
