@@ -115,6 +115,19 @@ def test_bad_input_gets_an_exit_code_and_runs_nothing(aiida_profile, cryspai_cod
     assert "candidates" not in node.outputs
 
 
+def test_a_seed_structure_of_another_composition_is_refused_by_name(aiida_profile, cryspai_codes):
+    from aiida import orm
+    from ase.build import bulk
+
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
+    builder.seed_structures = {"seed_000": orm.StructureData(ase=bulk("Cu", "fcc", a=3.6)),
+                               "seed_001": orm.StructureData(ase=bulk("Si"), label="si.cif")}
+    _, node = run_get_node(builder)
+    assert node.exit_status == 208
+    assert "si.cif is Si" in node.exit_message
+    assert node.called == []
+
+
 def test_unknown_parameter_is_refused(aiida_profile, cryspai_codes):
     from aiida import orm
 
