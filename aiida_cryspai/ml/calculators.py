@@ -153,6 +153,10 @@ def batch_evaluator(calculator) -> BatchEvaluator:
     return lambda structures: [_single(calculator, atoms) for atoms in structures]
 
 
+# structures per CHGNet graph: a volume scan hands it hundreds at once, and one graph of 225 small cells took 16-23 GB
+CHGNET_BATCH_SIZE = 16
+
+
 def _chgnet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """CHGNet on many structures at once, converted as ``CHGNetCalculator.calculate`` converts one (energy per atom
     times atoms, stress in GPa times its ``stress_weight``)."""
@@ -162,7 +166,7 @@ def _chgnet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.n
         return []
     model = calculator.model
     graphs = [model.graph_converter(AseAtomsAdaptor.get_structure(atoms)) for atoms in structures]
-    predictions = model.predict_graph(graphs, task="efs", batch_size=len(graphs))
+    predictions = model.predict_graph(graphs, task="efs", batch_size=min(len(graphs), CHGNET_BATCH_SIZE))
     if isinstance(predictions, dict):
         predictions = [predictions]
     out = []
