@@ -26,7 +26,7 @@ from ase import Atoms
 from .composition import Composition
 from .crystal_systems import crystal_system_of
 from .generation import scale_to_volume
-from .geometry import cell_problem
+from .geometry import MIN_DISTANCE_FACTOR, cell_problem, crowding
 
 
 class SeedStructureError(ValueError):
@@ -137,13 +137,16 @@ def prototype_structures(composition: Composition, volume: float | None = None,
                          library: tuple[Prototype, ...] | None = None) -> list[Atoms]:
     """The composition's structures from the prototype library: each fitting prototype with each distinct
     assignment of the elements, as the composition's cell (a supercell where needed), scaled to ``volume`` (Å^3)
-    when given, nearest in chemistry first (:func:`chemical_distance`, then the library's order). Each carries
-    ``info["origin"]`` (``prototype LABEL (name)``), ``info["crystal_system"]`` and ``info["chemical_distance"]``.
-    Cells with atoms closer than the sanity check allows are left out."""
+    when given (or the smallest volume above it where no atoms overlap), nearest in chemistry first
+    (:func:`chemical_distance`, then the library's order). Each carries ``info["origin"]`` (``prototype LABEL
+    (name)``), ``info["crystal_system"]`` and ``info["chemical_distance"]``. Prototypes whose own cell has
+    overlapping sites (the library's partial occupancies) and cells that fail the sanity check are left out."""
     from ..analysis.compare import unique_indices
 
     structures = []
     for prototype in library if library is not None else aflow_prototypes():
+        if cell_problem(prototype.atoms, max_neighbours=None) is not None:
+            continue  # two sites on top of each other in the library (partial occupancies written out)
         made = []
         for assignment in decorations(prototype, composition):
             atoms = prototype.atoms.copy()
@@ -152,7 +155,7 @@ def prototype_structures(composition: Composition, volume: float | None = None,
             if multiple > 1:
                 atoms = compact_supercell(atoms, multiple)
             if volume is not None:
-                atoms = scale_to_volume(atoms, volume)
+                atoms = _sane_at(atoms, volume)
             if cell_problem(atoms) is not None:
                 continue
             atoms.info.update(origin=prototype.origin, crystal_system=crystal_system_of(prototype.spacegroup),
@@ -160,6 +163,16 @@ def prototype_structures(composition: Composition, volume: float | None = None,
             made.append(atoms)
         structures.extend(made[k] for k in unique_indices(made, fingerprint_tolerance=None))
     return sorted(structures, key=lambda atoms: atoms.info["chemical_distance"])
+
+
+def _sane_at(atoms: Atoms, volume: float) -> Atoms:
+    """``atoms`` at ``volume``, or, where that puts atoms closer than the sanity check allows (a volume estimate far
+    too small for these elements), at the smallest volume where they are not."""
+    scaled = scale_to_volume(atoms, volume)
+    shortest = crowding(scaled).shortest_ratio
+    if shortest < MIN_DISTANCE_FACTOR:
+        scaled = scale_to_volume(atoms, volume * (1.01 * MIN_DISTANCE_FACTOR / shortest) ** 3)
+    return scaled
 
 
 def read_seed_structure(path: str | Path) -> Atoms:

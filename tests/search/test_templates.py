@@ -38,7 +38,10 @@ def test_titanium_dioxide_starts_from_its_own_polymorphs():
     origins = _origins(structures)
     assert {"prototype A2B_tP6_136_f_a (Rutile)", "prototype A2B_tI12_141_e_a (Anatase)"} == set(origins[:2])
     assert all(sorted(a.get_chemical_symbols()) == ["O"] * 8 + ["Ti"] * 4 for a in structures)
-    assert np.allclose([a.get_volume() for a in structures], 130.0)
+    volumes = np.array([a.get_volume() for a in structures])
+    assert np.allclose(volumes[:2], 130.0)
+    # at the requested volume, or above it where that would put atoms on top of each other (never below)
+    assert (volumes >= 130.0 - 1e-6).all() and np.isclose(volumes, 130.0).mean() > 0.5
     assert not any("Brookite" in o for o in origins)
     rutile = structures[origins.index("prototype A2B_tP6_136_f_a (Rutile)")]
     assert spacegroup(rutile).number == 136
