@@ -139,26 +139,17 @@ def scanned_first_batch(composition, relaxations: int, seed: int, calculator, te
     half of the batch are the prototypes lowest at their own minimum, each at that minimum."""
     from aiida_cryspai.ml.calculators import batch_evaluator
     from aiida_cryspai.ml.relax import RelaxGuards, geometry_problem
-    from aiida_cryspai.search.generation import random_structures_by_spacegroup, scale_to_volume
+    from aiida_cryspai.search.generation import random_structures_by_spacegroup
     from aiida_cryspai.search.templates import prototype_structures
-    from aiida_cryspai.search.volume import RANDOM_SCAN_LIMITS, scan_energies, scan_minimum, volume_from_scan
+    from aiida_cryspai.search.volume import scan_for_volume
 
     reference = estimate_volume(composition)
-    known = prototype_structures(composition, reference)
-    scanned = known[:64] or random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), 7, reference,
-                                                           seed + 1)
+    known = prototype_structures(composition, reference)[:64]
+    scanned = known or random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), 7, reference, seed + 1)
     guards = RelaxGuards(min_distance_factor=0.4)
-    energies = scan_energies(scanned, batch_evaluator(calculator), problem=lambda a: geometry_problem(a, guards))
-    minima = []
-    for atoms, values in zip(scanned, energies):
-        found = scan_minimum(values)
-        minima.append(None if found is None else (found[0] * atoms.get_volume(), found[1]))
-    volume = volume_from_scan(minima, reference, None if known else RANDOM_SCAN_LIMITS) or reference
-    chosen = []
-    if templates:  # lowest at their own minimum first, as the work chain orders them
-        ranked = sorted(zip(known, minima + [None] * len(known)), key=lambda t: (t[1] is None, (t[1] or (0, 0))[1]))
-        for atoms, minimum in ranked[:round(relaxations / 2)]:
-            chosen.append(scale_to_volume(atoms, minimum[0] if minimum is not None else volume))
+    volume, ranked = scan_for_volume(scanned, batch_evaluator(calculator), reference, bool(known),
+                                     problem=lambda a: geometry_problem(a, guards))
+    chosen = ranked[:round(relaxations / 2)] if templates else []
     random = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), relaxations - len(chosen), volume,
                                              seed)
     return volume, random + chosen

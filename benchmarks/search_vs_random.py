@@ -14,6 +14,9 @@ oracle. Both searches use cells at the composition's known volume.
   ``{"oracle_allocation": "spacegroups"}`` each oracle slot first draws a crystal system with the random
   search's odds (its number of compatible space groups) and takes that system's best candidate.
 
+- random+templates: the work chain's first batch without a prior, then random: the prototype library's structures
+  (scanned on the oracle, single points not counted) lowest at their own minimum take half of the first batch.
+
 With ``--prior NAME`` (a universal potential other than the oracle) two more methods:
 
 - screening: the protocol's ``screening_per_system`` x 7 random symmetric structures relaxed on the prior, then
@@ -107,6 +110,26 @@ def target_energy(composition: str, calculator) -> tuple[float, str]:
 def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None:
     for atoms in symmetric_draws(composition, list(CRYSTAL_SYSTEMS), volume, seed):
         oracle.relax(atoms)
+
+
+def templates_then_random(composition, volume: float, oracle: Oracle, seed: int, protocol: str) -> None:
+    """The work chain's first batch without a prior: the prototype library's structures scanned on the oracle
+    (single points, not counted), the lowest at their own minimum take half of the first batch; then the random
+    symmetric search. On a composition the library does not cover this is the random search itself."""
+    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.relax import geometry_problem
+    from aiida_cryspai.search.templates import prototype_structures
+    from aiida_cryspai.search.volume import scan_for_volume
+
+    batch = get_protocol(protocol)["initial_per_system"] * len(CRYSTAL_SYSTEMS)
+    known = prototype_structures(composition, volume)[:64]
+    if known:
+        guards = RelaxGuards(min_distance_factor=0.4)
+        _, ranked = scan_for_volume(known, batch_evaluator(oracle.calculator), volume, True,
+                                    problem=lambda a: geometry_problem(a, guards))
+        for atoms in ranked[:round(batch / 2)]:
+            oracle.relax(atoms)
+    random_search(composition, volume, oracle, seed)
 
 
 _SCREENED: dict[tuple, list[Atoms]] = {}
@@ -254,6 +277,8 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
         log = lambda m: print(f"#   {m}", flush=True)  # noqa: E731
         if method == "random":
             random_search(composition, volume, oracle, seed)
+        elif method == "random+templates":
+            templates_then_random(composition, volume, oracle, seed, protocol)
         elif method == "screening":
             screening_search(composition, volume, oracle, seed, protocol, prior, log)
         else:
@@ -275,7 +300,7 @@ if __name__ == "__main__":
     parser.add_argument("--budget", type=int, default=100, help="oracle relaxations per run")
     parser.add_argument("--tolerance", type=float, default=0.005, help="eV/atom above the target")
     parser.add_argument("--methods", nargs="+", default=["random", "cryspai"],
-                        choices=["random", "cryspai", "screening", "cryspai+prior"])
+                        choices=["random", "random+templates", "cryspai", "screening", "cryspai+prior"])
     parser.add_argument("--protocol", default="fast")
     parser.add_argument("--override", default="{}", help="JSON overrides of the protocol's top-level parameters")
     parser.add_argument("--oracle", default="chgnet")

@@ -5,7 +5,7 @@ from aiida.orm import Dict, Float, List, Str, StructureData
 
 from ..search.composition import parse_composition
 from ..search.generation import scale_to_volume
-from ..search.volume import RANDOM_SCAN_LIMITS, potcar_core_radius, psp8_core_radius, scan_minimum
+from ..search.volume import RANDOM_SCAN_LIMITS, lowest_first, potcar_core_radius, psp8_core_radius, scan_minima
 from ..search.volume import estimate_volume as eq2_volume
 from ..search.volume import volume_from_scan as volume_from_scan_minima
 
@@ -34,10 +34,11 @@ def volume_from_scan(reference: Float, scan: Dict, **structures) -> dict:
     by key) come back each scaled to its own minimum, or to the search volume when its scan has none, and ``order``
     lists their keys by the energy at that minimum, lowest first. Outputs ``volume``, ``order`` and the
     structures."""
-    minima = {}
-    for key, info in scan.get_dict().items():
-        found = scan_minimum(info["scan_energies_per_atom"], tuple(info["scan_factors"]))
-        minima[key] = None if found is None else (found[0] * info["volume"], found[1])
+    results = scan.get_dict()
+    keys = list(results)
+    minima = dict(zip(keys, scan_minima([results[k]["volume"] for k in keys],
+                                        [results[k]["scan_energies_per_atom"] for k in keys],
+                                        tuple(results[keys[0]]["scan_factors"]) if keys else ())))
     limits = None if structures else RANDOM_SCAN_LIMITS
     volume = volume_from_scan_minima(list(minima.values()), reference.value, limits) or reference.value
     outputs = {"volume": Float(volume)}
@@ -45,6 +46,6 @@ def volume_from_scan(reference: Float, scan: Dict, **structures) -> dict:
         own = minima.get(key)
         outputs[key] = StructureData(ase=scale_to_volume(node.get_ase(), own[0] if own is not None else volume))
     # the known structures by their energy at their own minimum (those without one last, in their given order)
-    order = sorted(structures, key=lambda key: (minima.get(key) is None, (minima.get(key) or (0, 0))[1], key))
-    outputs["order"] = List(order)
+    scanned = sorted(structures)
+    outputs["order"] = List([scanned[k] for k in lowest_first([minima.get(key) for key in scanned])])
     return outputs

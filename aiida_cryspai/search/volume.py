@@ -118,3 +118,35 @@ def volume_from_scan(minima: list[tuple[float, float] | None], reference_volume:
     if not kept:
         return None
     return min(kept, key=lambda m: m[1])[0]
+
+
+def scan_minima(volumes: list[float], energies: list[list[float | None]],
+                factors: tuple[float, ...] = SCAN_FACTORS) -> list[tuple[float, float] | None]:
+    """(volume, energy per atom) at the minimum of each structure's scan (``volumes``: the structures' own volumes,
+    which the factors scale), None where the scan has none."""
+    minima = []
+    for volume, values in zip(volumes, energies):
+        found = scan_minimum(values, factors)
+        minima.append(None if found is None else (found[0] * volume, found[1]))
+    return minima
+
+
+def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
+    """Indices by the energy at each scan's minimum, lowest first; those without one last, in their order."""
+    return sorted(range(len(minima)), key=lambda k: (minima[k] is None, minima[k][1] if minima[k] else 0.0, k))
+
+
+def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool,
+                    problem=None) -> tuple[float, list[Atoms]]:
+    """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False, only
+    minima within ``RANDOM_SCAN_LIMITS`` count; ``reference_volume`` where none has a minimum) and, for known ones,
+    each at its own minimum (the search volume without one), lowest first — what the work chain's
+    ``scan_volume``/``volume_from_scan`` do, in one process."""
+    from .generation import scale_to_volume
+
+    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate, problem=problem))
+    volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
+    if not known:
+        return volume, []
+    return volume, [scale_to_volume(structures[k], minima[k][0] if minima[k] else volume)
+                    for k in lowest_first(minima)]

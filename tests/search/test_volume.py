@@ -64,20 +64,19 @@ def test_scan_of_known_structures_gives_the_potentials_own_volume():
     from aiida_cryspai.ml.calculators import batch_evaluator
     from aiida_cryspai.ml.relax import relax
     from aiida_cryspai.search.templates import prototype_structures
-    from aiida_cryspai.search.volume import SCAN_FACTORS, scan_energies, scan_minimum, volume_from_scan
+    from aiida_cryspai.search.volume import SCAN_FACTORS, scan_for_volume
 
     composition = parse_composition("Cu4")
     reference = 0.6 * estimate_volume(composition)  # a bad start on purpose
     structures = prototype_structures(composition, reference)[:6]
-    energies = scan_energies(structures, batch_evaluator(EMT()))
-    minima = []
-    for atoms, values in zip(structures, energies):
-        found = scan_minimum(values)
-        minima.append(None if found is None else (found[0] * atoms.get_volume(), found[1]))
-    volume = volume_from_scan(minima, reference)
+    volume, ranked = scan_for_volume(structures, batch_evaluator(EMT()), reference, known=True)
     fcc = relax(bulk("Cu", "fcc", a=3.6), EMT(), fmax=0.001, record_frames=False)
     assert volume / 4 == pytest.approx(fcc.atoms.get_volume(), rel=0.01)
     assert min(SCAN_FACTORS) < volume / reference < max(SCAN_FACTORS)
+    # known structures lowest first, each at its own minimum: EMT's close packings (hcp below fcc) lead
+    emt = [EMT().get_potential_energy(a) / len(a) for a in ranked]
+    assert emt[:3] == sorted(emt[:3]) and emt[0] <= fcc.energy + 0.002
+    assert {"Magnesium", "Copper"} & {a.info["origin"].split("(")[-1].rstrip(")") for a in ranked[:2]}
 
 
 def test_a_scan_without_a_bracketed_minimum_gives_no_volume():
