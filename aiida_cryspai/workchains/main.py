@@ -483,7 +483,7 @@ class CrySPAIWorkChain(WorkChain):
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
         self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan (Eq. 2: "
-                    f"{self.ctx.volume_estimate:.2f})")
+                    f"{self.ctx.volume_node.value:.2f})")
 
     def generate_random_structures(self):
         """The first oracle batch: random symmetric structures in all seven crystal systems; without a prior the

@@ -201,7 +201,7 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     # screening: 2 per crystal system and the library's Cu4 structures on the prior, none of them an oracle call;
     # the first batch is its best 7
     templates = node.base.links.get_outgoing(link_label_filter="template_structures").one().node
-    known = [link.node for link in templates.base.links.get_outgoing().all() if link.link_label.startswith("template_")]
+    known = [link.node for link in templates.base.links.get_outgoing().all() if link.link_label.startswith("known_")]
     assert len(known) > 10
     screening = node.base.links.get_outgoing(link_label_filter="screening").one().node
     assert screening.inputs.engine.value == "ase:chgnet"
