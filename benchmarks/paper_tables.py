@@ -331,6 +331,8 @@ def main() -> None:
     three.add_argument("--volume-method", choices=["paper", "scan"], default="paper",
                        help="the first batch's volume: Eq. 2, or the scan of E(V) on the oracle (the work chain's)")
     three.add_argument("--templates", action="store_true", help="half of the first batch from the prototype library")
+    three.add_argument("--output", default=None, help="append rows to this JSON-lines file; structures in it are "
+                                                       "skipped (a rerun resumes)")
     docs = sub.add_parser("docs")
     docs.add_argument("rows", nargs="+")
     docs.add_argument("--output", default=str(Path(__file__).parents[1] / "docs" / "paper-tables.md"))
@@ -345,9 +347,19 @@ def main() -> None:
 
         calculator = get_calculator("chgnet")
         structures = experimental_structures()
+        done = set()
+        if args.output and Path(args.output).exists():
+            done = {json.loads(line)["structure"] for line in Path(args.output).read_text().splitlines()
+                    if line.startswith("{")}
         for name in args.structures or list(structures):
-            print(json.dumps(table3_row(name, structures[name], args.relaxations, args.seed, calculator,
-                                        args.volume_method, args.templates)), flush=True)
+            if name in done:
+                continue
+            row = json.dumps(table3_row(name, structures[name], args.relaxations, args.seed, calculator,
+                                        args.volume_method, args.templates))
+            print(row, flush=True)
+            if args.output:
+                with open(args.output, "a") as handle:
+                    handle.write(row + "\n")
     else:
         rows = []
         for path in args.rows:
