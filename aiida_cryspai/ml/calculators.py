@@ -177,8 +177,54 @@ def _chgnet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.n
     return out
 
 
+def _sevennet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """SevenNet on many structures at once: their graphs in one torch_geometric batch (as SevenNet's own inference
+    batches them), converted as ``SevenNetCalculator.calculate`` converts one."""
+    import sevenn._keys as KEY
+    from ase.stress import voigt_6_to_full_3x3_stress
+    from sevenn.atom_graph_data import AtomGraphData
+    from sevenn.train.dataload import unlabeled_atoms_to_graph
+    from torch_geometric.data import Batch
+
+    out = []
+    for start in range(0, len(structures), SEVENNET_BATCH_SIZE):
+        chunk = structures[start:start + SEVENNET_BATCH_SIZE]
+        graphs = []
+        for atoms in chunk:
+            graph = AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(atoms, calculator.cutoff, with_shift=False))
+            if calculator.modal:
+                graph[KEY.DATA_MODALITY] = calculator.modal
+            graphs.append(graph)
+        calculator.model.set_is_batch_data(True)  # the calculator keeps its model in one-structure mode
+        try:
+            output = calculator.model(Batch.from_data_list(graphs).to(calculator.device))
+        finally:
+            calculator.model.set_is_batch_data(False)
+        energies = output[KEY.PRED_TOTAL_ENERGY].detach().cpu().numpy().reshape(-1)
+        forces = output[KEY.PRED_FORCE].detach().cpu().numpy()
+        stresses = -output[KEY.PRED_STRESS].detach().cpu().numpy().reshape(len(chunk), 6)
+        offset = 0
+        for atoms, energy, stress in zip(chunk, energies, stresses):
+            out.append((float(energy), forces[offset:offset + len(atoms)].astype(float),
+                        voigt_6_to_full_3x3_stress(stress[[0, 1, 2, 4, 5, 3]].astype(float))))
+            offset += len(atoms)
+    return out
+
+
+# structures per SevenNet batch
+SEVENNET_BATCH_SIZE = 16
+
+
+def _sevennet(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """SevenNet batched on an accelerator; on a CPU one structure after the other, which is faster there (16 Ti4O8
+    cells: 8.2 s one by one, 10.7 s as one batch, one thread)."""
+    if str(calculator.device) == "cpu":
+        return [_single(calculator, atoms) for atoms in structures]
+    return _sevennet_batch(calculator, structures)
+
+
 # ASE calculator class -> how to evaluate a batch with it
-_BATCHES: dict[str, Callable] = {"CHGNetCalculator": _chgnet_batch}
+_BATCHES: dict[str, Callable] = {"CHGNetCalculator": _chgnet_batch, "SevenNetCalculator": _sevennet}
 
 
 def _network_batch(model, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
