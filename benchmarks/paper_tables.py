@@ -138,7 +138,6 @@ def scanned_first_batch(composition, relaxations: int, seed: int, calculator, te
     symmetric ones where the library has none) on the oracle, the volume at the lowest minimum; with ``templates``
     half of the batch are the prototypes lowest at their own minimum, each at that minimum."""
     from aiida_cryspai.ml.calculators import batch_evaluator
-    from aiida_cryspai.ml.relax import RelaxGuards, geometry_problem
     from aiida_cryspai.search.generation import random_structures_by_spacegroup
     from aiida_cryspai.search.templates import prototype_structures
     from aiida_cryspai.search.volume import scan_for_volume
@@ -146,9 +145,7 @@ def scanned_first_batch(composition, relaxations: int, seed: int, calculator, te
     reference = estimate_volume(composition)
     known = prototype_structures(composition, reference)[:64]
     scanned = known or random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), 7, reference, seed + 1)
-    guards = RelaxGuards(min_distance_factor=0.4)
-    volume, ranked = scan_for_volume(scanned, batch_evaluator(calculator), reference, bool(known),
-                                     problem=lambda a: geometry_problem(a, guards))
+    volume, ranked = scan_for_volume(scanned, batch_evaluator(calculator), reference, bool(known))
     chosen = ranked[:round(relaxations / 2)] if templates else []
     random = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), relaxations - len(chosen), volume,
                                              seed)

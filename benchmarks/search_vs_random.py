@@ -117,16 +117,13 @@ def templates_then_random(composition, volume: float, oracle: Oracle, seed: int,
     (single points, not counted), the lowest at their own minimum take half of the first batch; then the random
     symmetric search. On a composition the library does not cover this is the random search itself."""
     from aiida_cryspai.ml.calculators import batch_evaluator
-    from aiida_cryspai.ml.relax import geometry_problem
     from aiida_cryspai.search.templates import prototype_structures
     from aiida_cryspai.search.volume import scan_for_volume
 
     batch = get_protocol(protocol)["initial_per_system"] * len(CRYSTAL_SYSTEMS)
     known = prototype_structures(composition, volume)[:64]
     if known:
-        guards = RelaxGuards(min_distance_factor=0.4)
-        _, ranked = scan_for_volume(known, batch_evaluator(oracle.calculator), volume, True,
-                                    problem=lambda a: geometry_problem(a, guards))
+        _, ranked = scan_for_volume(known, batch_evaluator(oracle.calculator), volume, True)
         for atoms in ranked[:round(batch / 2)]:
             oracle.relax(atoms)
     random_search(composition, volume, oracle, seed)

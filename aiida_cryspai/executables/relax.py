@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = {key: parameters[key] for key in ("fmax", "max_steps", "relax_cell", "pressure_gpa")
                 if key in parameters}
     if "volume_scan" in parameters:
-        _volume_scan(structures, calculator, guards, parameters["volume_scan"])
+        _volume_scan(structures, calculator, parameters["volume_scan"])
         return
     results, relaxed, frames, groups, sources = {}, [], [], [], []
     for index, atoms in enumerate(structures):
@@ -63,18 +63,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 
-def _volume_scan(structures, calculator, guards, factors: list[float]) -> None:
-    """Energies per atom of every structure at every volume factor (one batch), no relaxation."""
+def _volume_scan(structures, calculator, factors: list[float]) -> None:
+    """Energies per atom of every structure at every volume factor (one batch; cells that fail the sanity check of
+    generated cells are skipped), no relaxation."""
     from ase.io import write
 
     from ..ml.calculators import batch_evaluator
     from ..ml.dataset import empty_arrays, save_arrays
-    from ..ml.relax import geometry_problem
     from ..search.volume import scan_energies
 
     start = time.perf_counter()
-    energies = scan_energies(structures, batch_evaluator(calculator), tuple(factors),
-                             problem=lambda atoms: geometry_problem(atoms, guards))
+    energies = scan_energies(structures, batch_evaluator(calculator), tuple(factors))
     wall = time.perf_counter() - start
     results = {}
     for atoms, values in zip(structures, energies):

@@ -153,8 +153,9 @@ def batch_evaluator(calculator) -> BatchEvaluator:
     return lambda structures: [_single(calculator, atoms) for atoms in structures]
 
 
-# structures per CHGNet graph: a volume scan hands it hundreds at once, and one graph of 225 small cells took 16-23 GB
-CHGNET_BATCH_SIZE = 16
+# structures per CHGNet graph: a volume scan hands it hundreds at once (one graph of 225 small cells took 16-23 GB);
+# the 29 Ga2N2 prototypes' scan: 4 per graph 2.1 GB and 38 s, 16 per graph 6.0 GB and 36 s
+CHGNET_BATCH_SIZE = 4
 
 
 def _chgnet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:

@@ -14,7 +14,7 @@ import numpy as np
 from ase import Atoms
 
 from .composition import Composition
-from .geometry import min_volume_per_atom, tabulated_radius
+from .geometry import cell_problem, min_volume_per_atom, tabulated_radius
 
 DEFAULT_ADJUSTMENT = 1.2
 BOHR_ANGSTROM = 0.529177210903
@@ -72,10 +72,11 @@ RANDOM_SCAN_LIMITS = (0.5, 4.0)
 
 
 def scan_energies(structures: list[Atoms], evaluate, factors: tuple[float, ...] = SCAN_FACTORS,
-                  problem=None) -> list[list[float | None]]:
+                  problem=cell_problem) -> list[list[float | None]]:
     """Energies per atom of each structure scaled isotropically by each volume factor, from one call of the batch
-    evaluator ``evaluate``; None where ``problem(atoms)`` names one (atoms on top of each other) or the energy is not
-    finite."""
+    evaluator ``evaluate``; None where ``problem(atoms)`` names one (by default the sanity check of every generated
+    cell: below the volume floor, atoms too close or too crowded — such cells cost a universal potential gigabytes:
+    CHGNet took 17.7 GB for the unfiltered scan of the 13 C2 prototypes) or the energy is not finite."""
     scaled, where = [], []
     energies: list[list[float | None]] = [[None] * len(factors) for _ in structures]
     for i, atoms in enumerate(structures):
@@ -136,15 +137,15 @@ def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
     return sorted(range(len(minima)), key=lambda k: (minima[k] is None, minima[k][1] if minima[k] else 0.0, k))
 
 
-def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool,
-                    problem=None) -> tuple[float, list[Atoms]]:
+def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool
+                    ) -> tuple[float, list[Atoms]]:
     """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False, only
     minima within ``RANDOM_SCAN_LIMITS`` count; ``reference_volume`` where none has a minimum) and, for known ones,
     each at its own minimum (the search volume without one), lowest first — what the work chain's
     ``scan_volume``/``volume_from_scan`` do, in one process."""
     from .generation import scale_to_volume
 
-    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate, problem=problem))
+    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate))
     volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
     if not known:
         return volume, []

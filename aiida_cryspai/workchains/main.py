@@ -458,10 +458,8 @@ class CrySPAIWorkChain(WorkChain):
                 metadata={"call_link_label": "volume_scan_structures"})
             structures = {key: node for key, node in outputs.items() if key != "origins"}
         name = self._scan_potential()
-        guards = {"min_distance_factor": 0.4, "max_seconds": None}
         node = self.submit(RelaxCalculation, code=self.inputs.codes.relax, structures=structures,
-                           parameters=orm.Dict({"calculator": name, "volume_scan": list(SCAN_FACTORS),
-                                                "guards": guards}),
+                           parameters=orm.Dict({"calculator": name, "volume_scan": list(SCAN_FACTORS)}),
                            metadata={"options": self._options(), "call_link_label": "volume_scan"})
         self.report(f"volume scan: {len(structures)} {'known' if self.ctx.templates else 'random'} structures x "
                     f"{len(SCAN_FACTORS)} volumes on {name} -> RelaxCalculation<{node.pk}>")
