@@ -143,7 +143,8 @@ class RefineParameters(_Section):
 class TemplatesParameters(_Section):
     source: Literal["prototypes", "none"] = Field(
         "prototypes", description="Known structure types as starting points: prototypes (pymatgen's AFLOW library, "
-                                  "decorated with the composition's elements, nearest in chemistry first) or none. "
+                                  "decorated with the composition's elements; lowest on the volume scan's potential "
+                                  "first, nearest in chemistry without a scan) or none. "
                                   "Seed structures given by the user are used either way.")
     first_batch_fraction: float = Field(
         0.5, ge=0, le=1, description="Without a prior: the share of the first oracle batch the known structures "
