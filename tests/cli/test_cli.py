@@ -40,7 +40,6 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
                                           str(parameters), "--templates", "prototypes", "--seed-structures",
                                           str(tmp_path / "POSCAR"), "--output", str(output)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "known structures" in result.output and "prototype A_cF4_225_a (Copper)" in result.output
     data = json.loads((output / "results.json").read_text())
     assert set(data) == RESULT_KEYS
     assert data["composition"] == "Cu4" and data["engine"] == "ase:emt" and data["protocol"] == "fast"
