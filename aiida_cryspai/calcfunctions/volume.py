@@ -5,9 +5,8 @@ from aiida.orm import Dict, Float, List, Str, StructureData
 
 from ..search.composition import parse_composition
 from ..search.generation import scale_to_volume
-from ..search.volume import RANDOM_SCAN_LIMITS, lowest_first, potcar_core_radius, psp8_core_radius, scan_minima
 from ..search.volume import estimate_volume as eq2_volume
-from ..search.volume import volume_from_scan as volume_from_scan_minima
+from ..search.volume import place_at_minima, potcar_core_radius, psp8_core_radius, scan_minima
 
 
 def core_radius(pseudo) -> float:
@@ -35,17 +34,13 @@ def volume_from_scan(reference: Float, scan: Dict, **structures) -> dict:
     lists their keys by the energy at that minimum, lowest first. Outputs ``volume``, ``order`` and the
     structures."""
     results = scan.get_dict()
-    keys = list(results)
-    minima = dict(zip(keys, scan_minima([results[k]["volume"] for k in keys],
-                                        [results[k]["scan_energies_per_atom"] for k in keys],
-                                        tuple(results[keys[0]]["scan_factors"]) if keys else ())))
-    limits = None if structures else RANDOM_SCAN_LIMITS
-    volume = volume_from_scan_minima(list(minima.values()), reference.value, limits) or reference.value
+    keys = sorted(results)
+    minima = scan_minima([results[k]["volume"] for k in keys], [results[k]["scan_energies_per_atom"] for k in keys],
+                         tuple(results[keys[0]]["scan_factors"]) if keys else ())
+    volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures))
     outputs = {"volume": Float(volume)}
-    for key, node in structures.items():
-        own = minima.get(key)
-        outputs[key] = StructureData(ase=scale_to_volume(node.get_ase(), own[0] if own is not None else volume))
-    # the known structures by their energy at their own minimum (those without one last, in their given order)
-    scanned = sorted(structures)
-    outputs["order"] = List([scanned[k] for k in lowest_first([minima.get(key) for key in scanned])])
+    for key, own in zip(keys, volumes):
+        if key in structures:
+            outputs[key] = StructureData(ase=scale_to_volume(structures[key].get_ase(), own))
+    outputs["order"] = List([keys[k] for k in order if keys[k] in structures])
     return outputs

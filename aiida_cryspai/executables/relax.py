@@ -62,7 +62,6 @@ def main(argv: list[str] | None = None) -> None:
     save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))
 
 
-
 def _volume_scan(structures, calculator, factors: list[float]) -> None:
     """Energies per atom of every structure at every volume factor (one batch; cells that fail the sanity check of
     generated cells are skipped), no relaxation."""

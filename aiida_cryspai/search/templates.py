@@ -133,8 +133,13 @@ def chemical_distance(assignment: dict[str, str]) -> float:
     return float(sum(abs(Element(old).mendeleev_no - Element(new).mendeleev_no) for old, new in assignment.items()))
 
 
-def prototype_structures(composition: Composition, volume: float | None = None,
-                         library: tuple[Prototype, ...] | None = None) -> list[Atoms]:
+@lru_cache(maxsize=1)
+def _usable_prototypes() -> tuple[Prototype, ...]:
+    """The library's prototypes without overlapping sites (the library's partial occupancies written out)."""
+    return tuple(p for p in aflow_prototypes() if cell_problem(p.atoms, max_neighbours=None) is None)
+
+
+def prototype_structures(composition: Composition, volume: float | None = None) -> list[Atoms]:
     """The composition's structures from the prototype library: each fitting prototype with each distinct
     assignment of the elements, as the composition's cell (a supercell where needed), scaled to ``volume`` (Å^3)
     when given (or the smallest volume above it where no atoms overlap), nearest in chemistry first
@@ -144,9 +149,7 @@ def prototype_structures(composition: Composition, volume: float | None = None,
     from ..analysis.compare import unique_indices
 
     structures = []
-    for prototype in library if library is not None else aflow_prototypes():
-        if cell_problem(prototype.atoms, max_neighbours=None) is not None:
-            continue  # two sites on top of each other in the library (partial occupancies written out)
+    for prototype in _usable_prototypes():
         made = []
         for assignment in decorations(prototype, composition):
             atoms = prototype.atoms.copy()

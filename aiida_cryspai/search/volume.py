@@ -137,17 +137,24 @@ def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
     return sorted(range(len(minima)), key=lambda k: (minima[k] is None, minima[k][1] if minima[k] else 0.0, k))
 
 
+def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool
+                    ) -> tuple[float, list[float], list[int]]:
+    """From the scans' minima: the search volume (the lowest minimum; of random structures, ``known`` False, only
+    those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume``; ``reference_volume`` where none counts), each
+    structure's volume (its own minimum, the search volume without one) and their order, lowest first."""
+    volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
+    return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
+
+
 def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool
                     ) -> tuple[float, list[Atoms]]:
-    """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False, only
-    minima within ``RANDOM_SCAN_LIMITS`` count; ``reference_volume`` where none has a minimum) and, for known ones,
-    each at its own minimum (the search volume without one), lowest first — what the work chain's
+    """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False) and,
+    for known ones, each at its own minimum, lowest first (:func:`place_at_minima`) — what the work chain's
     ``scan_volume``/``volume_from_scan`` do, in one process."""
     from .generation import scale_to_volume
 
     minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate))
-    volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
+    volume, volumes, order = place_at_minima(minima, reference_volume, known)
     if not known:
         return volume, []
-    return volume, [scale_to_volume(structures[k], minima[k][0] if minima[k] else volume)
-                    for k in lowest_first(minima)]
+    return volume, [scale_to_volume(structures[k], volumes[k]) for k in order]

@@ -492,13 +492,12 @@ class CrySPAIWorkChain(WorkChain):
         if self.should_screen_on_prior() or not self.ctx.templates:
             return
         batch = len(self.ctx.candidates)
-        n_seeds = sum(self.ctx.origins[key].startswith("seed file") for key in self.ctx.templates)
-        share = round(self.parameters.templates["first_batch_fraction"] * batch)
-        n_templates = min(len(self.ctx.templates), max(n_seeds, share))
         # seed files first, then the known structures lowest on the scan's potential (nearest in chemistry without
         # a scan)
         order = self.ctx.get("template_order") or sorted(self.ctx.templates)
         seeds = [key for key in order if self.ctx.origins[key].startswith("seed file")]
+        share = round(self.parameters.templates["first_batch_fraction"] * batch)
+        n_templates = min(len(self.ctx.templates), max(len(seeds), share))
         chosen = (seeds + [key for key in order if key not in seeds])[:n_templates]
         random = sorted(self.ctx.candidates)[: max(0, batch - n_templates)]
         self.ctx.candidates = {**{key: self.ctx.candidates[key] for key in random},
