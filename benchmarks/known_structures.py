@@ -74,6 +74,30 @@ def candidates(composition: str) -> dict[str, Atoms]:
         "Mg2Al4O8": lambda: {"spinel": _primitive(crystal(
             ["Mg", "Al", "O"], [(0.125, 0.125, 0.125), (0.5, 0.5, 0.5), (0.2624, 0.2624, 0.2624)],
             spacegroup=227, setting=2, cellpar=[8.08, 8.08, 8.08, 90, 90, 90]))},
+        # structures the prototype library does not hold (``search_vs_random.py`` checks and reports it)
+        "Li4O4": lambda: {"Li2O2 P6_3/mmc": crystal(["Li", "Li", "O"], [(0, 0, 0), (1 / 3, 2 / 3, 0.25),
+                                                                          (1 / 3, 2 / 3, 0.852)],
+                                                      spacegroup=194, cellpar=[3.142, 3.142, 7.650, 90, 90, 120])},
+        "CaC2": lambda: {"CaC2 (C11a)": _primitive(_dumbbells("Ca", "C", 3.89, 6.38, 0.406))},
+        "KO2": lambda: {"KO2 (C11a)": _primitive(_dumbbells("K", "O", 4.03, 6.70, 0.400))},
+        "BaO2": lambda: {"BaO2 (C11a)": _primitive(_dumbbells("Ba", "O", 3.81, 6.84, 0.392))},
+        "Li4C4": lambda: {"Li2C2 Immm": crystal(["Li", "C"], [(0, 0.5, 0.25), (0, 0, 0.38)], spacegroup=71,
+                                                cellpar=[3.652, 4.831, 5.434, 90, 90, 90])},
+        "Pt2S2": lambda: {"cooperite": crystal(["Pt", "S"], [(0, 0.5, 0), (0, 0, 0.25)], spacegroup=131,
+                                               cellpar=[3.47, 3.47, 6.11, 90, 90, 90])},
+        "K2PtCl6": lambda: {"K2PtCl6 Fm-3m": _primitive(crystal(
+            ["K", "Pt", "Cl"], [(0.25, 0.25, 0.25), (0, 0, 0), (0.24, 0, 0)], spacegroup=225,
+            cellpar=[9.75, 9.75, 9.75, 90, 90, 90]))},
+        "Mg3Sb2": lambda: {"anti-La2O3": crystal(["Mg", "Mg", "Sb"], [(0, 0, 0), (1 / 3, 2 / 3, 0.6349),
+                                                                     (1 / 3, 2 / 3, 0.2292)],
+                                                 spacegroup=164, cellpar=[4.568, 4.568, 7.229, 90, 90, 120])},
+        "Li2O2H2": lambda: {"LiOH P4/nmm": crystal(["Li", "O", "H"], [(0.75, 0.25, 0), (0.25, 0.25, 0.1947),
+                                                                     (0.25, 0.25, 0.4068)],
+                                                   spacegroup=129, setting=2,
+                                                   cellpar=[3.549, 3.549, 4.334, 90, 90, 90])},
+        "MgO2H2": lambda: {"brucite": crystal(["Mg", "O", "H"], [(0, 0, 0), (1 / 3, 2 / 3, 0.2216),
+                                                                (1 / 3, 2 / 3, 0.4303)],
+                                              spacegroup=164, cellpar=[3.142, 3.142, 4.766, 90, 90, 120])},
     }
     if composition not in builders:
         raise KeyError(f"no known structures for {composition}; known: {', '.join(builders)}")
@@ -84,3 +108,8 @@ def _close_packed(element: str, a_fcc: float) -> dict[str, Atoms]:
     a_hcp = a_fcc / np.sqrt(2)
     return {"fcc": bulk(element, "fcc", a=a_fcc, cubic=True),
             "hcp": bulk(element, "hcp", a=a_hcp, c=1.633 * a_hcp).repeat((1, 1, 2))}
+
+
+def _dumbbells(cation: str, anion: str, a: float, c: float, z: float) -> Atoms:
+    """The CaC2 type (C11a, I4/mmm): anion pairs along c on the cation's body-centred tetragonal lattice."""
+    return crystal([cation, anion], [(0, 0, 0), (0, 0, z)], spacegroup=139, cellpar=[a, a, c, 90, 90, 90])

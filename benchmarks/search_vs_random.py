@@ -96,15 +96,29 @@ class Oracle:
         return outcome.atoms
 
 
-def target_energy(composition: str, calculator) -> tuple[float, str]:
-    """Lowest oracle energy per atom of the known structures, and its name."""
-    best = (np.inf, "")
+def target_energy(composition: str, calculator) -> tuple[float, str, Atoms]:
+    """Lowest oracle energy per atom of the known structures, its name and the relaxed structure."""
+    best = (np.inf, "", None)
     for name, atoms in candidates(composition).items():
         outcome = relax(atoms, calculator, fmax=0.01, max_steps=500, record_frames=False)
         if outcome.energy is None:
             raise RuntimeError(f"{composition} {name}: oracle relaxation failed ({outcome.status}: {outcome.reason})")
-        best = min(best, (outcome.energy / len(atoms), name))
+        if outcome.energy / len(atoms) < best[0]:
+            best = (outcome.energy / len(atoms), name, outcome.atoms)
     return best
+
+
+def library_match(composition: str, target: Atoms) -> str | None:
+    """The origin of the first prototype-library structure of ``composition`` that is the target's structure
+    (StructureMatcher's default tolerances, volumes scaled), or None when the library does not hold it."""
+    from aiida_cryspai.analysis.compare import matcher, to_pymatgen
+    from aiida_cryspai.search.templates import prototype_structures
+
+    sm, reference = matcher(), to_pymatgen(target)
+    for atoms in prototype_structures(parse_composition(composition), target.get_volume()):
+        if sm.fit(reference, to_pymatgen(atoms)):
+            return atoms.info.get("origin", "prototype")
+    return None
 
 
 def random_search(composition, volume: float, oracle: Oracle, seed: int) -> None:
@@ -308,14 +322,18 @@ if __name__ == "__main__":
         parser.error("screening and cryspai+prior need --prior, a potential other than the oracle")
     oracle_calculator = get_calculator(args.oracle)
     prior_calculator = get_calculator(args.prior) if args.prior else None
-    done = set()
+    done, done_lines = set(), []
     if args.output and Path(args.output).exists():
-        done = {(r["composition"], r["method"], r["seed"]) for r in map(json.loads, Path(args.output).read_text()
-                                                                         .splitlines()) if "method" in r}
+        done_lines = Path(args.output).read_text().splitlines()
+        done = {(r["composition"], r["method"], r["seed"]) for r in map(json.loads, done_lines) if "method" in r}
     for name in args.compositions:
-        target, reference = target_energy(name, oracle_calculator)
-        print(json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference}),
-              flush=True)
+        target, reference, relaxed = target_energy(name, oracle_calculator)
+        header = json.dumps({"composition": name, "target_ev_per_atom": round(target, 5), "reference": reference,
+                          "in_library": library_match(name, relaxed)})
+        print(header, flush=True)
+        if args.output and not any(f'"composition": "{name}", "target' in line for line in done_lines):
+            with open(args.output, "a") as handle:
+                handle.write(header + "\n")
         for method in args.methods:
             for seed in args.seeds:
                 if (name, method, seed) in done:
