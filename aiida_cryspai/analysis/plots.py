@@ -102,10 +102,15 @@ def plot_parity(oracle: list[float], predicted: list[float], groups: list[str], 
     return _save(figure, path)
 
 
-def plot_energy_volume(volumes: list[float], energies: list[float], systems: list[str], path: Path) -> Path:
-    """Energy per atom against volume per atom of every oracle result, coloured by crystal system."""
+def plot_energy_volume(volumes: list[float], energies: list[float], systems: list[str], path: Path,
+                       pressure_gpa: float = 0.0) -> Path:
+    """Energy per atom against volume per atom of every oracle result, coloured by crystal system; under a pressure
+    the enthalpy per atom E/N + P V/N (what the search ranks)."""
+    from ase.units import GPa
+
     figure, axis = _figure()
     volume_array, energy_array = np.asarray(volumes, float), np.asarray(energies, float)
+    energy_array = energy_array + pressure_gpa * GPa * volume_array
     for system in CRYSTAL_SYSTEMS:
         mask = np.array([s == system for s in systems], dtype=bool)
         if mask.any():
@@ -116,7 +121,7 @@ def plot_energy_volume(volumes: list[float], energies: list[float], systems: lis
         axis.scatter([volume_array[best]], [energy_array[best]], s=120, facecolors="none", edgecolors="k",
                      label="lowest")
     axis.set_xlabel("volume (Å$^3$/atom)")
-    axis.set_ylabel("oracle energy (eV/atom)")
+    axis.set_ylabel(f"oracle enthalpy at {pressure_gpa:g} GPa (eV/atom)" if pressure_gpa else "oracle energy (eV/atom)")
     axis.set_title("Oracle results")
     axis.legend(fontsize=7, ncol=2)
     return _save(figure, path)

@@ -11,7 +11,8 @@ from ..search.objective import Objective
 @calcfunction
 def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     """Rank oracle results by the objective (``parameters['objective']``: energy per atom, or enthalpy per atom
-    under pressure); ``inputs`` holds ``structure_<key>`` and ``energy_<key>``.
+    (E + PV)/N under pressure); ``inputs`` holds ``structure_<key>`` and ``energy_<key>``. Every candidate has
+    ``energy_per_atom``, ``enthalpy_per_atom`` (equal at 0 GPa) and ``volume_per_atom``.
 
     ``parameters['refined']`` maps the key of a tightly re-relaxed structure to the key it started from: the
     refined result replaces its start (its energy is the converged one of that minimum). ``parameters['origins']``
@@ -60,7 +61,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
         candidates.append({
             "rank": rank,
             "energy_per_atom": energy_per_atom,
-            **({objective.name: value} if objective.name != "energy_per_atom" else {}),
+            "enthalpy_per_atom": objective.per_atom(energy_per_atom * len(atoms), atoms.get_volume(), len(atoms)),
             "spacegroup_number": symmetry.number,
             "spacegroup_symbol": symmetry.symbol,
             "crystal_system": symmetry.crystal_system,
@@ -68,10 +69,12 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             "refined": key in refined_keys,
             "origin": origins.get(first.get(index, key), ""),
             "volume": atoms.get_volume(),
+            "volume_per_atom": atoms.get_volume() / len(atoms),
             "oracle_key": key,
             "oracle_structure_uuid": source_uuid,
         })
     summary = dict(run_info.get_dict())
+    summary["pressure_gpa"] = objective.pressure_gpa
     summary["candidates"] = candidates
     summary.setdefault("volume", {})["final_best"] = round(candidates[0]["volume"], 3) if candidates else None
     outputs["summary"] = Dict(summary)

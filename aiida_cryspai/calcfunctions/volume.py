@@ -2,6 +2,7 @@
 
 from aiida.engine import calcfunction
 from aiida.orm import Dict, Float, List, Str, StructureData
+from ase.units import GPa
 
 from ..search.composition import parse_composition
 from ..search.generation import scale_to_volume
@@ -25,18 +26,20 @@ def estimate_volume(composition: Str, adjustment: Float, **pseudos) -> Float:
 
 
 @calcfunction
-def volume_from_scan(reference: Float, scan: Dict, **structures) -> dict:
+def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None, **structures) -> dict:
     """The search volume from a scan of E(V) (``scan``: a RelaxCalculation's ``results`` in volume-scan mode,
     factors of each structure's own volume): the volume at the lowest minimum of the known structures' scans, or,
     when only random structures were scanned (``structures`` empty), of theirs within ``RANDOM_SCAN_LIMITS`` x
     ``reference`` (Eq. 2); ``reference`` itself when no scan has a minimum. ``structures`` (the known structures,
     by key) come back each scaled to its own minimum, or to the search volume when its scan has none, and ``order``
-    lists their keys by the energy at that minimum, lowest first. Outputs ``volume``, ``order`` and the
-    structures."""
+    lists their keys by the energy at that minimum, lowest first. Under ``pressure`` (GPa) the minima are those of
+    the enthalpy per atom. Outputs ``volume``, ``order`` and the structures."""
     results = scan.get_dict()
     keys = sorted(results)
+    n_atoms = int(results[keys[0]].get("n_atoms", 1)) if keys else 1
     minima = scan_minima([results[k]["volume"] for k in keys], [results[k]["scan_energies_per_atom"] for k in keys],
-                         tuple(results[keys[0]]["scan_factors"]) if keys else ())
+                         tuple(results[keys[0]]["scan_factors"]) if keys else (),
+                         pressure=(pressure.value if pressure is not None else 0.0) * GPa, n_atoms=n_atoms)
     volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures))
     outputs = {"volume": Float(volume)}
     for key, own in zip(keys, volumes):

@@ -32,6 +32,9 @@ def export_results(node, folder: Path, reference=None) -> dict:
         candidates.append({
             "rank": rank,
             "energy_per_atom": entry["energy_per_atom"],
+            # older runs (before pressure) ranked energies: their enthalpy at 0 GPa is the energy
+            "enthalpy_per_atom": entry.get("enthalpy_per_atom", entry["energy_per_atom"]),
+            "volume_per_atom": entry.get("volume_per_atom", entry["volume"] / len(structure.sites)),
             "spacegroup_number": entry["spacegroup_number"],
             "spacegroup_symbol": entry["spacegroup_symbol"],
             "crystal_system": entry["crystal_system"],
@@ -47,6 +50,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
         "prior": summary.get("prior"),
         "protocol": summary["protocol"],
         "seed": summary["seed"],
+        "pressure_gpa": summary.get("pressure_gpa", 0.0),
         "workchain": {"pk": node.pk, "uuid": node.uuid, "exit_status": node.exit_status},
         "oracle": summary["oracle"],
         "iterations": summary["iterations"],

@@ -12,6 +12,7 @@ from ..engines import ENGINES
 from ..protocols import PROTOCOLS
 from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
+from .enthalpies import enthalpies_command
 from .profile import SCHEDULERS
 
 ENGINE_CHOICES = tuple(ENGINES)
@@ -100,6 +101,9 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
               help="Seed of every random choice (0 to 2^32-1): the same seed gives the same run.")
 @click.option("--max-oracle-calls", type=int, default=None, help="Most oracle relaxations in total.")
+@click.option("--pressure", type=float, default=0.0, show_default=True,
+              help="External hydrostatic pressure in GPa (-100 to 1000): every relaxation runs under it and the "
+                   "candidates are ranked by enthalpy per atom (E + PV)/N.")
 @click.option("--prior", default="default", show_default=True,
               help="Universal potential under the network, which learns the oracle's correction to it: ase:chgnet, "
                    "ase:sevennet, or none (the paper's pure network). default: CHGNet under DFT and ase:sevennet, "
@@ -120,18 +124,18 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
 def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
-            prior, templates, seed_structures, reference, parameters_file, daemon, output):
+            pressure, prior, templates, seed_structures, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
-    from ..workchains.main import InputError, check_request, resolve_prior
+    from ..workchains.main import InputError, check_pressure, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     if templates is not None:
         overrides = {**overrides, "templates": {**overrides.get("templates", {}), "source": templates}}
     try:
-        check_request(composition, engine, crystal_system, volume, max_oracle_calls)
+        check_request(composition, engine, crystal_system, volume, max_oracle_calls, pressure)
         resolve_prior(engine, prior, composition)
-        get_protocol(protocol, overrides)
+        check_pressure(pressure, engine, get_protocol(protocol, overrides))
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
     reference_atoms = _read_reference(reference, composition) if reference is not None else None
@@ -159,6 +163,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         builder = CrySPAIWorkChain.get_builder_from_protocol(
             composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
             max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer, prior=prior,
+            pressure=pressure,
         )
     except InputError as error:
         raise click.UsageError(str(error)) from None
@@ -173,7 +178,8 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         click.echo(f"Submitted CrySPAIWorkChain<{node.pk}> to the daemon of profile '{loaded['profile']}'.")
         click.echo(f"Follow it with: cryspai show {node.pk}   (or verdi process report {node.pk})")
         return
-    click.echo(f"Predicting {composition} with {engine} ({protocol}) in profile '{loaded['profile']}'...")
+    at = f" at {pressure:g} GPa" if pressure else ""
+    click.echo(f"Predicting {composition}{at} with {engine} ({protocol}) in profile '{loaded['profile']}'...")
     _short_log_lines()
     start = time.perf_counter()
     node, interrupted = run_interruptible(builder, log=click.echo)
@@ -320,11 +326,19 @@ def _export(node, folder: Path, reference) -> dict:
 
 
 def _print_results(results: dict, folder: Path) -> None:
-    click.echo(f"{'rank':>4} {'E (eV/atom)':>12} {'space group':>16} {'crystal system':>15}  {'cif':<24} origin")
+    pressure = results.get("pressure_gpa") or 0.0
+    if pressure:  # ranked by enthalpy: it comes first, the energy and the volume beside it
+        click.echo(f"ranked by enthalpy per atom at {pressure:g} GPa")
+        click.echo(f"{'rank':>4} {'H (eV/atom)':>12} {'E (eV/atom)':>12} {'V (Å³/atom)':>11} {'space group':>16} "
+                   f"{'crystal system':>15}  {'cif':<24} origin")
+    else:
+        click.echo(f"{'rank':>4} {'E (eV/atom)':>12} {'space group':>16} {'crystal system':>15}  {'cif':<24} origin")
     for c in results["candidates"][:10]:
         sg = f"{c['spacegroup_symbol']} ({c['spacegroup_number']})"
-        click.echo(f"{c['rank']:>4} {c['energy_per_atom']:>12.4f} {sg:>16} {c['crystal_system']:>15}  "
-                   f"{c['cif']:<24} {c.get('origin', '')}")
+        values = f"{c['energy_per_atom']:>12.4f}"
+        if pressure:
+            values = f"{c['enthalpy_per_atom']:>12.4f} {values} {c['volume_per_atom']:>11.3f}"
+        click.echo(f"{c['rank']:>4} {values} {sg:>16} {c['crystal_system']:>15}  {c['cif']:<24} {c.get('origin', '')}")
     oracle = results["oracle"]
     click.echo(f"oracle: {oracle['relaxations']} relaxations, {oracle['ionic_steps']} ionic steps; "
                f"iterations {results['iterations']}, converged {results['converged']}, "
@@ -394,6 +408,7 @@ def report(ctx, run, output, reference):
 
 cryspai.add_command(train_command)
 cryspai.add_command(evaluate_command)
+cryspai.add_command(enthalpies_command)
 
 
 if __name__ == "__main__":

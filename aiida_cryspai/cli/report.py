@@ -110,8 +110,10 @@ def write_plots(node, folder: Path) -> dict[str, Path]:
             parity["oracle"], parity["predicted"], parity["group"], folder / PLOT_FILES["parity"])
     points = oracle_points(node)
     if points["energy"]:
-        written["Energy against volume of every oracle result"] = plots.plot_energy_volume(
-            points["volume"], points["energy"], points["system"], folder / PLOT_FILES["energy_volume"])
+        pressure = node.inputs.pressure.value if "pressure" in node.inputs else 0.0
+        caption = f"Enthalpy at {pressure:g} GPa" if pressure else "Energy"
+        written[f"{caption} against volume of every oracle result"] = plots.plot_energy_volume(
+            points["volume"], points["energy"], points["system"], folder / PLOT_FILES["energy_volume"], pressure)
     return written
 
 
@@ -166,6 +168,8 @@ def reproduce_commands(node) -> list[str]:
         command += ["--volume", repr(inputs.volume.value)]
     if "max_oracle_calls" in inputs:
         command += ["--max-oracle-calls", str(inputs.max_oracle_calls.value)]
+    if "pressure" in inputs and inputs.pressure.value:
+        command += ["--pressure", repr(inputs.pressure.value)]
     command += ["--prior", f"ase:{inputs.prior['name']}" if "prior" in inputs else "none"]
     lines = []
     changed = _difference(inputs.parameters.get_dict(), get_protocol(protocol))
@@ -203,7 +207,8 @@ def collect_report(node, plot_folder: Path, reference: dict | None = None, n_vie
     overview = {
         "composition": summary["composition"], "engine": summary["engine"],
         "prior": (summary.get("prior") or {}).get("name", "none"), "protocol": summary["protocol"],
-        "seed": summary["seed"], "state": f"{node.process_state.value}, exit status {node.exit_status}",
+        "seed": summary["seed"], "pressure (GPa)": summary.get("pressure_gpa", 0.0),
+        "state": f"{node.process_state.value}, exit status {node.exit_status}",
         "oracle relaxations": summary["oracle"]["relaxations"], "oracle ionic steps": summary["oracle"]["ionic_steps"],
         "oracle wall time (s)": summary["oracle"]["wall_s"], "iterations": summary["iterations"],
         "converged": summary["converged"], "network RMSE (meV/atom)": _rounded(model.get("rmse_mev_per_atom")),
@@ -213,8 +218,10 @@ def collect_report(node, plot_folder: Path, reference: dict | None = None, n_vie
     }
     views = {c["rank"]: structure_view_data(node.outputs.candidates[f"rank_{c['rank']:03d}"].get_ase())
              for c in candidates[:n_views]}
+    at = f" at {summary['pressure_gpa']:g} GPa" if summary.get("pressure_gpa") else ""
     return {
-        "title": f"CrySPAI: {summary['composition']} with {summary['engine']} (run {node.pk})",
+        "title": f"CrySPAI: {summary['composition']}{at} with {summary['engine']} (run {node.pk})",
+        "pressure_gpa": summary.get("pressure_gpa", 0.0),
         "overview": overview,
         "plots": write_plots(node, plot_folder),
         "candidates": candidates,

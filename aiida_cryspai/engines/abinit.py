@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from ase.units import Bohr, Hartree
+from ase.units import Bohr, GPa, Hartree
 
 from ..protocols import get_protocol
 from .base import PerStructureEngine
@@ -63,6 +63,21 @@ class AbinitEngine(PerStructureEngine):
         abinit = copy.deepcopy(parameters.get("abinit") or {})
         abinit["cell_relaxation"] = "full"
         abinit.setdefault("parameters", {}).update({"tolmxf": fmax / (Hartree / Bohr), "ntime": int(max_steps)})
+        return {**parameters, "abinit": abinit}
+
+    def with_pressure(self, parameters: dict, pressure_gpa: float) -> dict:
+        """``strtarget`` = -P on the diagonal (Abinit's stress is negative under compression; Ha/bohr^3) and the
+        full cell relaxed (optcell 2: the volume must follow the pressure) instead of the protocol's fixed-volume
+        ``shape``; ``cell_relaxation: fixed`` (ions only) is refused."""
+        if not pressure_gpa:
+            return parameters
+        if self.settings(parameters)["cell_relaxation"] == "fixed":
+            raise ValueError(f"engine {self.name} relaxes the ions only (oracle.abinit.cell_relaxation fixed): it "
+                             f"cannot apply a pressure of {pressure_gpa:g} GPa; use full")
+        abinit = copy.deepcopy(parameters.get("abinit") or {})
+        abinit["cell_relaxation"] = "full"
+        stress = -float(pressure_gpa) * GPa / (Hartree / Bohr**3)
+        abinit.setdefault("parameters", {})["strtarget"] = [stress] * 3 + [0.0] * 3
         return {**parameters, "abinit": abinit}
 
     def settings(self, parameters: dict) -> dict:

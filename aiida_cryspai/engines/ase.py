@@ -44,6 +44,15 @@ class AseEngine(BatchEngine):
         """The cell's generalised forces (stress x volume / atoms, FrechetCellFilter) meet ``fmax`` too."""
         return {**parameters, "fmax": fmax, "max_steps": max_steps, "relax_cell": True}
 
+    def with_pressure(self, parameters: dict, pressure_gpa: float) -> dict:
+        """ASE's ``FrechetCellFilter`` with ``scalar_pressure``: the cell must relax (``oracle.relax_cell``)."""
+        if not pressure_gpa:
+            return {**parameters, "pressure_gpa": 0.0}
+        if not parameters.get("relax_cell", True):
+            raise ValueError(f"engine {self.name} keeps the cell fixed (oracle.relax_cell false): it cannot apply "
+                             f"a pressure of {pressure_gpa:g} GPa; set oracle.relax_cell true")
+        return {**parameters, "pressure_gpa": float(pressure_gpa)}
+
     def get_inputs(self, structures: dict, parameters: dict, code, options: dict) -> dict:
         """Inputs of one batch relaxation of ``structures`` (key -> StructureData)."""
         from aiida.orm import Dict

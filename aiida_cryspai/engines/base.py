@@ -56,6 +56,12 @@ class Engine(ABC):
         """``parameters`` for the final tight relaxation of an already relaxed structure: forces below ``fmax``
         (eV/Å), the whole cell relaxed (its volume too), at most ``max_steps`` ionic steps."""
 
+    @abstractmethod
+    def with_pressure(self, parameters: dict, pressure_gpa: float) -> dict:
+        """``parameters`` for relaxations under the external hydrostatic ``pressure_gpa`` (GPa): the whole cell,
+        its volume too, relaxes to zero stress against that pressure. Raises ``ValueError`` naming the setting
+        when these parameters keep the cell or its volume fixed."""
+
     def check(self, symbols: list[str], parameters: dict) -> None:  # noqa: B027 - most engines need no check
         """Raise ``ValueError`` (or a subclass) when ``parameters`` cannot relax a structure of ``symbols``; run
         before anything is submitted."""

@@ -69,6 +69,22 @@ class VaspEngine(PerStructureEngine):
         vasp["parameters"] = {**tags, "ediffg": -float(fmax), "nsw": int(max_steps)}
         return {**parameters, "vasp": vasp}
 
+    def with_pressure(self, parameters: dict, pressure_gpa: float) -> dict:
+        """``PSTRESS`` = 10 x P (kBar, positive under compression) and the full cell relaxed (ISIF 3) instead of
+        the protocol's fixed-volume ``shape``; ``cell_relaxation: fixed`` or an ``ISIF`` below 3 is refused."""
+        if not pressure_gpa:
+            return parameters
+        settings = self.settings(parameters)
+        isif = {k.lower(): v for k, v in settings["parameters"].items()}.get("isif")
+        if settings["cell_relaxation"] == "fixed" or (isif is not None and int(isif) < 3):
+            raise ValueError(f"engine {self.name} keeps the cell fixed (oracle.vasp.cell_relaxation fixed or ISIF "
+                             f"< 3): it cannot apply a pressure of {pressure_gpa:g} GPa; use full")
+        vasp = copy.deepcopy(parameters.get("vasp") or {})
+        vasp["cell_relaxation"] = "full"
+        tags = {k: v for k, v in (vasp.get("parameters") or {}).items() if k.lower() not in ("pstress", "isif")}
+        vasp["parameters"] = {**tags, "isif": 3, "pstress": 10.0 * float(pressure_gpa)}
+        return {**parameters, "vasp": vasp}
+
     def settings(self, parameters: dict) -> dict:
         """The VASP protocol of ``parameters['dft_protocol']`` with ``parameters['vasp']`` merged in, checked:
         raises ProtocolError (unknown key) or ValueError (bad value)."""

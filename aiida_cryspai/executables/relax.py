@@ -78,7 +78,8 @@ def _volume_scan(structures, calculator, factors: list[float]) -> None:
     for atoms, values in zip(structures, energies):
         results[atoms.info["key"]] = {"status": "scan", "reason": "", "energy": None, "energy_per_atom": None,
                                       "n_steps": 0, "converged": False, "volume": atoms.get_volume(),
-                                      "wall_s": wall / len(structures), "scan_factors": list(factors),
+                                      "n_atoms": len(atoms), "wall_s": wall / len(structures),
+                                      "scan_factors": list(factors),
                                       "scan_energies_per_atom": values}
     log(f"volume scan: {len(structures)} structures x {len(factors)} volumes in {wall:.1f} s")
     write("relaxed.xyz", structures, format="extxyz")

@@ -95,14 +95,20 @@ def render(report: dict) -> str:
         parts.append("<h2>How the search went</h2><div class=plots>")
         parts += [_image(path, caption) for caption, path in report["plots"].items()]
         parts.append("</div>")
-    lowest = report["candidates"][0]["energy_per_atom"] if report["candidates"] else 0.0
-    rows = [[c["rank"], f"{c['energy_per_atom']:.5f}", f"{(c['energy_per_atom'] - lowest) * 1000:.1f}",
+    # under pressure the ranking is by enthalpy: H and ΔH first, E beside them
+    pressure = report.get("pressure_gpa") or 0.0
+    ranked_by = "enthalpy_per_atom" if pressure else "energy_per_atom"
+    lowest = report["candidates"][0][ranked_by] if report["candidates"] else 0.0
+    rows = [[c["rank"], f"{c[ranked_by]:.5f}", f"{(c[ranked_by] - lowest) * 1000:.1f}",
+             *([f"{c['energy_per_atom']:.5f}"] if pressure else []),
              f"{c['spacegroup_symbol']} ({c['spacegroup_number']})", c["crystal_system"],
              f"{c['volume_per_atom']:.3f}", "yes" if c["oracle_verified"] else "no", c.get("origin", "")]
             for c in report["candidates"]]
+    header = (["rank", f"H at {pressure:g} GPa (eV/atom)", "ΔH (meV/atom)", "E (eV/atom)"] if pressure
+              else ["rank", "E (eV/atom)", "ΔE (meV/atom)"])
     parts += ["<h2>Ranked candidates</h2>",
-              _table(["rank", "E (eV/atom)", "ΔE (meV/atom)", "space group", "crystal system", "V (Å³/atom)",
-                      "oracle-relaxed", "origin"], rows, numeric={0, 1, 2, 5})]
+              _table(header + ["space group", "crystal system", "V (Å³/atom)", "oracle-relaxed", "origin"], rows,
+                     numeric=set(range(len(header))) | {len(header) + 2})]
     if report.get("reference"):
         reference = report["reference"]
         parts += ["<h2>Comparison with the reference</h2>",
@@ -115,7 +121,7 @@ def render(report: dict) -> str:
                      "<div class=views>")
         for rank, data in report["views"].items():
             candidate = next(c for c in report["candidates"] if c["rank"] == rank)
-            caption = f"rank {rank}: {candidate['spacegroup_symbol']}, {candidate['energy_per_atom']:.4f} eV/atom"
+            caption = f"rank {rank}: {candidate['spacegroup_symbol']}, {candidate[ranked_by]:.4f} eV/atom"
             parts.append(f"<figure><canvas class=crystal-view width=300 height=300 data-rank={rank} "
                          f"data-structure='{_escape(json.dumps(data))}'></canvas>"
                          f"<figcaption>{_escape(caption)}</figcaption></figure>")

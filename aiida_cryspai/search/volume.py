@@ -122,11 +122,16 @@ def volume_from_scan(minima: list[tuple[float, float] | None], reference_volume:
 
 
 def scan_minima(volumes: list[float], energies: list[list[float | None]],
-                factors: tuple[float, ...] = SCAN_FACTORS) -> list[tuple[float, float] | None]:
+                factors: tuple[float, ...] = SCAN_FACTORS, pressure: float = 0.0, n_atoms: int = 1
+                ) -> list[tuple[float, float] | None]:
     """(volume, energy per atom) at the minimum of each structure's scan (``volumes``: the structures' own volumes,
-    which the factors scale), None where the scan has none."""
+    which the factors scale), None where the scan has none. Under an external ``pressure`` (eV/Å^3; cells of
+    ``n_atoms``) the minimum is that of the enthalpy per atom E/N + P V/N, and the value returned is that enthalpy:
+    the volume shrinks with the potential's own compressibility."""
     minima = []
     for volume, values in zip(volumes, energies):
+        if pressure:
+            values = [None if e is None else e + pressure * f * volume / n_atoms for e, f in zip(values, factors)]
         found = scan_minimum(values, factors)
         minima.append(None if found is None else (found[0] * volume, found[1]))
     return minima
@@ -146,14 +151,16 @@ def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: 
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 
-def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool
+def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool, pressure: float = 0.0
                     ) -> tuple[float, list[Atoms]]:
     """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False) and,
     for known ones, each at its own minimum, lowest first (:func:`place_at_minima`) — what the work chain's
-    ``scan_volume``/``volume_from_scan`` do, in one process."""
+    ``scan_volume``/``volume_from_scan`` do, in one process. ``pressure`` in eV/Å^3: minima of the enthalpy."""
     from .generation import scale_to_volume
 
-    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate))
+    n_atoms = len(structures[0]) if structures else 1
+    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate),
+                         pressure=pressure, n_atoms=n_atoms)
     volume, volumes, order = place_at_minima(minima, reference_volume, known)
     if not known:
         return volume, []

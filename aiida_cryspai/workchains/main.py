@@ -40,6 +40,8 @@ MAX_CONCURRENT_PROPERTY = "cryspai_max_concurrent_calcjobs"
 
 # child stages whose seeds are spawned from the run's seed (see CrySPAIWorkChain._seed)
 SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening", "volume_scan")
+# the external pressures (GPa) a search accepts: -100 (tension) to 1000 (the Earth's core is at 360)
+PRESSURE_RANGE_GPA = (-100.0, 1000.0)
 # most known structures whose E(V) is scanned for the starting volume and their order in the first batch
 VOLUME_SCAN_STRUCTURES = 64
 
@@ -58,8 +60,28 @@ class InputError(ValueError):
         self.label = label
 
 
+def check_pressure(pressure_gpa: float, engine: str | None = None, parameters: dict | None = None) -> None:
+    """Raise :class:`InputError` when ``pressure_gpa`` is outside :data:`PRESSURE_RANGE_GPA` or, given the engine
+    and the search parameters, the oracle cannot relax under it (a fixed cell)."""
+    low, high = PRESSURE_RANGE_GPA
+    if not np.isfinite(pressure_gpa) or not low <= pressure_gpa <= high:
+        raise InputError("ERROR_INVALID_PRESSURE", f"the pressure must lie between {low:g} and {high:g} GPa, got "
+                         f"{pressure_gpa} GPa")
+    if engine is None or not pressure_gpa:
+        return
+    oracle = get_engine(engine)
+    base = {**oracle.default_parameters(), **((parameters or {}).get("oracle") or {})}
+    try:
+        oracle.with_pressure(base, pressure_gpa)
+    except ValueError as error:
+        raise InputError("ERROR_INVALID_PRESSURE", str(error)) from None
+    if parameters is not None and not (parameters.get("local") or {}).get("relax_cell", True):
+        raise InputError("ERROR_INVALID_PRESSURE", f"the network's local optimisation keeps the cell fixed "
+                         f"(local.relax_cell false): it cannot apply a pressure of {pressure_gpa:g} GPa")
+
+
 def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
-                  max_oracle_calls: int | None) -> None:
+                  max_oracle_calls: int | None, pressure_gpa: float = 0.0) -> None:
     """Raise :class:`InputError` for the first bad input: shared by the workchain and the command line."""
     try:
         parse_composition(composition)
@@ -86,6 +108,7 @@ def check_request(composition: str, engine: str, crystal_system: str, volume: fl
     missing = get_engine(engine).unsupported_elements(parse_composition(composition).symbols)
     if missing:
         raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} cannot compute {', '.join(missing)}")
+    check_pressure(pressure_gpa)
 
 
 def resolve_prior(engine: str, prior: str | None, composition: str | None = None) -> str | None:
@@ -120,6 +143,9 @@ class CrySPAIWorkChain(WorkChain):
                    help="Crystal system of the final search ('all' or one of the seven); the loop uses all seven.")
         spec.input("volume", valid_type=orm.Float, required=False, help="Cell volume (Å^3); Eq. 2 if absent.")
         spec.input("seed", valid_type=orm.Int, default=lambda: orm.Int(1), help="Seed of every random choice.")
+        spec.input("pressure", valid_type=orm.Float, default=lambda: orm.Float(0.0),
+                   help="External hydrostatic pressure (GPa): every relaxation runs under it and every ranking uses "
+                        "the enthalpy per atom (E + PV)/N.")
         spec.input("max_oracle_calls", valid_type=orm.Int, required=False,
                    help="Most oracle relaxations in total, verification included.")
         spec.input("protocol", valid_type=orm.Str, default=lambda: orm.Str("fast"),
@@ -203,6 +229,7 @@ class CrySPAIWorkChain(WorkChain):
         spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
         spec.exit_code(207, "ERROR_INVALID_PRIOR", message="Invalid prior: {message}")
         spec.exit_code(208, "ERROR_INVALID_SEED_STRUCTURE", message="Invalid seed structure: {message}")
+        spec.exit_code(209, "ERROR_INVALID_PRESSURE", message="Invalid pressure: {message}")
         spec.exit_code(401, "ERROR_ORACLE_FAILED", message="The oracle workchain failed: {message}")
         spec.exit_code(402, "ERROR_TRAINING_FAILED", message="Training the network failed: {message}")
         spec.exit_code(403, "ERROR_NO_RESULTS", message="No oracle relaxation ended well; nothing to rank.")
@@ -222,6 +249,7 @@ class CrySPAIWorkChain(WorkChain):
         codes: dict | None = None,
         computer: str = "localhost",
         prior: str | None = "default",
+        pressure: float = 0.0,
     ):
         """A builder filled from ``protocol`` (``fast``, ``moderate``, ``precise``) with ``overrides`` merged in.
 
@@ -235,6 +263,7 @@ class CrySPAIWorkChain(WorkChain):
         builder.crystal_system = orm.Str(crystal_system)
         builder.seed = orm.Int(seed)
         builder.protocol = orm.Str(protocol)
+        builder.pressure = orm.Float(pressure)
         builder.parameters = orm.Dict(get_protocol(protocol, overrides))
         name = resolve_prior(engine, prior)
         if name is not None:
@@ -274,8 +303,8 @@ class CrySPAIWorkChain(WorkChain):
 
     @property
     def objective(self) -> Objective:
-        """What every ranking minimises: the energy per atom."""
-        return Objective()
+        """What every ranking minimises: the energy per atom, or the enthalpy per atom under pressure."""
+        return Objective(pressure_gpa=self.inputs.pressure.value)
 
     def _oracle_calls_left(self, reserve: int = 0) -> int | None:
         """The oracle relaxations the budget still allows after keeping ``reserve`` of them; None: no budget."""
@@ -325,8 +354,10 @@ class CrySPAIWorkChain(WorkChain):
                 self.inputs.crystal_system.value,
                 self.inputs.volume.value if "volume" in self.inputs else None,
                 self.inputs.max_oracle_calls.value if "max_oracle_calls" in self.inputs else None,
+                self.inputs.pressure.value,
             )
             parameters = check_parameters(self.inputs.parameters.get_dict())
+            check_pressure(self.inputs.pressure.value, self.inputs.engine.value, parameters)
             composition = parse_composition(self.inputs.composition.value)
             if "prior" in self.inputs:
                 try:
@@ -472,15 +503,16 @@ class CrySPAIWorkChain(WorkChain):
             self.report(f"volume scan failed (exit {node.exit_status}): Eq. 2's volume stays")
             return
         scanned = {key: self.ctx.templates[key] for key in node.outputs.results.keys() if key in self.ctx.templates}
-        outputs = volume_from_scan(self.ctx.volume_node, node.outputs.results, **scanned,
-                                   metadata={"call_link_label": "scanned_volume"})
+        outputs = volume_from_scan(self.ctx.volume_node, node.outputs.results, pressure=self.inputs.pressure,
+                                   **scanned, metadata={"call_link_label": "scanned_volume"})
         self.ctx.search_volume = outputs["volume"].value
         self.ctx.volume_estimate = self.ctx.search_volume  # the guards' reference too
         self.ctx.volume_scanned = True
         self.ctx.templates.update({key: value for key, value in outputs.items() if key not in ("volume", "order")})
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
-        self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan (Eq. 2: "
+        at = f" at {self.inputs.pressure.value:g} GPa (enthalpy minimum)" if self.inputs.pressure.value else ""
+        self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan{at} (Eq. 2: "
                     f"{self.ctx.volume_node.value:.2f})")
 
     def generate_random_structures(self):
@@ -523,6 +555,7 @@ class CrySPAIWorkChain(WorkChain):
         parameters = engine.default_parameters()
         parameters.update({k: v for k, v in self.parameters.oracle.items() if k in ("fmax", "max_steps", "relax_cell")})
         parameters["guards"] = {**parameters["guards"], **self._guards()}
+        parameters = engine.with_pressure(parameters, self.inputs.pressure.value)
         node = self.submit(OracleWorkChain, engine=orm.Str(engine.name), structures=structures,
                            parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
                            max_parallel=orm.Int(self.parameters.max_parallel_oracle), options=self._options(),
@@ -593,6 +626,7 @@ class CrySPAIWorkChain(WorkChain):
         if tight:
             refine = self.parameters.refine
             parameters = engine.tight_parameters(parameters, refine["fmax"], refine["max_steps"])
+        parameters = engine.with_pressure(parameters, self.inputs.pressure.value)
         inputs = {
             "engine": self.inputs.engine,
             "structures": {key: structures[key] for key in keys},
@@ -650,7 +684,8 @@ class CrySPAIWorkChain(WorkChain):
                 self.ctx.best_objective = best[0]
                 self.ctx.search_volume = volume
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-        self.report(f"oracle done: {counts}; best {self.ctx.get('best_objective', float('nan')):.4f} eV/atom; "
+        self.report(f"oracle done: {counts}; best {self.ctx.get('best_objective', float('nan')):.4f} eV/atom "
+                    f"({self.objective.name.removesuffix('_per_atom')}); "
                     f"{self.ctx.oracle_calls} oracle relaxations so far")
 
     def has_prior(self):
@@ -867,6 +902,7 @@ class CrySPAIWorkChain(WorkChain):
             "prior": self.inputs.prior.get_dict() if "prior" in self.inputs else None,
             "protocol": self.inputs.protocol.value,
             "seed": self.inputs.seed.value,
+            "pressure_gpa": self.inputs.pressure.value,
             "crystal_system": self.inputs.crystal_system.value,
             "oracle": {"relaxations": self.ctx.oracle_calls, "ionic_steps": self.ctx.ionic_steps,
                        "wall_s": round(self.ctx.oracle_wall_s, 1)},
