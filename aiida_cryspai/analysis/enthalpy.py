@@ -18,6 +18,10 @@ from ..ml.relax import RelaxGuards, relax
 from ..search.objective import Objective
 from .symmetry import spacegroup
 
+# known phases, not random cells: only atoms closer than 0.4 x their covalent bond stop a relaxation (a compressed
+# close-packed metal counts more than the search's cap of close neighbours)
+GUARDS = RelaxGuards(max_neighbours=None, max_seconds=None)
+
 
 @dataclass(frozen=True)
 class PhasePoint:
@@ -42,7 +46,7 @@ def relax_phases(structures: dict[str, Atoms], calculator, pressures_gpa: Sequen
         atoms = start
         for pressure in pressures_gpa:
             outcome = relax(atoms, calculator, fmax=fmax, max_steps=max_steps, relax_cell=True,
-                            pressure_gpa=float(pressure), guards=RelaxGuards(max_seconds=None), record_frames=False)
+                            pressure_gpa=float(pressure), guards=GUARDS, record_frames=False)
             if not outcome.ok:
                 raise RuntimeError(f"{name} at {pressure:g} GPa: {outcome.status} ({outcome.reason})")
             atoms = outcome.atoms

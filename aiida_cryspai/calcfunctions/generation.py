@@ -9,13 +9,15 @@ from ..search.generation import random_structures_by_spacegroup
 
 @calcfunction
 def generate_random_structures(composition: Str, volume: Float, crystal_systems: List, per_system: Int,
-                               seed: Int, prefix: Str) -> dict:
+                               seed: Int, prefix: Str, length_scale: Float | None = None) -> dict:
     """``per_system`` x (number of crystal systems) random symmetric structures, each in a space group drawn
     uniformly from the compatible groups of all ``crystal_systems``; keys ``<prefix>_<rank>_<system>`` in the
-    order drawn (the oracle relaxes them in key order), so the batch is the start of a random symmetric search."""
+    order drawn (the oracle relaxes them in key order), so the batch is the start of a random symmetric search.
+    ``length_scale`` (under pressure, (V_P / V_0)^(1/3)): distances are checked as they would be at 0 GPa."""
     systems = list(crystal_systems.get_list())
     structures = random_structures_by_spacegroup(
         parse_composition(composition.value), systems, per_system.value * len(systems), volume.value, seed.value,
+        length_scale=length_scale.value if length_scale is not None else 1.0,
     )
     outputs, origins = {}, {}
     for rank, atoms in enumerate(structures):

@@ -33,7 +33,8 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
     ``reference`` (Eq. 2); ``reference`` itself when no scan has a minimum. ``structures`` (the known structures,
     by key) come back each scaled to its own minimum, or to the search volume when its scan has none, and ``order``
     lists their keys by the energy at that minimum, lowest first. Under ``pressure`` (GPa) the minima are those of
-    the enthalpy per atom. Outputs ``volume``, ``order`` and the structures."""
+    the enthalpy per atom, and ``compression`` is the search volume over the one the same scans give at 0 GPa.
+    Outputs ``volume``, ``order`` and the structures (and ``compression``)."""
     results = scan.get_dict()
     keys = sorted(results)
     n_atoms = int(results[keys[0]].get("n_atoms", 1)) if keys else 1
@@ -42,6 +43,13 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
                          pressure=(pressure.value if pressure is not None else 0.0) * GPa, n_atoms=n_atoms)
     volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures))
     outputs = {"volume": Float(volume)}
+    if pressure is not None and pressure.value:
+        # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale)
+        at_zero = place_at_minima(scan_minima([results[k]["volume"] for k in keys],
+                                              [results[k]["scan_energies_per_atom"] for k in keys],
+                                              tuple(results[keys[0]]["scan_factors"])), reference.value,
+                                  known=bool(structures))[0]
+        outputs["compression"] = Float(volume / at_zero)
     for key, own in zip(keys, volumes):
         if key in structures:
             outputs[key] = StructureData(ase=scale_to_volume(structures[key].get_ase(), own))

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
                                record_frames=False, **settings)
         return [(outcome.atoms, outcome.energy) if outcome.ok else None for outcome in outcomes]
 
-    ga = GASettings(**parameters.get("ga", {}))
+    ga = GASettings(**{**parameters.get("ga", {}), "length_scale": guards.length_scale})
     initial = read("initial.xyz", index=":", format="extxyz") if os.path.exists("initial.xyz") else []
     result = evolve(
         composition,

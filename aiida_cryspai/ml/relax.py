@@ -43,6 +43,7 @@ class RelaxGuards:
     max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS  # close neighbours of one atom (a collapsing cell)
     max_energy_per_atom: float | None = None
     max_seconds: float | None = 600.0  # of the whole call (a batch shares the clock)
+    length_scale: float = 1.0  # bond lengths of the distance checks relative to 0 GPa: (V_P / V_0)^(1/3)
 
 
 @dataclass
@@ -67,7 +68,7 @@ def geometry_problem(atoms: Atoms, guards: RelaxGuards) -> tuple[str, str] | Non
         return "collapsed", f"volume per atom {volume_per_atom:.2f} Å^3 below {guards.min_volume_per_atom:.2f}"
     if guards.max_volume_per_atom is not None and volume_per_atom > guards.max_volume_per_atom:
         return "exploded", f"volume per atom {volume_per_atom:.2f} Å^3 above {guards.max_volume_per_atom:.2f}"
-    found = crowding(atoms)
+    found = crowding(atoms, guards.length_scale)
     if guards.min_distance_factor is not None and found.shortest_ratio < guards.min_distance_factor:
         return "too_close", f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii"
     if guards.max_neighbours is not None and found.max_neighbours > guards.max_neighbours:

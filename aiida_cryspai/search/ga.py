@@ -39,6 +39,7 @@ class GASettings:
     crossover_fraction: float = 0.4
     max_energy_per_atom: float | None = None  # discard structures above this energy (eV/atom)
     aenergy: dict[str, float] | None = None  # the paper's filter: discard above sum_i N_i aenergy_i (eV per atom)
+    length_scale: float = 1.0  # under pressure (V_P / V_0)^(1/3): new cells are checked as they would be at 0 GPa
 
 
 def energy_limit_per_atom(settings: GASettings, composition: Composition) -> float | None:
@@ -83,20 +84,21 @@ LocalOptimiser = Callable[[list[Atoms]], "list[tuple[Atoms, float] | None]"]
 
 def _make_offspring(parents, system, volume, composition, rng, settings):
     draw = rng.uniform()
+    scale = settings.length_scale
     if draw < settings.fresh_fraction:
-        return random_symmetric_structure(composition, system, volume, rng, max_tries=5), "fresh"
+        return random_symmetric_structure(composition, system, volume, rng, max_tries=5, length_scale=scale), "fresh"
     if draw < settings.fresh_fraction + settings.crossover_fraction and len(parents) > 1:
         a, b = rng.choice(len(parents), size=2, replace=False)
-        return crossover(parents[a].atoms, parents[b].atoms, volume, rng), "crossover"
+        return crossover(parents[a].atoms, parents[b].atoms, volume, rng, length_scale=scale), "crossover"
     parent = parents[int(rng.integers(len(parents)))].atoms
     mutation = rng.choice(["strain", "rattle", "permute"])
     if mutation == "strain":
-        return strain(parent, system, volume, rng), "strain"
+        return strain(parent, system, volume, rng, length_scale=scale), "strain"
     if mutation == "permute":
-        child = permute(parent, volume, rng)
+        child = permute(parent, volume, rng, length_scale=scale)
         if child is not None:
             return child, "permute"
-    return rattle(parent, volume, rng), "rattle"
+    return rattle(parent, volume, rng, length_scale=scale), "rattle"
 
 
 def _accept(individual: Individual | None, limit: float | None) -> bool:
@@ -148,7 +150,8 @@ def evolve(
     while len(trial) < settings.n_trial and attempts < 3 * settings.n_trial:
         batch = min(settings.n_trial - len(trial), 3 * settings.n_trial - attempts)
         attempts += batch
-        trial += local([(random_symmetric_structure(composition, system, volume, rng, max_tries=5), "random")
+        trial += local([(random_symmetric_structure(composition, system, volume, rng, max_tries=5,
+                                                    length_scale=settings.length_scale), "random")
                         for _ in range(batch)], 0)
     if not trial:
         log(f"{system}: no valid structure could be generated")

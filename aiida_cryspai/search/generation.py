@@ -35,10 +35,12 @@ def random_symmetric_structure(
     rng: np.random.Generator,
     max_tries: int = 30,
     spacegroup: int | None = None,
+    length_scale: float = 1.0,
 ) -> Atoms | None:
     """One random structure with a random compatible space group of ``system`` at ``volume`` (Å^3).
 
-    Returns ``None`` when no structure with sane interatomic distances was found in ``max_tries``.
+    Returns ``None`` when no structure with sane interatomic distances (at 0 GPa: ``length_scale``, see
+    :func:`~.geometry.cell_is_sane`) was found in ``max_tries``.
     """
     from pyxtal import pyxtal
 
@@ -64,7 +66,7 @@ def random_symmetric_structure(
             continue
         atoms = crystal.to_ase()
         atoms = scale_to_volume(atoms, volume)
-        if cell_is_sane(atoms):
+        if cell_is_sane(atoms, length_scale):
             atoms.info["spacegroup_generated"] = number
             atoms.info["crystal_system"] = system
             return atoms
@@ -102,7 +104,7 @@ def random_structures(
 
 
 def symmetric_draws(composition: Composition, systems: list[str], volume: float, seed: int,
-                    max_failures: int = 200) -> Iterator[Atoms]:
+                    max_failures: int = 200, length_scale: float = 1.0) -> Iterator[Atoms]:
     """Endless random symmetric structures, each in a space group drawn uniformly from the compatible groups of
     all ``systems`` (the random symmetric search), reproducible by ``seed``.
 
@@ -113,7 +115,8 @@ def symmetric_draws(composition: Composition, systems: list[str], volume: float,
     failures = 0
     while groups and failures < max_failures:
         number, system = groups[int(rng.integers(len(groups)))]
-        atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, spacegroup=number)
+        atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, spacegroup=number,
+                                           length_scale=length_scale)
         if atoms is None:
             failures += 1
             continue
@@ -122,7 +125,7 @@ def symmetric_draws(composition: Composition, systems: list[str], volume: float,
 
 
 def random_structures_by_spacegroup(composition: Composition, systems: list[str], count: int, volume: float,
-                                    seed: int) -> list[Atoms]:
+                                    seed: int, length_scale: float = 1.0) -> list[Atoms]:
     """The first ``count`` structures of :func:`symmetric_draws`: the first oracle batch is exactly the start of
     a random symmetric search with the same seed, so the loop can only add to what random search finds."""
-    return list(islice(symmetric_draws(composition, systems, volume, seed), count))
+    return list(islice(symmetric_draws(composition, systems, volume, seed, length_scale=length_scale), count))

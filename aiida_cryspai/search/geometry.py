@@ -58,14 +58,15 @@ class Crowding:
     max_neighbours: int  # most neighbours of one atom within BOND_FACTOR x (r_i + r_j)
 
 
-def crowding(atoms: Atoms) -> Crowding:
-    """Shortest distance and largest number of close neighbours, from one neighbour list."""
+def crowding(atoms: Atoms, length_scale: float = 1.0) -> Crowding:
+    """Shortest distance and largest number of close neighbours, from one neighbour list; bond lengths are
+    ``length_scale`` x the sums of covalent radii (below 1 under pressure: (V_P / V_0)^(1/3))."""
     numbers = atoms.get_atomic_numbers()
-    cutoff = BOND_FACTOR * 2.0 * float(max(covalent_radii[numbers]))
+    cutoff = BOND_FACTOR * 2.0 * float(max(covalent_radii[numbers])) * length_scale
     i, j, d = neighbour_pairs("ijd", atoms, cutoff)
     if len(d) == 0:
         return Crowding(float("inf"), 0)
-    ratio = d / (covalent_radii[numbers[i]] + covalent_radii[numbers[j]])
+    ratio = d / (length_scale * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]))
     counts = np.bincount(i[ratio < BOND_FACTOR], minlength=len(atoms))
     return Crowding(float(np.min(ratio)), int(counts.max()))
 
@@ -85,6 +86,11 @@ def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_
     return None
 
 
-def cell_is_sane(atoms: Atoms) -> bool:
-    """True when the cell passes :func:`cell_problem` with its defaults (the check of every generated cell)."""
+def cell_is_sane(atoms: Atoms, length_scale: float = 1.0) -> bool:
+    """True when the cell passes :func:`cell_problem` with its defaults (the check of every generated cell). Under
+    pressure (``length_scale`` = (V_P / V_0)^(1/3) < 1) the cell is checked as it would be at 0 GPa: its lengths
+    divided by ``length_scale``, so that a sane solid compressed by the pressure still passes."""
+    if length_scale != 1.0:
+        atoms = atoms.copy()
+        atoms.set_cell(atoms.cell[:] / length_scale, scale_atoms=True)
     return cell_problem(atoms) is None

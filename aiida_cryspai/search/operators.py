@@ -27,13 +27,14 @@ _FREE_PARAMETERS = {
 _INDEX = {"a": 0, "b": 1, "c": 2, "alpha": 3, "beta": 4, "gamma": 5}
 
 
-def _finish(atoms: Atoms, volume: float) -> Atoms | None:
+def _finish(atoms: Atoms, volume: float, length_scale: float = 1.0) -> Atoms | None:
     atoms = scale_to_volume(atoms, volume)
     atoms.wrap()
-    return atoms if cell_is_sane(atoms) else None
+    return atoms if cell_is_sane(atoms, length_scale) else None
 
 
-def strain(atoms: Atoms, system: str, volume: float, rng: np.random.Generator, amplitude: float = 0.15):
+def strain(atoms: Atoms, system: str, volume: float, rng: np.random.Generator, amplitude: float = 0.15,
+           length_scale: float = 1.0):
     """Change the free lattice parameters of ``system`` by up to ``amplitude`` (relative; angles ±10°)."""
     cellpar = atoms.cell.cellpar()
     for name in _FREE_PARAMETERS[system]:
@@ -44,16 +45,16 @@ def strain(atoms: Atoms, system: str, volume: float, rng: np.random.Generator, a
             cellpar[k] = float(np.clip(cellpar[k] + rng.uniform(-10.0, 10.0), 60.0, 120.0))
     out = Atoms(atoms.numbers, cell=cellpar_to_cell(cellpar), scaled_positions=atoms.get_scaled_positions(),
                 pbc=True)
-    return _finish(out, volume)
+    return _finish(out, volume, length_scale)
 
 
-def rattle(atoms: Atoms, volume: float, rng: np.random.Generator, sigma: float = 0.25):
+def rattle(atoms: Atoms, volume: float, rng: np.random.Generator, sigma: float = 0.25, length_scale: float = 1.0):
     out = atoms.copy()
     out.positions += rng.normal(0.0, sigma, size=out.positions.shape)
-    return _finish(out, volume)
+    return _finish(out, volume, length_scale)
 
 
-def permute(atoms: Atoms, volume: float, rng: np.random.Generator):
+def permute(atoms: Atoms, volume: float, rng: np.random.Generator, length_scale: float = 1.0):
     """Swap the species of two atoms of different elements; ``None`` for an elemental structure."""
     numbers = atoms.get_atomic_numbers()
     if len(set(numbers)) < 2:
@@ -64,10 +65,10 @@ def permute(atoms: Atoms, volume: float, rng: np.random.Generator):
     out = atoms.copy()
     numbers[first], numbers[second] = numbers[second], numbers[first]
     out.set_atomic_numbers(numbers)
-    return _finish(out, volume)
+    return _finish(out, volume, length_scale)
 
 
-def crossover(mother: Atoms, father: Atoms, volume: float, rng: np.random.Generator):
+def crossover(mother: Atoms, father: Atoms, volume: float, rng: np.random.Generator, length_scale: float = 1.0):
     """Cut-and-splice of fractional coordinates on a random plane, composition repaired, lattices averaged."""
     axis = int(rng.integers(3))
     cut = rng.uniform(0.25, 0.75)
@@ -97,4 +98,4 @@ def crossover(mother: Atoms, father: Atoms, volume: float, rng: np.random.Genera
     weight = rng.uniform(0.3, 0.7)
     cellpar = weight * mother.cell.cellpar() + (1.0 - weight) * father.cell.cellpar()
     child = Atoms(numbers, cell=cellpar_to_cell(cellpar), scaled_positions=np.concatenate(positions), pbc=True)
-    return _finish(child, volume)
+    return _finish(child, volume, length_scale)

@@ -338,11 +338,18 @@ class CrySPAIWorkChain(WorkChain):
         except ValueError as error:
             raise ValueError(f"volume_radii pseudopotentials needs a DFT engine: {error}") from None
 
+    def _compression(self) -> dict:
+        """Under pressure, the ``length_scale`` input of the random structures' generation: (V_P / V_0)^(1/3) from the
+        volume scan, so that their distances are checked as they would be at 0 GPa."""
+        scale = self.ctx.get("length_scale", 1.0)
+        return {"length_scale": orm.Float(scale)} if scale != 1.0 else {}
+
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
         per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
         floor = min_volume_per_atom(parse_composition(self.inputs.composition.value).expanded())
-        return {"min_volume_per_atom": max(low * per_atom, floor), "max_volume_per_atom": high * per_atom}
+        return {"min_volume_per_atom": max(low * per_atom, floor), "max_volume_per_atom": high * per_atom,
+                "length_scale": self.ctx.get("length_scale", 1.0)}
 
     # -- outline steps ------------------------------------------------------------------------------------
     def validate_inputs(self):
@@ -432,6 +439,7 @@ class CrySPAIWorkChain(WorkChain):
             orm.Int(self.parameters.initial_per_system),
             orm.Int(self._seed("random", self.ctx.random_rounds)),
             orm.Str(prefix),
+            **self._compression(),
         )
         self.ctx.random_rounds += 1
         self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
@@ -508,7 +516,12 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.search_volume = outputs["volume"].value
         self.ctx.volume_estimate = self.ctx.search_volume  # the guards' reference too
         self.ctx.volume_scanned = True
-        self.ctx.templates.update({key: value for key, value in outputs.items() if key not in ("volume", "order")})
+        self.ctx.templates.update({key: value for key, value in outputs.items()
+                                   if key not in ("volume", "order", "compression")})
+        if "compression" in outputs:
+            self.ctx.length_scale = min(1.0, outputs["compression"].value ** (1 / 3))
+            self.report(f"the pressure compresses the scanned structures to {outputs['compression'].value:.3f} of "
+                        f"their 0 GPa volume: bond lengths of the geometry guards x {self.ctx.length_scale:.3f}")
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
         at = f" at {self.inputs.pressure.value:g} GPa (enthalpy minimum)" if self.inputs.pressure.value else ""
@@ -546,7 +559,7 @@ class CrySPAIWorkChain(WorkChain):
         n_per_system = self.parameters.screening_per_system
         outputs = generate_random_structures(
             self.inputs.composition, orm.Float(self.ctx.search_volume), orm.List(list(CRYSTAL_SYSTEMS)),
-            orm.Int(n_per_system), orm.Int(self._seed("screening")), orm.Str("screen"),
+            orm.Int(n_per_system), orm.Int(self._seed("screening")), orm.Str("screen"), **self._compression(),
             metadata={"call_link_label": "screening_structures"})
         structures = {key: node for key, node in outputs.items() if key != "origins"}
         self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
@@ -827,6 +840,9 @@ class CrySPAIWorkChain(WorkChain):
             node = runs[system]
             if not node.is_finished_ok:
                 self.report(f"GA of {system} failed (exit {node.exit_status}); it proposes nothing")
+                continue
+            if "structures" not in node.outputs:
+                self.report(f"GA of {system} kept no structure (every one stopped by a guard); it proposes nothing")
                 continue
             inputs[f"predicted_{system}"] = node.outputs.predicted_energies
             for key, structure in node.outputs.structures.items():

@@ -91,9 +91,16 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
         (["Si8", "--protocol", "slow"], "unknown protocol 'slow'"),
         (["Si8", "--max-oracle-calls", "0"], "at least 2"),
         (["Si8", "--engine", "ase:emt"], "engine ase:emt cannot compute Si"),
+        (["Si8", "--pressure", "5000"], "between -100 and 1000 GPa, got 5000.0 GPa"),
+        (["Si8", "--pressure", "nan"], "between -100 and 1000 GPa"),
+        (["Si8", "--pressure", "10", "--engine", "abinit", "--parameters", "FIXED_CELL"], "cell_relaxation fixed"),
     ],
 )
-def test_bad_input_is_refused_before_anything_is_stored(aiida_profile, arguments, fragment):
+def test_bad_input_is_refused_before_anything_is_stored(aiida_profile, tmp_path, arguments, fragment):
+    if "FIXED_CELL" in arguments:
+        path = tmp_path / "fixed.yaml"
+        path.write_text("oracle: {abinit: {cell_relaxation: fixed}}")
+        arguments = [str(path) if a == "FIXED_CELL" else a for a in arguments]
     before = _count_runs()
     result = CliRunner().invoke(cryspai, ["predict", *arguments])
     assert result.exit_code != 0

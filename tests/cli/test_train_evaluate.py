@@ -69,3 +69,31 @@ def test_train_and_evaluate_with_a_prior(tmp_path):
     unusable = CliRunner().invoke(cryspai, ["train", str(tmp_path / "train.extxyz"), "--output", str(model),
                                             "--prior", "ase:mace"])
     assert unusable.exit_code == 2 and "unknown prior 'mace'" in unusable.output
+
+
+def test_enthalpies_shows_where_the_lowest_phase_changes(tmp_path):
+    """Two copper phases as files, EMT, 0 and 40 GPa: a table of H - H_min per pressure (each line has a phase at
+    zero) and the JSON lines of every phase at every pressure; bad pressures and mixed compositions are refused."""
+    import json
+
+    from ase.build import bulk
+    from ase.io import write
+
+    write(tmp_path / "fcc.cif", bulk("Cu", "fcc", a=3.6))
+    write(tmp_path / "bcc.cif", bulk("Cu", "bcc", a=2.87))
+    output = tmp_path / "h.jsonl"
+    result = CliRunner().invoke(cryspai, ["enthalpies", str(tmp_path / "fcc.cif"), str(tmp_path / "bcc.cif"),
+                                          "--pressures", "0,40", "--engine", "ase:emt", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    rows = [line.split() for line in lines if line.strip() and line.split()[0] in ("0", "40")]
+    assert len(rows) == 2 and all(min(float(v) for v in row[1:]) == 0.0 for row in rows)
+    points = [json.loads(line) for line in output.read_text().splitlines()]
+    assert len(points) == 4 and {p["phase"] for p in points} == {"fcc.cif", "bcc.cif"}
+    assert all(p["converged"] for p in points)
+    bad = CliRunner().invoke(cryspai, ["enthalpies", str(tmp_path / "fcc.cif"), "--pressures", "0,2000"])
+    assert bad.exit_code == 2 and "between -100 and 1000 GPa" in bad.output
+    write(tmp_path / "si.cif", bulk("Si"))
+    mixed = CliRunner().invoke(cryspai, ["enthalpies", str(tmp_path / "fcc.cif"), str(tmp_path / "si.cif"),
+                                         "--pressures", "0,10", "--engine", "ase:emt"])
+    assert mixed.exit_code != 0 and "one composition" in mixed.output

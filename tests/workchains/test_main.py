@@ -99,7 +99,7 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     ("inputs", "exit_status"),
     [({"composition": "Xx4"}, 201), ({"composition": "Si0"}, 201), ({"engine": "vasp2"}, 202),
      ({"crystal_system": "hexa"}, 203), ({"volume": -5.0}, 204), ({"max_oracle_calls": 0}, 205),
-     ({"composition": "Si8"}, 202)],
+     ({"composition": "Si8"}, 202), ({"pressure": 2000.0}, 209), ({"pressure": -150.0}, 209)],
 )
 def test_bad_input_gets_an_exit_code_and_runs_nothing(aiida_profile, cryspai_codes, inputs, exit_status):
     from aiida import orm
@@ -248,3 +248,60 @@ def test_unusable_priors_are_refused(aiida_profile, cryspai_codes, engine, prior
     _, node = run_get_node(builder)
     assert node.exit_status == 207 and words in node.exit_message
     assert node.called == []
+
+
+def test_a_pressure_on_a_fixed_cell_is_refused(aiida_profile, cryspai_codes):
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes, pressure=10.0,
+                                                         overrides={"oracle": {"relax_cell": False}})
+    _, node = run_get_node(builder)
+    assert node.exit_status == 209 and "relax_cell" in node.exit_message
+    assert node.called == []
+
+
+@pytest.fixture(scope="module")
+def cu4_under_pressure(aiida_profile):
+    from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
+
+    codes = ensure_codes(ensure_computer())
+    overrides = {**TINY, "templates": {"source": "prototypes"}, "volume_method": "scan", "refine": {"n_candidates": 1}}
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=2,
+                                                         max_oracle_calls=10, overrides=overrides, codes=codes,
+                                                         pressure=PRESSURE)
+    _, node = run_get_node(builder)
+    return node
+
+
+PRESSURE = 60.0  # GPa
+
+
+def test_a_search_under_pressure_ranks_by_the_oracles_enthalpy(cu4_under_pressure, emt):
+    """Cu4 with EMT at 60 GPa: the scan puts the search volume at the enthalpy minimum (well below 0 GPa's), every
+    oracle relaxation runs under the pressure, and rank 1's enthalpy is the lowest the oracle gives the close-packed
+    and bcc phases relaxed directly at 60 GPa; results carry E, H = E + PV and V per atom."""
+    from ase.units import GPa
+
+    from aiida_cryspai.analysis.enthalpy import relax_phases
+
+    node = cu4_under_pressure
+    assert node.is_finished_ok, node.exit_message
+    summary = node.outputs.summary.get_dict()
+    assert summary["pressure_gpa"] == PRESSURE and node.inputs.pressure.value == PRESSURE
+    phases = {"fcc": bulk("Cu", "fcc", a=3.6, cubic=True), "hcp": bulk("Cu", "hcp", a=2.55, c=4.16).repeat((1, 1, 2)),
+              "bcc": bulk("Cu", "bcc", a=2.87).repeat((2, 1, 1))}
+    truth = {p.name: p for p in relax_phases(phases, emt, [PRESSURE], fmax=0.002)}
+    lowest = min(p.enthalpy_per_atom for p in truth.values())
+    candidates = summary["candidates"]
+    best = candidates[0]
+    assert best["enthalpy_per_atom"] == pytest.approx(lowest, abs=2e-3)
+    assert best["volume_per_atom"] == pytest.approx(truth["fcc"].volume_per_atom, rel=0.01)
+    for c in candidates:  # the bookkeeping: H = E + PV per atom, to 0.1 meV/atom
+        assert abs(c["enthalpy_per_atom"] - c["energy_per_atom"] - PRESSURE * GPa * c["volume_per_atom"]) < 1e-4
+    enthalpies = [c["enthalpy_per_atom"] for c in candidates]
+    assert enthalpies == sorted(enthalpies)
+    # the starting volume came from the scan at 60 GPa: near the compressed fcc volume, far below 0 GPa's 11.6
+    assert summary["volume"]["method"] == "scan"
+    assert summary["volume"]["estimated"] / 4 == pytest.approx(truth["fcc"].volume_per_atom, rel=0.05)
+    oracles = [n for n in node.called if n.process_label == "OracleWorkChain"]
+    assert oracles and all(o.inputs.parameters["pressure_gpa"] == PRESSURE for o in oracles)
+    evolves = [n for n in node.called_descendants if n.process_label == "EvolveCalculation"]
+    assert evolves and all(e.inputs.parameters["objective"]["pressure_gpa"] == PRESSURE for e in evolves)

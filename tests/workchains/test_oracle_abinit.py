@@ -196,3 +196,28 @@ def test_volume_from_the_pseudopotentials_core_radii(abinit_code):
     radius = 1.91712 * BOHR_ANGSTROM  # the largest r_core of Debian's PseudoDojo Si.psp8
     assert volume.value == pytest.approx(8 * 4 / 3 * math.pi * radius**3 * 2.0, rel=1e-4)
     assert pseudos["Si"].uuid in {n.uuid for n in node.base.links.get_incoming().all_nodes()}
+
+
+def test_abinit_relaxes_under_pressure(abinit_code):
+    """Si2 diamond at 30 GPa (strtarget, full cell): the cell shrinks and ends with Abinit's stress at -P on the
+    diagonal (compressive), and its enthalpy E + PV is below that of the starting cell."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from ase.units import GPa
+
+    from aiida_cryspai.engines.abinit import AbinitEngine
+    from aiida_cryspai.workchains.oracle import OracleWorkChain
+
+    start = bulk("Si", "diamond", a=5.43)
+    parameters = AbinitEngine().with_pressure({"dft_protocol": "fast", "abinit": FAST_SI}, 30.0)
+    results, node = run_get_node(OracleWorkChain, engine=orm.Str("abinit"),
+                                 structures={"si": orm.StructureData(ase=start)},
+                                 parameters=orm.Dict(parameters), code=abinit_code, max_parallel=orm.Int(1))
+    assert node.is_finished_ok, node.exit_message
+    relaxed = results["relaxed_structures"]["si"].get_ase()
+    assert relaxed.get_volume() < 0.93 * start.get_volume()
+    frames = results["frames"]["relaxations"].to_arrays()
+    stress = frames["stress"][-1] / GPa  # ASE's sign: negative under compression
+    assert np.allclose(stress[:3], -30.0, atol=1.5) and np.allclose(stress[3:], 0.0, atol=1.5)
+    pv = 30.0 * GPa
+    assert frames["energies"][-1] + pv * relaxed.get_volume() < frames["energies"][0] + pv * start.get_volume()
