@@ -89,6 +89,15 @@ def experimental_structures() -> dict[str, Atoms]:
     structures["Al2N2"] = _wurtzite("Al", "N", 3.112, 4.982, 0.382)
     structures["Ga2N2"] = _wurtzite("Ga", "N", 3.189, 5.185, 0.377)
     structures["CaF2"] = bulk("CaF2", "fluorite", a=5.463)
+    # hydrogen-containing solids (not in the paper's table): where Eq. 2's radii fail worst
+    structures["LiH"] = bulk("LiH", "rocksalt", a=4.083)
+    structures["NaH"] = bulk("NaH", "rocksalt", a=4.880)
+    structures["Mg2H4"] = crystal(["Mg", "H"], [(0, 0, 0), (0.304, 0.304, 0)], spacegroup=136,
+                                  cellpar=[4.501, 4.501, 3.010, 90, 90, 90])
+    structures["Li2O2H2"] = crystal(["Li", "O", "H"], [(0.75, 0.25, 0), (0.25, 0.25, 0.1947), (0.25, 0.25, 0.4068)],
+                                    spacegroup=129, setting=2, cellpar=[3.549, 3.549, 4.334, 90, 90, 90])
+    structures["MgO2H2"] = crystal(["Mg", "O", "H"], [(0, 0, 0), (1 / 3, 2 / 3, 0.2216), (1 / 3, 2 / 3, 0.4303)],
+                                   spacegroup=164, cellpar=[3.142, 3.142, 4.766, 90, 90, 120])
     return structures
 
 
@@ -257,7 +266,7 @@ def _table3(rows: list[dict]) -> str:
              "| structure | exp. V (Å³/cell) | paper: TargVol/PredVol | Eq. 2 V | predicted V | ΔV/V | CHGNet-relaxed "
              "exp. V | TargSpg/PredSpg | same structure | E(predicted) − E(exp. relaxed) (meV/atom) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    deviations, oracle_deviations = [], []
+    deviations, oracle_deviations, against_oracle, start_against_found = [], [], [], []
     for row in rows:
         paper = PAPER_TABLE3.get(row["structure"])
         paper_text = f"{paper[0]}/{paper[1]}" if paper else ""
@@ -271,6 +280,11 @@ def _table3(rows: list[dict]) -> str:
         deviations.append(abs(deviation))
         oracle_deviations.append(abs(row["oracle_relaxed_experimental_volume"] - row["experimental_volume"])
                                  / row["experimental_volume"])
+        # the oracle's truth: the volume the oracle gives the experimental structure, and the volume of the lowest
+        # structure the first batch found, against the search's starting volume
+        against_oracle.append(abs(predicted - row["oracle_relaxed_experimental_volume"])
+                              / row["oracle_relaxed_experimental_volume"])
+        start_against_found.append(abs(row.get("start_volume", row["eq2_volume"]) - predicted) / predicted)
         lines.append(
             f"| {row['structure']} | {row['experimental_volume']:.2f} | {paper_text} | {row['eq2_volume']:.2f} | "
             f"{predicted:.2f} | {deviation * 100:+.1f}% | {row['oracle_relaxed_experimental_volume']:.2f} | "
@@ -279,16 +293,19 @@ def _table3(rows: list[dict]) -> str:
     matched = sum(r.get("matched", False) for r in rows)
     missed = sum(1 for r in rows if r.get("predicted_energy") is not None and not r["matched"]
                  and r["predicted_energy"] > r["oracle_relaxed_experimental_energy"] + 0.005)
+    paper = np.mean([abs(p - t) / t for t, p, _ in PAPER_TABLE3.values()]) * 100
     lines += ["", f"Mean |ΔV|/V over {len(deviations)} crystals: **{np.mean(deviations) * 100:.1f}%**, median "
               f"{np.median(deviations) * 100:.1f}% (the oracle alone, relaxing the experimental structure: mean "
-              f"{np.mean(oracle_deviations) * 100:.1f}%, median {np.median(oracle_deviations) * 100:.1f}%). Paper, 5 "
-              f"metals: {np.mean([abs(p - t) / t for t, p, _ in PAPER_TABLE3.values()]) * 100:.1f}%. The lowest "
-              f"structure found is the experimental one (StructureMatcher) for {matched} of {len(rows)}; for {missed} "
-              f"the search missed a structure the oracle puts more than 5 meV/atom lower (positive last column), "
-              f"for the others the oracle prefers what was found. Where the space groups differ but the structure is "
-              f"the same, the relaxation (fmax 0.05 eV/Å, from a lower-symmetry random start) ended in a slightly "
-              f"distorted copy of the experimental structure: within StructureMatcher's tolerances, outside "
-              f"spglib's 0.1 Å."]
+              f"{np.mean(oracle_deviations) * 100:.1f}%, median {np.median(oracle_deviations) * 100:.1f}%). Against "
+              f"the oracle's own volume of the experimental structure: mean {np.mean(against_oracle) * 100:.1f}%; "
+              f"the starting volume against the volume of the lowest structure found: mean "
+              f"{np.mean(start_against_found) * 100:.1f}%, median {np.median(start_against_found) * 100:.1f}%. "
+              f"Paper, 5 metals: {paper:.1f}%. The lowest structure found is the experimental one "
+              f"(StructureMatcher) for {matched} of {len(rows)}; for {missed} the search missed a structure the "
+              f"oracle puts more than 5 meV/atom lower (positive last column), for the others the oracle prefers what "
+              f"was found. Where the space groups differ but the structure is the same, the relaxation (fmax 0.05 "
+              f"eV/Å, from a lower-symmetry random start) ended in a slightly distorted copy of the experimental "
+              f"structure: within StructureMatcher's tolerances, outside spglib's 0.1 Å."]
     return "\n".join(lines)
 
 
