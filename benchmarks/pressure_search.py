@@ -34,10 +34,44 @@ def truth(composition: str, pressure: float, oracle: str) -> tuple[float, str, d
     """Lowest enthalpy per atom of the known phases at ``pressure`` on the oracle, its phase, and every phase's."""
     elements = tuple(sorted(parse_composition(composition).symbols))
     phases = PHASES[elements]()
-    points = relax_phases(phases, get_calculator(oracle.removeprefix("ase:")), [pressure], fmax=0.005, max_steps=2000)
-    enthalpies = {p.name: p.enthalpy_per_atom for p in points}
+    if oracle.startswith("ase:"):
+        points = relax_phases(phases, get_calculator(oracle.removeprefix("ase:")), [pressure], fmax=0.005,
+                              max_steps=2000)
+        enthalpies = {p.name: p.enthalpy_per_atom for p in points}
+    else:
+        enthalpies = dft_enthalpies(phases, pressure, oracle)
     best = min(enthalpies, key=enthalpies.get)
     return enthalpies[best], best, enthalpies
+
+
+def dft_enthalpies(phases: dict, pressure: float, engine: str) -> dict[str, float]:
+    """Enthalpy per atom of each phase relaxed by a DFT engine at ``pressure`` with the settings of the search's
+    final refinement (the ``fast`` DFT protocol, forces below the refinement's fmax, the whole cell free): one
+    OracleWorkChain, in the profile of ``cryspai setup``."""
+    from aiida import load_profile, orm
+    from aiida.engine import run_get_node
+
+    load_profile()
+    from aiida_cryspai.engines import get_engine
+    from aiida_cryspai.protocols import get_protocol
+    from aiida_cryspai.workchains.oracle import OracleWorkChain, oracle_outputs
+
+    oracle = get_engine(engine)
+    refine = get_protocol("fast")["refine"]
+    parameters = oracle.tight_parameters(oracle.default_parameters(), refine["fmax"], refine["max_steps"])
+    parameters = oracle.with_pressure(parameters, pressure)
+    structures = {f"phase_{n}": orm.StructureData(ase=atoms) for n, atoms in enumerate(phases.values())}
+    _, node = run_get_node(OracleWorkChain, engine=orm.Str(engine), structures=structures,
+                           parameters=orm.Dict(parameters), code=orm.load_code(f"{oracle.code_label}@localhost"),
+                           max_parallel=orm.Int(2))
+    energies, relaxed = oracle_outputs(node, "energies"), oracle_outputs(node, "relaxed_structures")
+    found = {}
+    for n, name in enumerate(phases):
+        key = f"phase_{n}"
+        if key in energies:
+            atoms = relaxed[key].get_ase()
+            found[name] = (energies[key].value + pressure * GPa * atoms.get_volume()) / len(atoms)
+    return found
 
 
 def oracle_order(pk: int, pressure: float) -> list[float]:
