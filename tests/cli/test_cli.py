@@ -12,10 +12,10 @@ from aiida_cryspai.cli.main import cryspai
 
 from ..parameters import TINY
 
-RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "workchain", "oracle", "iterations", "converged",
-               "model", "volume", "refinement", "candidates", "plots"}
-CANDIDATE_KEYS = {"rank", "energy_per_atom", "spacegroup_number", "spacegroup_symbol", "crystal_system",
-                  "oracle_verified", "refined", "origin", "cif", "uuid"}
+RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "pressure_gpa", "workchain", "oracle", "iterations",
+               "converged", "model", "volume", "refinement", "candidates", "plots"}
+CANDIDATE_KEYS = {"rank", "energy_per_atom", "enthalpy_per_atom", "volume_per_atom", "spacegroup_number",
+                  "spacegroup_symbol", "crystal_system", "oracle_verified", "refined", "origin", "cif", "uuid"}
 
 
 def _count_runs() -> int:
@@ -43,7 +43,7 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     data = json.loads((output / "results.json").read_text())
     assert set(data) == RESULT_KEYS
     assert data["composition"] == "Cu4" and data["engine"] == "ase:emt" and data["protocol"] == "fast"
-    assert data["seed"] == 2
+    assert data["seed"] == 2 and data["pressure_gpa"] == 0.0
     assert set(data["workchain"]) == {"pk", "uuid", "exit_status"} and data["workchain"]["exit_status"] == 0
     assert set(data["oracle"]) == {"relaxations", "ionic_steps", "wall_s"}
     assert data["oracle"]["relaxations"] >= 7 and data["oracle"]["ionic_steps"] > data["oracle"]["relaxations"]
@@ -57,6 +57,7 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
         assert sorted(atoms.get_chemical_symbols()) == ["Cu"] * 4
     energies = [c["energy_per_atom"] for c in data["candidates"]]
     assert energies == sorted(energies)
+    assert all(c["enthalpy_per_atom"] == c["energy_per_atom"] for c in data["candidates"])  # at 0 GPa
     origins = [c["origin"] for c in data["candidates"]]
     assert all(origins) and any(o == "seed file POSCAR" for o in origins), origins
     assert any(o.startswith("prototype ") for o in origins)
