@@ -82,6 +82,9 @@ def candidates(composition: str) -> dict[str, Atoms]:
         "KO2": lambda: {"KO2 (C11a)": _primitive(_dumbbells("K", "O", 4.03, 6.70, 0.400))},
         "BaO2": lambda: {"BaO2 (C11a)": _primitive(_dumbbells("Ba", "O", 3.81, 6.84, 0.392))},
         "SrO2": lambda: {"SrO2 (C11a)": _primitive(_dumbbells("Sr", "O", 3.56, 6.62, 0.390))},
+        "K2N6": lambda: {"KN3 I4/mcm": _primitive(crystal(
+            ["K", "N", "N"], [(0, 0, 0.25), (0, 0.5, 0), (0.1364, 0.6364, 0)], spacegroup=140,
+            cellpar=[6.11, 6.11, 7.09, 90, 90, 90]))},
         "Li4C4": lambda: {"Li2C2 Immm": crystal(["Li", "C"], [(0, 0.5, 0.25), (0, 0, 0.38)], spacegroup=71,
                                                 cellpar=[3.652, 4.831, 5.434, 90, 90, 90])},
         "Pt2S2": lambda: {"cooperite": crystal(["Pt", "S"], [(0, 0.5, 0), (0, 0, 0.25)], spacegroup=131,
