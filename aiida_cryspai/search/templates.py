@@ -169,12 +169,18 @@ def prototype_structures(composition: Composition, volume: float | None = None) 
 
 
 def _sane_at(atoms: Atoms, volume: float) -> Atoms:
-    """``atoms`` at ``volume``, or, where that puts atoms closer than the sanity check allows (a volume estimate far
-    too small for these elements), at the smallest volume where they are not."""
+    """``atoms`` at ``volume``, or, where that cell fails the sanity check (a volume estimate far too small for these
+    elements: Eq. 2 puts SiO2 at its volume floor, where atoms overlap or crowd), at the first volume in steps of 10 %
+    above the one where no atoms overlap that passes it (the prototype's own cell passes it)."""
     scaled = scale_to_volume(atoms, volume)
     shortest = crowding(scaled).shortest_ratio
     if shortest < MIN_DISTANCE_FACTOR:
-        scaled = scale_to_volume(atoms, volume * (1.01 * MIN_DISTANCE_FACTOR / shortest) ** 3)
+        volume = volume * (1.01 * MIN_DISTANCE_FACTOR / shortest) ** 3
+        scaled = scale_to_volume(atoms, volume)
+    for step in range(1, 30):
+        if cell_problem(scaled) is None:
+            break
+        scaled = scale_to_volume(atoms, volume * 1.1**step)
     return scaled
 
 

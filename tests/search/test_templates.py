@@ -96,3 +96,16 @@ def _three_atom_chain():
     from ase import Atoms
 
     return Atoms("Cu3", positions=[(0, 0, 0), (2.5, 0, 0), (5.3, 0, 0)], cell=[8.1, 3.0, 3.0], pbc=True)
+
+
+def test_a_volume_estimate_far_too_small_keeps_the_dense_prototypes():
+    """Eq. 2 puts Si2O4 at its volume floor (3.4 Å^3/atom), where most SiO2 prototypes overlap or crowd: each is
+    scaled up until it is sane instead of dropped, so stishovite's rutile type is among the known structures."""
+    from aiida_cryspai.search.geometry import cell_problem
+    from aiida_cryspai.search.volume import estimate_volume
+
+    composition = parse_composition("Si2O4")
+    structures = prototype_structures(composition, estimate_volume(composition))
+    origins = [atoms.info["origin"] for atoms in structures]
+    assert len(structures) > 20 and any("Rutile" in origin for origin in origins), origins
+    assert all(cell_problem(atoms) is None for atoms in structures)
