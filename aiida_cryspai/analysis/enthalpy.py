@@ -21,6 +21,7 @@ from .symmetry import spacegroup
 # known phases, not random cells: only atoms closer than 0.4 x their covalent bond stop a relaxation (a compressed
 # close-packed metal counts more than the search's cap of close neighbours)
 GUARDS = RelaxGuards(max_neighbours=None, max_seconds=None)
+SAME_PHASE_EV = 2e-4  # eV/atom: two relaxed inputs of one space group this close in enthalpy are one phase
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class PhasePoint:
     spacegroup: str  # of the relaxed structure (symprec 0.1 Å), e.g. "Fd-3m (227)"
     converged: bool
     atoms: Atoms
+    start_spacegroup: str = ""  # of the structure given, before any relaxation
 
 
 def relax_phases(structures: dict[str, Atoms], calculator, pressures_gpa: Sequence[float], fmax: float = 0.01,
@@ -44,6 +46,7 @@ def relax_phases(structures: dict[str, Atoms], calculator, pressures_gpa: Sequen
     points = []
     for name, start in structures.items():
         atoms = start
+        given = spacegroup(start, 0.1)
         for pressure in pressures_gpa:
             outcome = relax(atoms, calculator, fmax=fmax, max_steps=max_steps, relax_cell=True,
                             pressure_gpa=float(pressure), guards=GUARDS, record_frames=False)
@@ -54,7 +57,8 @@ def relax_phases(structures: dict[str, Atoms], calculator, pressures_gpa: Sequen
             symmetry = spacegroup(atoms, 0.1)
             point = PhasePoint(name, float(pressure), outcome.energy / n, atoms.get_volume() / n,
                                Objective(float(pressure)).of_atoms(atoms, outcome.energy),
-                               f"{symmetry.symbol} ({symmetry.number})", outcome.converged, atoms)
+                               f"{symmetry.symbol} ({symmetry.number})", outcome.converged, atoms,
+                               f"{given.symbol} ({given.number})")
             points.append(point)
             if log is not None:
                 log(f"{name} at {pressure:g} GPa: H {point.enthalpy_per_atom:.4f} eV/atom, V "
@@ -75,6 +79,7 @@ def transition_pressures(points: list[PhasePoint]) -> list[tuple[float, str, str
     """(pressure in GPa, phase lowest below it, phase lowest above it) wherever the lowest-enthalpy phase changes
     between two computed pressures, the crossing of the two phases' enthalpies interpolated linearly."""
     by_pressure: dict[float, dict[str, float]] = {}
+    groups = {(point.pressure_gpa, point.name): point.spacegroup for point in points}
     for point in points:
         by_pressure.setdefault(point.pressure_gpa, {})[point.name] = point.enthalpy_per_atom
     pressures = sorted(by_pressure)
@@ -82,7 +87,10 @@ def transition_pressures(points: list[PhasePoint]) -> list[tuple[float, str, str
     for low, high in zip(pressures, pressures[1:]):
         before = min(by_pressure[low], key=by_pressure[low].get)
         after = min(by_pressure[high], key=by_pressure[high].get)
-        if before == after:
+        # two inputs that relaxed into one structure (same space group, same enthalpy) are one phase
+        same = all(groups[(p, before)] == groups[(p, after)]
+                   and abs(by_pressure[p][before] - by_pressure[p][after]) < SAME_PHASE_EV for p in (low, high))
+        if before == after or same:
             continue
         # H_after - H_before goes from positive at ``low`` to negative at ``high``
         d_low = by_pressure[low][after] - by_pressure[low][before]
@@ -101,6 +109,11 @@ def format_table(points: list[PhasePoint]) -> str:
     for pressure, row in table.items():
         lines.append(f"{pressure:>8g}" + "".join(f"{row[name]:>{width}.1f}" if name in row else f"{'-':>{width}}"
                                                   for name in names))
+    for name in names:  # a phase that relaxed into another structure is named by what it became
+        own = [p for p in points if p.name == name]
+        if any(p.spacegroup != own[0].start_spacegroup for p in own):
+            lines.append(f"{name} (given as {own[0].start_spacegroup}) relaxed to: "
+                         + ", ".join(f"{p.spacegroup} at {p.pressure_gpa:g} GPa" for p in own))
     transitions = transition_pressures(points)
     lines += [f"{before} -> {after} at {pressure:.1f} GPa" for pressure, before, after in transitions] or \
         ["no change of the lowest-enthalpy phase between these pressures"]
