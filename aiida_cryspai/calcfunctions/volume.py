@@ -37,17 +37,17 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
     Outputs ``volume``, ``order`` and the structures (and ``compression``)."""
     results = scan.get_dict()
     keys = sorted(results)
+    own_volumes = [results[k]["volume"] for k in keys]
+    energies = [results[k]["scan_energies_per_atom"] for k in keys]
+    factors = tuple(results[keys[0]]["scan_factors"]) if keys else ()
     n_atoms = int(results[keys[0]].get("n_atoms", 1)) if keys else 1
-    minima = scan_minima([results[k]["volume"] for k in keys], [results[k]["scan_energies_per_atom"] for k in keys],
-                         tuple(results[keys[0]]["scan_factors"]) if keys else (),
-                         pressure=(pressure.value if pressure is not None else 0.0) * GPa, n_atoms=n_atoms)
+    bar = pressure.value if pressure is not None else 0.0
+    minima = scan_minima(own_volumes, energies, factors, pressure=bar * GPa, n_atoms=n_atoms)
     volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures))
     outputs = {"volume": Float(volume)}
-    if pressure is not None and pressure.value:
+    if bar:
         # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale)
-        at_zero = place_at_minima(scan_minima([results[k]["volume"] for k in keys],
-                                              [results[k]["scan_energies_per_atom"] for k in keys],
-                                              tuple(results[keys[0]]["scan_factors"])), reference.value,
+        at_zero = place_at_minima(scan_minima(own_volumes, energies, factors), reference.value,
                                   known=bool(structures))[0]
         outputs["compression"] = Float(volume / at_zero)
     for key, own in zip(keys, volumes):

@@ -72,13 +72,15 @@ def crowding(atoms: Atoms, length_scale: float = 1.0) -> Crowding:
 
 
 def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_FACTOR,
-                 max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS) -> str | None:
-    """Why ``atoms`` is not a sane cell (too dense, atoms too close, too many close neighbours), or None."""
-    floor = min_volume_per_atom(atoms.get_chemical_symbols())
+                 max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS, length_scale: float = 1.0) -> str | None:
+    """Why ``atoms`` is not a sane cell (too dense, atoms too close, too many close neighbours), or None. Under
+    pressure (``length_scale`` = (V_P / V_0)^(1/3) < 1) the cell is judged as it would be at 0 GPa: the floor and
+    the bond lengths shrink with it."""
+    floor = min_volume_per_atom(atoms.get_chemical_symbols()) * length_scale**3
     per_atom = atoms.get_volume() / len(atoms)
     if per_atom < floor:
         return f"volume per atom {per_atom:.2f} Å^3 below the floor {floor:.2f} of this composition"
-    found = crowding(atoms)
+    found = crowding(atoms, length_scale)
     if min_distance_factor is not None and found.shortest_ratio < min_distance_factor:
         return f"shortest distance {found.shortest_ratio:.2f} x sum of covalent radii"
     if max_neighbours is not None and found.max_neighbours > max_neighbours:
@@ -87,10 +89,6 @@ def cell_problem(atoms: Atoms, min_distance_factor: float | None = MIN_DISTANCE_
 
 
 def cell_is_sane(atoms: Atoms, length_scale: float = 1.0) -> bool:
-    """True when the cell passes :func:`cell_problem` with its defaults (the check of every generated cell). Under
-    pressure (``length_scale`` = (V_P / V_0)^(1/3) < 1) the cell is checked as it would be at 0 GPa: its lengths
-    divided by ``length_scale``, so that a sane solid compressed by the pressure still passes."""
-    if length_scale != 1.0:
-        atoms = atoms.copy()
-        atoms.set_cell(atoms.cell[:] / length_scale, scale_atoms=True)
-    return cell_problem(atoms) is None
+    """True when the cell passes :func:`cell_problem` with its defaults (the check of every generated cell), judged
+    as at 0 GPa under pressure (``length_scale``), so that a sane solid compressed by the pressure still passes."""
+    return cell_problem(atoms, length_scale=length_scale) is None

@@ -918,7 +918,6 @@ class CrySPAIWorkChain(WorkChain):
             "prior": self.inputs.prior.get_dict() if "prior" in self.inputs else None,
             "protocol": self.inputs.protocol.value,
             "seed": self.inputs.seed.value,
-            "pressure_gpa": self.inputs.pressure.value,
             "crystal_system": self.inputs.crystal_system.value,
             "oracle": {"relaxations": self.ctx.oracle_calls, "ionic_steps": self.ctx.ionic_steps,
                        "wall_s": round(self.ctx.oracle_wall_s, 1)},
