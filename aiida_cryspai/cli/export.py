@@ -55,6 +55,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
         "oracle": summary["oracle"],
         "iterations": summary["iterations"],
         "converged": summary["converged"],
+        "converged_by": summary.get("converged_by"),
         "model": {"rmse_mev_per_atom": summary["model"]["rmse_mev_per_atom"],
                   "n_train": summary["model"]["n_train"]},
         "volume": {key: summary["volume"].get(key) for key in ("estimated", "method", "eq2", "final_best")},

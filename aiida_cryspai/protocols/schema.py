@@ -175,6 +175,11 @@ class SearchParameters(_Section):
     convergence_mev_per_atom: float = Field(8.0, gt=0, description="Converged when the previous network's "
                                                                    "out-of-sample RMSE on the new oracle results is "
                                                                    "below this (meV/atom).")
+    convergence_basin_ev_per_atom: float = Field(0.2, ge=0, description="Also converged when the GA proposed "
+                                                 "nothing the oracle had not relaxed and the previous network's "
+                                                 "out-of-sample RMSE on the new frames within this much of the "
+                                                 "lowest energy (enthalpy) per atom is below the threshold "
+                                                 "(saturation). 0: the paper's test alone.")
     min_samples: PositiveInt = Field(2000, description="Dataset frames needed before the first training.")
     n_verify: PositiveInt = Field(16, description="Final recommendations relaxed by the oracle.")
     max_parallel_oracle: PositiveInt = Field(2, description="Oracle CalcJobs at once.")

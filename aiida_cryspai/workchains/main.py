@@ -401,6 +401,8 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.oracle_runs = []
         self.ctx.model = None
         self.ctx.converged = False
+        self.ctx.converged_by = None
+        self.ctx.ga_saturated = False  # the last GA proposed nothing new: the next batch is random structures
         self.ctx.convergence_history = []
         self.ctx.training_history = []
         self.ctx.dataset = None
@@ -731,13 +733,26 @@ class CrySPAIWorkChain(WorkChain):
 
     def check_convergence(self):
         """Out-of-sample RMSE of the previous network on the new oracle frames."""
+        settings = {"basin_ev_per_atom": self.parameters.convergence_basin_ev_per_atom,
+                    "objective": self.objective.to_dict(), "ga_saturated": self.ctx.ga_saturated}
         result = check_convergence(self.ctx.model, self.ctx.added,
-                                   orm.Float(self.parameters.convergence_mev_per_atom)).get_dict()
+                                   orm.Float(self.parameters.convergence_mev_per_atom), dataset=self.ctx.dataset,
+                                   settings=orm.Dict(settings)).get_dict()
         self.ctx.convergence_history.append(_round_mev(result["rmse_mev_per_atom"]))
         self.ctx.converged = bool(result["converged"])
+        self.ctx.converged_by = result["converged_by"]
+        basin = ""
+        if result["n_basin_frames"]:
+            basin = (f", {_format_mev(result['rmse_basin_mev_per_atom'])} on the {result['n_basin_frames']} within "
+                     f"{self.parameters.convergence_basin_ev_per_atom:g} eV/atom of the lowest")
+        verdict = "not converged"
+        if result["converged_by"] == "rmse":
+            verdict = "converged"
+        elif result["converged_by"] == "saturation":
+            verdict = "converged (saturated: the GA proposed nothing new and the basin is right)"
         self.report(f"out-of-sample RMSE of the previous network: "
-                    f"{_format_mev(result['rmse_mev_per_atom'])} on {result['n_frames']} new frames "
-                    f"-> {'converged' if self.ctx.converged else 'not converged'}")
+                    f"{_format_mev(result['rmse_mev_per_atom'])} on {result['n_frames']} new frames{basin} "
+                    f"-> {verdict}")
 
     def has_enough_samples(self):
         if self.ctx.dataset.n_frames >= self.parameters.min_samples:
@@ -825,6 +840,7 @@ class CrySPAIWorkChain(WorkChain):
              "seed": self._seed("recommendation", self.ctx.iteration)},
             known=[orm.load_node(uuid) for uuid in self.ctx.relaxed_uuids])
         self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
+        self.ctx.ga_saturated = not self.ctx.candidates
         if not self.ctx.candidates:
             # the GA found only what the oracle has relaxed: new random symmetric structures test the network out of
             # sample instead (the convergence test needs new oracle data) and widen the search
@@ -923,6 +939,7 @@ class CrySPAIWorkChain(WorkChain):
                        "wall_s": round(self.ctx.oracle_wall_s, 1)},
             "iterations": self.ctx.iteration,
             "converged": self.ctx.converged,
+            "converged_by": self.ctx.converged_by,
             "convergence_history_mev_per_atom": self.ctx.convergence_history,
             "model": {
                 "rmse_mev_per_atom": _round_mev(self.ctx.convergence_history[-1] if self.ctx.convergence_history

@@ -13,7 +13,7 @@ from aiida_cryspai.cli.main import cryspai
 from ..parameters import TINY
 
 RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "pressure_gpa", "workchain", "oracle",
-               "iterations", "converged", "model", "volume", "refinement", "candidates", "plots"}
+               "iterations", "converged", "converged_by", "model", "volume", "refinement", "candidates", "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "enthalpy_per_atom", "volume_per_atom", "spacegroup_number",
                   "spacegroup_symbol", "crystal_system", "oracle_verified", "refined", "origin", "cif", "uuid"}
 
