@@ -34,10 +34,11 @@ def _save(figure, path: Path) -> Path:
 def plot_rmse(iterations: list[dict], threshold: float | None, path: Path) -> Path:
     """Network RMSE per iteration: validation (held-out frames of the training set) and out-of-sample (the previous
     network on the next oracle batch, the convergence test). ``iterations``: dicts with ``iteration``,
-    ``validation`` and ``out_of_sample`` (meV/atom or None)."""
+    ``validation``, ``out_of_sample`` and ``out_of_sample_basin`` (the same within the basin; meV/atom or None)."""
     figure, axis = _figure()
-    for key, label, marker in (("validation", "validation", "o"), ("out_of_sample", "out-of-sample (next oracle batch)",
-                                                                   "s")):
+    for key, label, marker in (("validation", "validation", "o"),
+                               ("out_of_sample", "out-of-sample (next oracle batch)", "s"),
+                               ("out_of_sample_basin", "out-of-sample near the basin", "^")):
         points = [(row["iteration"], row[key]) for row in iterations if row.get(key) is not None]
         if points:
             axis.plot(*zip(*points), marker=marker, label=label)

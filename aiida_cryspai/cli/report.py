@@ -49,8 +49,9 @@ def iteration_errors(node) -> list[dict]:
     for _, check in called(node, "check_convergence"):
         if check.is_finished_ok:
             iteration = max((i for i, ctime in oracle_times if ctime < check.ctime), default=0)
-            rows.setdefault(iteration, {"iteration": iteration})["out_of_sample"] = \
-                check.outputs.result["rmse_mev_per_atom"]
+            row = rows.setdefault(iteration, {"iteration": iteration})
+            row["out_of_sample"] = check.outputs.result["rmse_mev_per_atom"]
+            row["out_of_sample_basin"] = check.outputs.result.get("rmse_basin_mev_per_atom")
     return [rows[i] for i in sorted(rows)]
 
 

@@ -25,6 +25,7 @@ def run_status(node) -> dict:
     if training and training[-1].is_finished_ok:
         rmse_validation = training[-1].outputs.metrics["rmse_validation_mev_per_atom"]
     rmse_out_of_sample = checks[-1].outputs.result["rmse_mev_per_atom"] if checks else None
+    rmse_basin = checks[-1].outputs.result.get("rmse_basin_mev_per_atom") if checks else None
     status = {
         "process": f"CrySPAIWorkChain<{node.pk}>",
         "state": node.process_state.value if node.process_state else "unknown",
@@ -37,6 +38,7 @@ def run_status(node) -> dict:
         "network_trainings": len(training),
         "network_validation_rmse": None if rmse_validation is None else round(rmse_validation, 1),
         "network_out_of_sample_rmse": None if rmse_out_of_sample is None else round(rmse_out_of_sample, 1),
+        "network_out_of_sample_rmse_near_basin": None if rmse_basin is None else round(rmse_basin, 1),
     }
     if node.is_finished_ok and "summary" in node.outputs:
         best = node.outputs.summary["candidates"][:1]

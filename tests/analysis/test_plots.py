@@ -9,7 +9,7 @@ def _is_png(path) -> bool:
 
 def test_figures_are_written(tmp_path):
     rmse = [{"iteration": 1, "validation": 40.0}, {"iteration": 2, "validation": 12.0, "out_of_sample": 30.0},
-            {"iteration": 3, "validation": 6.0, "out_of_sample": 7.5}]
+            {"iteration": 3, "validation": 6.0, "out_of_sample": 7.5, "out_of_sample_basin": 3.0}]
     assert _is_png(plots.plot_rmse(rmse, 8.0, tmp_path / "rmse.png"))
     curves = {"ga_01": {"cubic": [-5.1, -5.2]}, "final_ga": {"cubic": [-5.2, -5.3, -5.31], "hexagonal": [-5.0]}}
     assert _is_png(plots.plot_ga_progress(curves, tmp_path / "ga.png"))
