@@ -12,6 +12,10 @@ def inspect(pk: int) -> dict:
     from aiida.orm import CalcJobNode, WorkChainNode, load_node
 
     node = load_node(pk)
+    # the state first: a run seen finished here has all its outputs attached when they are read below (read last,
+    # the state could say finished about outputs read before the run attached them)
+    state = node.process_state.value if node.process_state else None
+    exit_status = node.exit_status
     oracles = []
     for oracle in sorted((c for c in node.called if isinstance(c, WorkChainNode)
                           and c.process_label == "OracleWorkChain"), key=lambda c: c.ctime):
@@ -44,14 +48,14 @@ def inspect(pk: int) -> dict:
     trainings = [{"pk": c.pk, "state": c.process_state.value if c.process_state else None, "job_id": c.get_job_id()}
                  for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
     return {
-        "state": node.process_state.value if node.process_state else None,
+        "state": state,
         "n_called": len(node.called),
         "outputs": sorted(node.outputs),
         "calcjobs": slurm,
         "best_energy_per_atom": candidates[0]["energy_per_atom"] if candidates else None,
         "trainings": trainings,
         "paused": node.paused,
-        "exit_status": node.exit_status,
+        "exit_status": exit_status,
         "mtime": node.mtime.isoformat(),
         "oracles": oracles,
         "dataset_sources": dataset_sources,
