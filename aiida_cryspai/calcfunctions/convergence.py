@@ -24,7 +24,7 @@ def check_convergence(model: ModelData, new_frames: DatasetData, threshold: Floa
     objectives = objective_per_atom(arrays, objective)
     known = np.concatenate([objectives, objective_per_atom(dataset.to_arrays(), objective)]) if dataset is not None \
         else objectives
-    result = convergence_test((predicted - arrays["energies"]) / np.maximum(arrays["n_atoms"], 1), objectives,
+    result = convergence_test((predicted - arrays["energies"]) / arrays["n_atoms"], objectives,
                               float(known.min()) if known.size else 0.0, threshold.value,
                               float(options.get("basin_ev_per_atom", 0.0)), bool(options.get("ga_saturated", False)))
     return Dict({**result, "threshold_mev_per_atom": threshold.value})

@@ -19,7 +19,8 @@ from ..search.objective import Objective
 def objective_per_atom(arrays: dict, objective: Objective) -> np.ndarray:
     """The objective of every frame of dataset ``arrays`` (energy per atom, or enthalpy per atom under pressure)."""
     volumes = np.abs(np.linalg.det(np.asarray(arrays["cells"], dtype=float).reshape(-1, 3, 3)))
-    return (np.asarray(arrays["energies"], dtype=float) + objective.pressure * volumes) / arrays["n_atoms"]
+    return np.array([objective.per_atom(energy, volume, n_atoms)
+                     for energy, volume, n_atoms in zip(arrays["energies"], volumes, arrays["n_atoms"], strict=True)])
 
 
 def convergence_test(errors_per_atom: np.ndarray, objectives: np.ndarray, lowest: float, threshold: float,
