@@ -32,8 +32,9 @@ def _relax_batch(job: tuple) -> list:
     calculator = get_calculator(oracle)
     frames = []
     per_atom = volume / composition.n_atoms
+    # no clock: ``steps`` bounds each relaxation, and a time limit would make the data depend on the machine's load
     guards = RelaxGuards(min_volume_per_atom=0.4 * per_atom, max_volume_per_atom=3.0 * per_atom,
-                         max_energy_per_atom=0.0, max_seconds=120)
+                         max_energy_per_atom=0.0, max_seconds=None)
     structures = random_structures(composition, systems, -(-n // len(systems)), volume, seed)[:n]
     for index, atoms in enumerate(structures):
         result = relax(atoms, calculator, fmax=0.05, max_steps=steps, guards=guards)
