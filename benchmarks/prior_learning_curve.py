@@ -82,6 +82,14 @@ def fine_tuned_chgnet(frames: list, test: list, epochs: int, seed: int = 0) -> n
     return np.array([float(p["e"]) * len(a) for p, a in zip(predictions, test, strict=True)])
 
 
+def prior_line(frames: list, scaled: bool) -> tuple[float, float]:
+    """(a, b) of E_oracle = a E_prior + N b on ``frames``: b alone (a = 1, one offset per atom: one composition
+    here), or a by least squares too (``fit_prior_scale``) and b as the mean residual per atom."""
+    scale = fit_prior_scale(frames) if scaled else 1.0
+    offset = np.mean([(a.get_potential_energy() - scale * a.info["prior_energies"]) / len(a) for a in frames])
+    return scale, float(offset)
+
+
 def _errors(predicted: np.ndarray, frames: list, mask: np.ndarray) -> float:
     reference = np.array([a.get_potential_energy() / len(a) for a in frames])
     n_atoms = np.array([len(a) for a in frames])
@@ -121,13 +129,8 @@ def run(composition: str, volume: float, sizes: list[int], oracle: str, prior_na
             if key in done:
                 continue
             start = time.perf_counter()
-            if method == "prior alone":  # one offset per atom fitted on the training frames (one species here)
-                offset = np.mean([(a.get_potential_energy() - a.info["prior_energies"]) / len(a) for a in frames])
-                predicted = np.array([a.info["prior_energies"] + offset * len(a) for a in test])
-            elif method == "prior scaled":  # E = a E_prior + N b, a and b by least squares
-                scale = fit_prior_scale(frames)
-                offset = np.mean([(a.get_potential_energy() - scale * a.info["prior_energies"]) / len(a)
-                                  for a in frames])
+            if method in ("prior alone", "prior scaled"):
+                scale, offset = prior_line(frames, scaled=method == "prior scaled")
                 predicted = np.array([scale * a.info["prior_energies"] + offset * len(a) for a in test])
             elif method == "prior + correction":
                 correction, fit = train_correction(frames, frame_groups, descriptor, settings, prior_name,

@@ -14,27 +14,15 @@ import json
 import numpy as np
 from ase.io import read
 from oracle_data import CACHE
-from prior_learning_curve import _labelled
+from prior_learning_curve import _errors, _labelled, prior_line
 
 from aiida_cryspai.ml.calculators import get_calculator
-from aiida_cryspai.ml.prior import fit_prior_scale
 
 
-def _fit(frames: list, scaled: bool) -> tuple[float, float]:
-    """(factor, offset per atom) of E_oracle ≈ factor E_prior + N offset."""
-    factor = fit_prior_scale(frames) if scaled else 1.0
-    offset = np.mean([(f.get_potential_energy() - factor * f.info["prior_energies"]) / len(f) for f in frames])
-    return factor, float(offset)
-
-
-def _errors(fit: tuple[float, float], frames: list) -> np.ndarray:
-    factor, offset = fit
-    return np.array([(factor * f.info["prior_energies"] - f.get_potential_energy()) / len(f) + offset
-                     for f in frames])
-
-
-def _rmse(values) -> float:
-    return round(float(np.sqrt(np.mean(np.square(values)))) * 1000, 1)
+def _predicted(frames: list, scaled: bool, fitted_on: list) -> np.ndarray:
+    """Total energies of ``frames`` from the prior line fitted on ``fitted_on``."""
+    scale, offset = prior_line(fitted_on, scaled)
+    return np.array([scale * f.info["prior_energies"] + offset * len(f) for f in frames])
 
 
 def _largest(composition: str, oracle: str, seed: int):
@@ -57,15 +45,17 @@ def compare(composition: str, sizes: list[int], prior_name: str, oracle: str) ->
         frames = [f for f in frames if f.get_potential_energy() / len(f) <= lowest + 1.0]
         row = {"composition": composition, "relaxations": size, "oracle": oracle, "prior": prior_name}
         for scaled, name in ((False, "offset"), (True, "scaled")):
-            held_out = []
+            held_out, predicted = [], []
             for group in chosen:
                 train = [f for f in frames if f.info["group"] != group]
                 held = [f for f in frames if f.info["group"] == group
                         and f.get_potential_energy() / len(f) <= lowest + 0.2]
                 if train and held:
-                    held_out.extend(_errors(_fit(train, scaled), held))
-            row[f"{name}_cv_near_mev_per_atom"] = _rmse(held_out) if held_out else None
-            row[f"{name}_test_near_mev_per_atom"] = _rmse(_errors(_fit(frames, scaled), test)[near])
+                    held_out += held
+                    predicted += list(_predicted(held, scaled, train))
+            row[f"{name}_cv_near_mev_per_atom"] = (
+                _errors(np.array(predicted), held_out, np.ones(len(held_out), bool)) if held_out else None)
+            row[f"{name}_test_near_mev_per_atom"] = _errors(_predicted(test, scaled, frames), test, near)
         print(json.dumps(row), flush=True)
 
 
