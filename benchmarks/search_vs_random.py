@@ -96,6 +96,68 @@ class Oracle:
         return outcome.atoms
 
 
+class Checkpoint:
+    """The oracle's relaxations of one CrySPAI run and its completed iterations, saved after the first batch and
+    after every iteration, so that a run longer than a session resumes at its next iteration
+    (``results/checkpoints/<composition>_<method>_<seed>/``: ``state.json``, ``frames.extxyz.gz`` with the prior's
+    labels where computed, ``relaxed.extxyz.gz``); removed when the run's row is written. The training seeds and
+    the GA's seeds depend only on the seed and the iteration, so a resumed run continues as the uninterrupted one
+    (the ``spacegroups`` allocation's random draws excepted)."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def load(self, oracle: Oracle) -> tuple[int, dict[int, list[Atoms]], float]:
+        """Fill ``oracle`` with the saved relaxations; (iterations done, -1 for none and no first batch; frames
+        with the prior's labels by relaxation; wall seconds spent before)."""
+        from ase.io import read
+
+        state_file = self.directory / "state.json"
+        if not state_file.exists():
+            return -1, {}, 0.0
+        state = json.loads(state_file.read_text())
+        frames = read(self.directory / "frames.extxyz.gz", index=":") if state["n_frames"] else []
+        relaxed = read(self.directory / "relaxed.extxyz.gz", index=":") if state["n_relaxed"] else []
+        oracle.energies = [float(e) for e in state["energies"]]
+        oracle.frames = [[f for f in frames if f.info["relaxation"] == k] for k in range(len(oracle.energies))]
+        oracle.relaxed = sorted(relaxed, key=lambda a: a.info["relaxation"])
+        for atoms in [*frames, *oracle.relaxed]:
+            atoms.info.pop("relaxation")
+        labelled = {k: trajectory for k, trajectory in enumerate(oracle.frames)
+                    if trajectory and "prior_energies" in trajectory[0].info}
+        return int(state["iterations_done"]), labelled, float(state["wall_s"])
+
+    def save(self, oracle: Oracle, iterations_done: int, labelled: dict[int, list[Atoms]], wall_s: float) -> None:
+        from ase.io import write
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        frames = []
+        for k, trajectory in enumerate(oracle.frames):
+            for frame in labelled.get(k, trajectory):
+                copy = frame.copy()
+                copy.calc = frame.calc
+                copy.info["relaxation"] = k
+                frames.append(copy)
+        relaxed, index = [], [k for k, e in enumerate(oracle.energies) if np.isfinite(e)]
+        for k, atoms in zip(index, oracle.relaxed):
+            copy = atoms.copy()
+            copy.info["relaxation"] = k
+            relaxed.append(copy)
+        for name, images in (("frames", frames), ("relaxed", relaxed)):
+            if images:
+                partial = self.directory / f"{name}.part.extxyz.gz"  # the extension chooses the compression
+                write(partial, images, format="extxyz")
+                partial.replace(self.directory / f"{name}.extxyz.gz")
+        state = {"iterations_done": iterations_done, "energies": oracle.energies, "n_frames": len(frames),
+                 "n_relaxed": len(relaxed), "wall_s": round(wall_s, 1)}
+        (self.directory / "state.json").write_text(json.dumps(state))
+
+    def remove(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 def target_energy(composition: str, calculator) -> tuple[float, str, Atoms]:
     """Lowest oracle energy per atom of the known structures, its name and the relaxed structure."""
     best = (np.inf, "", None)
@@ -190,18 +252,33 @@ def _labelled(trajectory: list[Atoms], prior) -> list[Atoms]:
 
 
 def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log,
-                   overrides: dict | None = None, prior=None, prior_name: str | None = None) -> None:
+                   overrides: dict | None = None, prior=None, prior_name: str | None = None,
+                   checkpoint: Checkpoint | None = None, clock: list[float] | None = None) -> None:
+    """The loop; with ``checkpoint``, resumed from its last completed iteration and saved after each (``clock``:
+    [start of this process's part, wall seconds spent before it], updated on resume)."""
     parameters = {**get_protocol(protocol), **(overrides or {})}
     systems = list(CRYSTAL_SYSTEMS)
     count = parameters["initial_per_system"] * len(systems)
-    if prior is None:
-        first = random_structures_by_spacegroup(composition, systems, count, volume, seed)
+    done, labelled, spent = checkpoint.load(oracle) if checkpoint else (-1, {}, 0.0)
+    clock = clock if clock is not None else [time.perf_counter(), 0.0]
+    clock[1] = spent
+
+    def save(iterations_done: int) -> None:
+        if checkpoint:
+            checkpoint.save(oracle, iterations_done, labelled, clock[1] + time.perf_counter() - clock[0])
+
+    if done >= 0:
+        log(f"resumed after iteration {done} from {checkpoint.directory}: {len(oracle.energies)} relaxations")
     else:
-        first = screened(composition, volume, seed, parameters["screening_per_system"] * len(systems), prior,
-                         log)[:count]
-    for atoms in first:
-        oracle.relax(atoms)
-    labelled: dict[int, list[Atoms]] = {}
+        if prior is None:
+            first = random_structures_by_spacegroup(composition, systems, count, volume, seed)
+        else:
+            first = screened(composition, volume, seed, parameters["screening_per_system"] * len(systems), prior,
+                             log)[:count]
+        for atoms in first:
+            oracle.relax(atoms)
+        save(0)
+        done = 0
     descriptor = DescriptorSettings(species=sorted(set(composition.symbols)), **parameters["descriptor"])
     training = TrainingSettings(**{**parameters["training"], "seed": seed})
     ga = GASettings(**parameters["ga"])
@@ -209,12 +286,14 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
     kappa = float(parameters["acquisition_kappa"])
     weights = {s: len(compatible_spacegroups(s, tuple(composition.numbers))) for s in systems}
     allocation_rng = np.random.default_rng(seed + 12345)
-    for iteration in range(parameters["max_iterations"] * 10):
+    for iteration in range(done, parameters["max_iterations"] * 10):
         frames, groups = [], []
         lowest = min(oracle.energies)
         for index, trajectory in enumerate(oracle.frames):
             if prior is not None and trajectory:
-                trajectory = labelled.setdefault(index, _labelled(trajectory, prior))
+                if index not in labelled:
+                    labelled[index] = _labelled(trajectory, prior)
+                trajectory = labelled[index]
             for frame in trajectory:
                 if frame.get_potential_energy() / len(frame) <= lowest + parameters["dataset"]["energy_window"]:
                     frames.append(frame)
@@ -269,6 +348,7 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
             f"{', '.join(proposal_systems[k] for k in keep[:n_oracle])}")
         for k in keep[:n_oracle]:
             oracle.relax(proposals[k])
+        save(iteration + 1)
 
 
 def _spacegroup_number(atoms: Atoms) -> int:
@@ -278,12 +358,16 @@ def _spacegroup_number(atoms: Atoms) -> int:
 
 
 def run(name: str, method: str, seed: int, budget: int, tolerance: float, protocol: str, calculator,
-        target: float, overrides: dict | None = None, prior=None, prior_name: str | None = None) -> dict:
+        target: float, overrides: dict | None = None, prior=None, prior_name: str | None = None,
+        checkpoints: Path | None = None) -> dict:
+    """One search; the CrySPAI methods resume from and save to ``checkpoints`` when given."""
     composition = parse_composition(name)
     known = candidates(name)
     volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
     oracle = Oracle(calculator, target, tolerance, budget, volume / composition.n_atoms)
     start = time.perf_counter()
+    clock = [start, 0.0]  # this process's start, wall seconds of earlier sessions (a resumed checkpoint)
+    checkpoint = Checkpoint(checkpoints / f"{name}_{method}_{seed}") if checkpoints and "cryspai" in method else None
     try:
         log = lambda m: print(f"#   {m}", flush=True)  # noqa: E731
         if method == "random":
@@ -294,14 +378,17 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
             screening_search(composition, volume, oracle, seed, protocol, prior, log)
         else:
             cryspai_search(composition, volume, oracle, seed, protocol, log=log, overrides=overrides,
+                           checkpoint=checkpoint, clock=clock,
                            **({"prior": prior, "prior_name": prior_name} if method == "cryspai+prior" else {}))
     except (Found, StopIteration):
         pass
+    if checkpoint:
+        checkpoint.remove()
     finite = [e for e in oracle.energies if np.isfinite(e)]
     return {"composition": name, "method": method, "seed": seed, "found": oracle.first_find is not None,
             "relaxations_to_find": oracle.first_find, "relaxations": len(oracle.energies),
             "best_above_target_mev": round((min(finite) - target) * 1000, 1) if finite else None,
-            "wall_s": round(time.perf_counter() - start, 1)}
+            "wall_s": round(clock[1] + time.perf_counter() - start, 1)}
 
 
 if __name__ == "__main__":
@@ -317,6 +404,8 @@ if __name__ == "__main__":
     parser.add_argument("--oracle", default="chgnet")
     parser.add_argument("--prior", default=None, help="a universal potential other than the oracle")
     parser.add_argument("--output", default=None, help="append rows to this JSON-lines file; rows in it are skipped")
+    parser.add_argument("--checkpoints", default="results/checkpoints",
+                        help="where a CrySPAI run saves its iterations and resumes from ('' for none)")
     args = parser.parse_args()
     if {"screening", "cryspai+prior"} & set(args.methods) and args.prior in (None, args.oracle):
         parser.error("screening and cryspai+prior need --prior, a potential other than the oracle")
@@ -339,7 +428,8 @@ if __name__ == "__main__":
                 if (name, method, seed) in done:
                     continue
                 row = run(name, method, seed, args.budget, args.tolerance, args.protocol, oracle_calculator, target,
-                          json.loads(args.override), prior_calculator, args.prior)
+                          json.loads(args.override), prior_calculator, args.prior,
+                          Path(args.checkpoints) if args.checkpoints else None)
                 row.update(oracle=args.oracle, prior=args.prior if method in ("screening", "cryspai+prior") else None)
                 print(json.dumps(row), flush=True)
                 if args.output:
