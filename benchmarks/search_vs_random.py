@@ -106,16 +106,23 @@ class Checkpoint:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
+        self.started = time.perf_counter()
+        self.spent = 0.0  # wall seconds of the run in earlier processes
 
-    def load(self, oracle: Oracle) -> tuple[int, dict[int, list[Atoms]], float]:
+    def wall_s(self) -> float:
+        """Wall seconds of the whole run, earlier processes included."""
+        return self.spent + time.perf_counter() - self.started
+
+    def load(self, oracle: Oracle) -> tuple[int, dict[int, list[Atoms]]]:
         """Fill ``oracle`` with the saved relaxations; (iterations done, -1 for none and no first batch; frames
-        with the prior's labels by relaxation; wall seconds spent before)."""
+        with the prior's labels by relaxation)."""
         from ase.io import read
 
         state_file = self.directory / "state.json"
         if not state_file.exists():
-            return -1, {}, 0.0
+            return -1, {}
         state = json.loads(state_file.read_text())
+        self.spent = float(state["wall_s"])
         frames = read(self.directory / "frames.extxyz.gz", index=":") if state["n_frames"] else []
         relaxed = read(self.directory / "relaxed.extxyz.gz", index=":") if state["n_relaxed"] else []
         oracle.energies = [float(e) for e in state["energies"]]
@@ -125,9 +132,9 @@ class Checkpoint:
             atoms.info.pop("relaxation")
         labelled = {k: trajectory for k, trajectory in enumerate(oracle.frames)
                     if trajectory and "prior_energies" in trajectory[0].info}
-        return int(state["iterations_done"]), labelled, float(state["wall_s"])
+        return int(state["iterations_done"]), labelled
 
-    def save(self, oracle: Oracle, iterations_done: int, labelled: dict[int, list[Atoms]], wall_s: float) -> None:
+    def save(self, oracle: Oracle, iterations_done: int, labelled: dict[int, list[Atoms]]) -> None:
         from ase.io import write
 
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -149,7 +156,7 @@ class Checkpoint:
                 write(partial, images, format="extxyz")
                 partial.replace(self.directory / f"{name}.extxyz.gz")
         state = {"iterations_done": iterations_done, "energies": oracle.energies, "n_frames": len(frames),
-                 "n_relaxed": len(relaxed), "wall_s": round(wall_s, 1)}
+                 "n_relaxed": len(relaxed), "wall_s": round(self.wall_s(), 1)}
         (self.directory / "state.json").write_text(json.dumps(state))
 
     def remove(self) -> None:
@@ -253,19 +260,16 @@ def _labelled(trajectory: list[Atoms], prior) -> list[Atoms]:
 
 def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protocol: str, log,
                    overrides: dict | None = None, prior=None, prior_name: str | None = None,
-                   checkpoint: Checkpoint | None = None, clock: list[float] | None = None) -> None:
-    """The loop; with ``checkpoint``, resumed from its last completed iteration and saved after each (``clock``:
-    [start of this process's part, wall seconds spent before it], updated on resume)."""
+                   checkpoint: Checkpoint | None = None) -> None:
+    """The loop; with ``checkpoint``, resumed from its last completed iteration and saved after each."""
     parameters = {**get_protocol(protocol), **(overrides or {})}
     systems = list(CRYSTAL_SYSTEMS)
     count = parameters["initial_per_system"] * len(systems)
-    done, labelled, spent = checkpoint.load(oracle) if checkpoint else (-1, {}, 0.0)
-    clock = clock if clock is not None else [time.perf_counter(), 0.0]
-    clock[1] = spent
+    done, labelled = checkpoint.load(oracle) if checkpoint else (-1, {})
 
     def save(iterations_done: int) -> None:
         if checkpoint:
-            checkpoint.save(oracle, iterations_done, labelled, clock[1] + time.perf_counter() - clock[0])
+            checkpoint.save(oracle, iterations_done, labelled)
 
     if done >= 0:
         log(f"resumed after iteration {done} from {checkpoint.directory}: {len(oracle.energies)} relaxations")
@@ -366,7 +370,6 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
     volume = float(np.mean([a.get_volume() / len(a) for a in known.values()])) * composition.n_atoms
     oracle = Oracle(calculator, target, tolerance, budget, volume / composition.n_atoms)
     start = time.perf_counter()
-    clock = [start, 0.0]  # this process's start, wall seconds of earlier sessions (a resumed checkpoint)
     checkpoint = Checkpoint(checkpoints / f"{name}_{method}_{seed}") if checkpoints and "cryspai" in method else None
     try:
         log = lambda m: print(f"#   {m}", flush=True)  # noqa: E731
@@ -378,7 +381,7 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
             screening_search(composition, volume, oracle, seed, protocol, prior, log)
         else:
             cryspai_search(composition, volume, oracle, seed, protocol, log=log, overrides=overrides,
-                           checkpoint=checkpoint, clock=clock,
+                           checkpoint=checkpoint,
                            **({"prior": prior, "prior_name": prior_name} if method == "cryspai+prior" else {}))
     except (Found, StopIteration):
         pass
@@ -388,7 +391,7 @@ def run(name: str, method: str, seed: int, budget: int, tolerance: float, protoc
     return {"composition": name, "method": method, "seed": seed, "found": oracle.first_find is not None,
             "relaxations_to_find": oracle.first_find, "relaxations": len(oracle.energies),
             "best_above_target_mev": round((min(finite) - target) * 1000, 1) if finite else None,
-            "wall_s": round(clock[1] + time.perf_counter() - start, 1)}
+            "wall_s": round(checkpoint.wall_s() if checkpoint else time.perf_counter() - start, 1)}
 
 
 if __name__ == "__main__":
