@@ -54,8 +54,8 @@ from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.search.ga import GASettings, evolve
 from aiida_cryspai.search.generation import (
-    compatible_spacegroups,
     random_structures_by_spacegroup,
+    symmetric_choices,
     symmetric_draws,
 )
 
@@ -288,7 +288,7 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
     ga = GASettings(**parameters["ga"])
     local = parameters["local"]
     kappa = float(parameters["acquisition_kappa"])
-    weights = {s: len(compatible_spacegroups(s, tuple(composition.numbers))) for s in systems}
+    weights = {s: len(symmetric_choices(s, tuple(composition.numbers))) for s in systems}
     allocation_rng = np.random.default_rng(seed + 12345)
     for iteration in range(done, parameters["max_iterations"] * 10):
         frames, groups = [], []

@@ -60,3 +60,19 @@ def refined(atoms: Atoms, symprec: float = DEFAULT_SYMPREC) -> Atoms:
     out = Atoms(numbers=numbers, cell=lattice, scaled_positions=positions, pbc=True)
     out.info.update(atoms.info)
     return out
+
+
+def primitive(atoms: Atoms, symprec: float = 1e-3) -> Atoms | None:
+    """The primitive cell of ``atoms`` (spglib ``standardize_cell(to_primitive=True)``), Niggli-reduced, with
+    ``atoms``' info; None when spglib finds no symmetry."""
+    from ase.build import niggli_reduce
+
+    result = spglib.standardize_cell(_cell(atoms), to_primitive=True, no_idealize=False, symprec=symprec)
+    if result is None:
+        return None
+    lattice, positions, numbers = result
+    out = Atoms(numbers=numbers, cell=lattice, scaled_positions=positions, pbc=True)
+    niggli_reduce(out)
+    out.wrap()
+    out.info.update(atoms.info)
+    return out

@@ -23,9 +23,9 @@ def generate_random_structures(composition: Str, volume: Float, crystal_systems:
     for rank, atoms in enumerate(structures):
         system = atoms.info["crystal_system"]
         key = f"{prefix.value}_{rank:03d}_{system}"
-        number = int(atoms.info["spacegroup_generated"])
-        origins[key] = {"crystal_system": system, "spacegroup_generated": number,
-                        "origin": f"random (space group {number})"}
+        number, cell = int(atoms.info["spacegroup_generated"]), atoms.info["cell_generated"]
+        origins[key] = {"crystal_system": system, "spacegroup_generated": number, "cell_generated": cell,
+                        "origin": f"random (space group {number}, {cell} cell)"}
         atoms.info = {}
         outputs[key] = StructureData(ase=atoms)
     outputs["origins"] = Dict(origins)

@@ -7,7 +7,7 @@ from aiida.orm import Dict, StructureData
 from ..analysis.compare import unique_indices
 from ..analysis.symmetry import refined, spacegroup
 from ..ml.acquisition import allocate_by_weight
-from ..search.generation import compatible_spacegroups
+from ..search.generation import symmetric_choices
 from ..search.objective import Objective
 
 
@@ -43,7 +43,7 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]
     if settings.get("allocation", "rank") == "spacegroups" and keep:
         numbers = np.unique(candidates[keep[0]][4].numbers, return_counts=True)[1]
-        weights = {system: len(compatible_spacegroups(system, tuple(sorted(numbers)))) for system in
+        weights = {system: len(symmetric_choices(system, tuple(sorted(numbers)))) for system in
                    {candidates[k][2] for k in keep}}
         chosen = allocate_by_weight([candidates[k][2] for k in keep], settings["n_verify"], weights,
                                     np.random.default_rng(settings.get("seed", 0)))

@@ -14,18 +14,67 @@ from .composition import Composition
 from .crystal_systems import spacegroups_of
 from .geometry import cell_is_sane
 
+# lattice points of a space group's conventional cell, by the first letter of its symbol (pyxtal draws the
+# rhombohedral groups in their hexagonal setting, 3 lattice points)
+LATTICE_POINTS = {"P": 1, "A": 2, "B": 2, "C": 2, "I": 2, "R": 3, "F": 4}
+
+SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn conventional cell kept as atoms)
+
 
 @lru_cache(maxsize=256)
-def compatible_spacegroups(system: str, numbers: tuple[int, ...]) -> tuple[int, ...]:
-    """Space groups of ``system`` whose Wyckoff positions can hold ``numbers`` atoms of each species."""
+def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricChoice, ...]:
+    """The ways to draw ``numbers`` atoms of each species in a space group of ``system``.
+
+    ``(group, 1)``: the group's conventional cell holds the atoms. ``(group, k)``, for a centred group with k
+    lattice points: the conventional cell holds k x the atoms and is reduced to its primitive cell. Without the
+    second kind the primitive cell of a centred structure (rocksalt NaCl, diamond Si2, spinel MgAl2O4) could
+    never be drawn.
+    """
     from pyxtal.symmetry import Group
 
     found = []
     for number in spacegroups_of(system):
-        compatible, _ = Group(number).check_compatible(list(numbers))
-        if compatible:
-            found.append(number)
+        group = Group(number)
+        if group.check_compatible(list(numbers))[0]:
+            found.append((number, 1))
+        points = LATTICE_POINTS[group.symbol[0]]
+        if points > 1 and group.check_compatible([points * n for n in numbers])[0]:
+            found.append((number, points))
     return tuple(found)
+
+
+def compatible_spacegroups(system: str, numbers: tuple[int, ...]) -> tuple[int, ...]:
+    """Space groups of ``system`` in which ``numbers`` atoms of each species can be drawn (conventional or
+    primitive cell)."""
+    return tuple(sorted({number for number, _ in symmetric_choices(system, numbers)}))
+
+
+def _drawn(composition: Composition, choice: SymmetricChoice, seed: int) -> Atoms | None:
+    """pyxtal's structure for ``choice`` with the atoms of ``composition`` (a primitive cell when the choice
+    reduces a centred cell), or None when pyxtal or the reduction fails."""
+    from pyxtal import pyxtal
+
+    from ..analysis.symmetry import primitive
+
+    number, points = choice
+    crystal = pyxtal()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            crystal.from_random(3, number, composition.symbols, [points * n for n in composition.numbers],
+                                random_state=seed)
+    except Exception:  # pyxtal signals an impossible draw with several exception types
+        return None
+    if not crystal.valid:
+        return None
+    atoms = crystal.to_ase()
+    if points == 1:
+        return atoms
+    reduced = primitive(atoms)
+    if reduced is None or len(reduced) != composition.n_atoms:  # a draw with extra translations: not this choice
+        return None
+    order = np.argsort([composition.symbols.index(s) for s in reduced.get_chemical_symbols()], kind="stable")
+    return reduced[order]
 
 
 def random_symmetric_structure(
@@ -34,41 +83,28 @@ def random_symmetric_structure(
     volume: float,
     rng: np.random.Generator,
     max_tries: int = 30,
-    spacegroup: int | None = None,
+    choice: SymmetricChoice | None = None,
     length_scale: float = 1.0,
 ) -> Atoms | None:
-    """One random structure with a random compatible space group of ``system`` at ``volume`` (Å^3).
+    """One random structure of ``system`` at ``volume`` (Å^3), drawn for ``choice`` or a random one of
+    :func:`symmetric_choices`.
 
     Returns ``None`` when no structure with sane interatomic distances (at 0 GPa: ``length_scale``, see
     :func:`~.geometry.cell_is_sane`) was found in ``max_tries``.
     """
-    from pyxtal import pyxtal
-
-    choices = compatible_spacegroups(system, tuple(composition.numbers))
+    choices = symmetric_choices(system, tuple(composition.numbers))
     if not choices:
         return None
     for _ in range(max_tries):
-        number = spacegroup or int(rng.choice(choices))
-        crystal = pyxtal()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                crystal.from_random(
-                    3,
-                    number,
-                    composition.symbols,
-                    composition.numbers,
-                    random_state=int(rng.integers(2**31 - 1)),
-                )
-        except Exception:  # pyxtal signals an impossible draw with several exception types
+        number, points = choice or choices[int(rng.integers(len(choices)))]
+        atoms = _drawn(composition, (number, points), int(rng.integers(2**31 - 1)))
+        if atoms is None:
             continue
-        if not crystal.valid:
-            continue
-        atoms = crystal.to_ase()
         atoms = scale_to_volume(atoms, volume)
         if cell_is_sane(atoms, length_scale):
             atoms.info["spacegroup_generated"] = number
             atoms.info["crystal_system"] = system
+            atoms.info["cell_generated"] = "primitive" if points > 1 else "conventional"
             return atoms
     return None
 
@@ -105,17 +141,17 @@ def random_structures(
 
 def symmetric_draws(composition: Composition, systems: list[str], volume: float, seed: int,
                     max_failures: int = 200, length_scale: float = 1.0) -> Iterator[Atoms]:
-    """Endless random symmetric structures, each in a space group drawn uniformly from the compatible groups of
-    all ``systems`` (the random symmetric search), reproducible by ``seed``.
+    """Endless random symmetric structures, each drawn uniformly from the :func:`symmetric_choices` of all
+    ``systems`` (the random symmetric search), reproducible by ``seed``.
 
     Stops only when ``max_failures`` draws in a row give no structure with sane distances."""
     rng = np.random.default_rng(seed)
-    groups = [(number, system) for system in systems
-              for number in compatible_spacegroups(system, tuple(composition.numbers))]
+    choices = [(choice, system) for system in systems
+               for choice in symmetric_choices(system, tuple(composition.numbers))]
     failures = 0
-    while groups and failures < max_failures:
-        number, system = groups[int(rng.integers(len(groups)))]
-        atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, spacegroup=number,
+    while choices and failures < max_failures:
+        choice, system = choices[int(rng.integers(len(choices)))]
+        atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, choice=choice,
                                            length_scale=length_scale)
         if atoms is None:
             failures += 1

@@ -53,3 +53,51 @@ def test_first_batch_is_the_start_of_the_random_symmetric_search():
     # space groups are drawn over all systems: many draws reach several crystal systems
     many = random_structures_by_spacegroup(composition, systems, 30, 160.0, seed=4)
     assert len({a.info["crystal_system"] for a in many}) >= 4
+
+
+@pytest.mark.parametrize(("formula", "group", "volume"), [("Si2", 227, 40.0), ("Na1Cl1", 225, 46.0),
+                                                          ("Mg2Al4O8", 227, 133.0)])
+def test_centred_groups_are_drawn_as_primitive_cells(formula, group, volume):
+    """Diamond, rocksalt and spinel have centred (F) groups: their N-atom cells are primitive cells, drawn as the
+    4N-atom conventional cell and reduced, since the group's conventional cell cannot hold N atoms."""
+    from aiida_cryspai.search.generation import random_symmetric_structure, symmetric_choices
+
+    composition = parse_composition(formula)
+    choices = symmetric_choices("cubic", tuple(composition.numbers))
+    assert (group, 4) in choices and (group, 1) not in choices
+    rng = np.random.default_rng(0)
+    atoms = random_symmetric_structure(composition, "cubic", volume, rng, choice=(group, 4))
+    assert atoms is not None and atoms.info["cell_generated"] == "primitive"
+    assert sorted(atoms.get_chemical_symbols()) == sorted(composition.expanded())
+    assert atoms.get_volume() == pytest.approx(volume)
+    assert cell_is_sane(atoms)
+    assert spacegroup(atoms, symprec=1e-3).number == group
+    # about a third of the choices are such primitive cells; each centred group keeps its conventional draw too
+    many = symmetric_choices("orthorhombic", (8,))
+    assert 0.2 < sum(points > 1 for _, points in many) / len(many) < 0.5
+
+
+def test_random_symmetric_search_reaches_rocksalt_at_two_atoms():
+    """Na1Cl1 relaxed by CHGNet: rocksalt, the oracle's lowest of rocksalt and CsCl, is reached within the first five
+    draws of the random symmetric search for seeds 0-2 (its only 2-atom cell is the primitive cell of Fm-3m)."""
+    from itertools import islice
+
+    from ase.build import bulk
+
+    from aiida_cryspai.ml.calculators import get_calculator
+    from aiida_cryspai.ml.relax import relax
+    from aiida_cryspai.search.generation import symmetric_draws
+
+    calculator = get_calculator("chgnet")
+    rocksalt, cscl = (relax(bulk("NaCl", kind, a=a), calculator, fmax=0.01, max_steps=300).energy / 2
+                      for kind, a in [("rocksalt", 5.6), ("cesiumchloride", 3.4)])
+    assert rocksalt < cscl - 0.05
+    composition = parse_composition("Na1Cl1")
+    for seed in range(3):
+        energies = []
+        for atoms in islice(symmetric_draws(composition, list(CRYSTAL_SYSTEMS), 46.0, seed), 5):
+            result = relax(atoms, calculator, fmax=0.01, max_steps=300)
+            energies.append(result.energy / 2 if result.ok else np.inf)
+            if energies[-1] < rocksalt + 1e-3:
+                break
+        assert min(energies) == pytest.approx(rocksalt, abs=1e-3), (seed, energies)
