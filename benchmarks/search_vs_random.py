@@ -5,14 +5,14 @@ an oracle-relaxed structure lies within ``--tolerance`` eV/atom (default 5 meV/a
 CHGNet energy of the known structures of the composition (``known_structures.py``), each relaxed by the same
 oracle. Both searches use cells at the composition's known volume.
 
-- random: a random space group per trial (uniform over the compatible ones of all 230), filled by pyxtal.
+- random: a random space group and cell per trial (uniform over `symmetric_choices` of all 230), filled by pyxtal.
 - cryspai: the workchain's loop with the science layer's functions and the protocol's parameters: the first
   oracle batch (``initial_per_system`` x 7 draws of the random search with the same seed, so both searches
   start identically), dataset, ensemble training, the GA of each crystal system on the network, then the
   ``oracle_per_iteration`` best new candidates of all systems (by E - kappa sigma, matches of oracle results
   left out) relaxed by the oracle, retrained, and so on until the budget is spent. With the override
   ``{"oracle_allocation": "spacegroups"}`` each oracle slot first draws a crystal system with the random
-  search's odds (its number of compatible space groups) and takes that system's best candidate.
+  search's odds (its number of symmetric choices) and takes that system's best candidate.
 
 - random+templates: the work chain's first batch without a prior, then random: the prototype library's structures
   (scanned on the oracle, single points not counted) lowest at their own minimum take half of the first batch.

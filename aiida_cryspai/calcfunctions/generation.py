@@ -10,8 +10,8 @@ from ..search.generation import random_structures_by_spacegroup
 @calcfunction
 def generate_random_structures(composition: Str, volume: Float, crystal_systems: List, per_system: Int,
                                seed: Int, prefix: Str, length_scale: Float | None = None) -> dict:
-    """``per_system`` x (number of crystal systems) random symmetric structures, each in a space group drawn
-    uniformly from the compatible groups of all ``crystal_systems``; keys ``<prefix>_<rank>_<system>`` in the
+    """``per_system`` x (number of crystal systems) random symmetric structures, each for a space group and cell
+    drawn uniformly from the symmetric choices of all ``crystal_systems``; keys ``<prefix>_<rank>_<system>`` in the
     order drawn (the oracle relaxes them in key order), so the batch is the start of a random symmetric search.
     ``length_scale`` (under pressure, (V_P / V_0)^(1/3)): distances are checked as they would be at 0 GPa."""
     systems = list(crystal_systems.get_list())

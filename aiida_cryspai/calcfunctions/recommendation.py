@@ -21,7 +21,7 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     EvolveCalculation's ``predicted_energies``), ``structure_<system>_<key>`` (its recommended structures) and
     optionally ``known_<n>``: structures the oracle has relaxed already, whose matches are not proposed again.
     With ``allocation`` ``"spacegroups"`` each place first draws a crystal system with the odds of the random
-    symmetric search (its number of compatible space groups; ``seed``) and takes that system's best candidate.
+    symmetric search (its number of ``symmetric_choices``; ``seed``) and takes that system's best candidate.
     """
     settings = parameters.get_dict()
     kappa = float(settings.get("kappa", 0.0))

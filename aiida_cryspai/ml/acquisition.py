@@ -37,8 +37,9 @@ def allocate_by_weight(systems: list[str], n: int, weights: dict[str, float], rn
     system drawn with probability proportional to its weight among the systems that still have candidates, and
     takes that system's best remaining candidate.
 
-    With weights = the number of compatible space groups per system, the oracle sees the crystal systems as
-    often as the random symmetric search does, while the network picks the structure within each system.
+    With weights = the number of symmetric choices (space group and cell) per system, the oracle sees the
+    crystal systems as often as the random symmetric search does, while the network picks the structure within
+    each system.
     """
     queues: dict[str, list[int]] = {}
     for index, system in enumerate(systems):
