@@ -14,10 +14,6 @@ from .composition import Composition
 from .crystal_systems import spacegroups_of
 from .geometry import cell_is_sane
 
-# lattice points of a space group's conventional cell, by the first letter of its symbol (pyxtal draws the
-# rhombohedral groups in their hexagonal setting, 3 lattice points)
-LATTICE_POINTS = {"P": 1, "A": 2, "B": 2, "C": 2, "I": 2, "R": 3, "F": 4}
-
 SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn conventional cell kept as atoms)
 
 
@@ -37,7 +33,7 @@ def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricC
         group = Group(number)
         if group.check_compatible(list(numbers))[0]:
             found.append((number, 1))
-        points = LATTICE_POINTS[group.symbol[0]]
+        points = group.cellsize()  # lattice points of the conventional cell (R groups: hexagonal setting, 3)
         if points > 1 and group.check_compatible([points * n for n in numbers])[0]:
             found.append((number, points))
     return tuple(found)
