@@ -39,12 +39,6 @@ def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricC
     return tuple(found)
 
 
-def compatible_spacegroups(system: str, numbers: tuple[int, ...]) -> tuple[int, ...]:
-    """Space groups of ``system`` in which ``numbers`` atoms of each species can be drawn (conventional or
-    primitive cell)."""
-    return tuple(sorted({number for number, _ in symmetric_choices(system, numbers)}))
-
-
 def _drawn(composition: Composition, choice: SymmetricChoice, seed: int) -> Atoms | None:
     """pyxtal's structure for ``choice`` with the atoms of ``composition`` (a primitive cell when the choice
     reduces a centred cell), or None when pyxtal or the reduction fails."""

@@ -72,9 +72,16 @@ def test_centred_groups_are_drawn_as_primitive_cells(formula, group, volume):
     assert atoms.get_volume() == pytest.approx(volume)
     assert cell_is_sane(atoms)
     assert spacegroup(atoms, symprec=1e-3).number == group
-    # about a third of the choices are such primitive cells; each centred group keeps its conventional draw too
+
+
+def test_centred_groups_keep_their_conventional_draws():
+    """About a third of the choices are primitive cells of centred groups; those groups are still drawn as
+    conventional cells wherever these can hold the atoms."""
+    from aiida_cryspai.search.generation import symmetric_choices
+
     many = symmetric_choices("orthorhombic", (8,))
     assert 0.2 < sum(points > 1 for _, points in many) / len(many) < 0.5
+    assert {number for number, points in many if points > 1} & {number for number, points in many if points == 1}
 
 
 def test_random_symmetric_search_reaches_rocksalt_at_two_atoms():
