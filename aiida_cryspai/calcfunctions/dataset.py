@@ -40,11 +40,16 @@ def update_dataset(previous: DatasetData, parameters: Dict, model: ModelData | N
     already predicts within ``useless_mev_per_atom`` left out (the paper's second filter).
 
     Returns ``dataset``, ``added`` (every new frame in the window: the out-of-sample test of ``model``) and
-    ``summary`` (counts)."""
+    ``summary`` (counts). Frames of the relaxations named in ``excluded_sources`` (refused as implausible) are
+    left out."""
     settings = parameters.get_dict()
+    excluded = set(settings.get("excluded_sources") or [])
     new = None
     for key in sorted(frames):
-        part = _thin_trajectories(frames[key].to_arrays(), settings["min_energy_change"])
+        part = frames[key].to_arrays()
+        if excluded:
+            part = subset(part, np.nonzero(~np.isin(part["sources"].astype(str), list(excluded)))[0])
+        part = _thin_trajectories(part, settings["min_energy_change"])
         new = part if new is None else concatenate(new, part)
     old = previous.to_arrays()
     if new is None:

@@ -6,6 +6,7 @@ from aiida.orm import Dict, StructureData
 from ..analysis.compare import representatives
 from ..analysis.symmetry import refined, spacegroup
 from ..search.objective import Objective
+from ..search.plausibility import ENERGY_MARGIN, implausible_energies
 
 
 @calcfunction
@@ -18,6 +19,10 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     refined result replaces its start (its energy is the converged one of that minimum). ``parameters['origins']``
     lists [key, where its start came from] in the order the oracle relaxed them; a candidate's ``origin`` is
     that of the first relaxation that reached its minimum (its duplicates included).
+
+    Results whose objective lies implausibly far below the others' (``parameters['energy_margin']`` eV/atom,
+    default 1, null: off; a universal potential's hole, ``search/plausibility.py``) are not ranked; the summary
+    lists them under ``refused`` with the reason.
 
     Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).
     """
@@ -35,6 +40,10 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
             atoms = node.get_ase()
             entries.append((objective.of_atoms(atoms, energy.value), energy.value / len(atoms), key, atoms, node.uuid))
     entries.sort(key=lambda e: e[0])
+    margin = settings.get("energy_margin", ENERGY_MARGIN)
+    implausible = implausible_energies([e[0] for e in entries], margin) if margin is not None else {}
+    refused = [{"oracle_key": entries[i][2], "reason": reason} for i, reason in sorted(implausible.items())]
+    entries = [entry for i, entry in enumerate(entries) if i not in implausible]
     found = representatives([e[3] for e in entries], [e[0] for e in entries])
     keep = [index for index, kept in enumerate(found) if index == kept]
     # a candidate's origin is that of the first oracle relaxation (in the run's order) that reached its minimum
@@ -76,6 +85,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     summary = dict(run_info.get_dict())
     summary["pressure_gpa"] = objective.pressure_gpa
     summary["candidates"] = candidates
+    summary["refused"] = refused
     summary.setdefault("volume", {})["final_best"] = round(candidates[0]["volume"], 3) if candidates else None
     outputs["summary"] = Dict(summary)
     return outputs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..ml.calculators import CALCULATORS, CalculatorSpec
+from ..ml.repulsion import DEFAULT_STRENGTH as REPULSION_STRENGTH
 from ..protocols.schema import OracleParameters
 from .base import BatchEngine
 
@@ -37,7 +38,10 @@ class AseEngine(BatchEngine):
             "fmax": defaults.fmax,
             "max_steps": defaults.max_steps,
             "relax_cell": defaults.relax_cell,
-            "guards": {"max_energy_per_atom": self.spec.max_energy_per_atom, "max_seconds": 900.0},
+            # the short-range repulsion (zero beyond the contact floor) keeps relaxations out of the holes of
+            # universal potentials (ml/repulsion.py); 0 switches it off
+            "guards": {"max_energy_per_atom": self.spec.max_energy_per_atom, "max_seconds": 900.0,
+                       "repulsion": REPULSION_STRENGTH},
         }
 
     def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from ..ml.calculators import get_calculator
     from ..ml.dataset import frames_to_arrays, save_arrays
-    from ..ml.relax import RelaxGuards, relax
+    from ..ml.relax import RelaxGuards, refuse_implausible, relax
 
     structures = read(args.structures, index=":", format="extxyz")
     calculator = get_calculator(parameters["calculator"], parameters.get("model"))
@@ -32,12 +32,24 @@ def main(argv: list[str] | None = None) -> None:
     if "volume_scan" in parameters:
         _volume_scan(structures, calculator, parameters["volume_scan"])
         return
-    results, relaxed, frames, groups, sources = {}, [], [], [], []
-    for index, atoms in enumerate(structures):
-        key = atoms.info["key"]
+    outcomes, walls = [], []
+    for atoms in structures:
         start = time.perf_counter()
         outcome = relax(atoms, calculator, guards=guards, **settings)
-        wall = time.perf_counter() - start
+        walls.append(time.perf_counter() - start)
+        outcomes.append(outcome)
+        energy = f"{outcome.energy / len(atoms):.4f} eV/atom" if outcome.energy is not None else "-"
+        log(f"{atoms.info['key']}: {outcome.status} {energy} after {outcome.n_steps} steps ({walls[-1]:.1f} s) "
+            f"{outcome.reason}")
+    # the whole batch is the reference of the energy test: one structure alone cannot be judged by it
+    were_ok = [outcome.ok for outcome in outcomes]
+    refuse_implausible(outcomes, guards.energy_margin)
+    for atoms, outcome, was_ok in zip(structures, outcomes, were_ok):
+        if was_ok and not outcome.ok:
+            log(f"{atoms.info['key']}: {outcome.status} {outcome.reason}")
+    results, relaxed, frames, groups, sources = {}, [], [], [], []
+    for index, (atoms, outcome, wall) in enumerate(zip(structures, outcomes, walls)):
+        key = atoms.info["key"]
         results[key] = {
             "status": outcome.status,
             "reason": outcome.reason,
@@ -55,8 +67,6 @@ def main(argv: list[str] | None = None) -> None:
             frames += outcome.frames
             groups += [index] * len(outcome.frames)
             sources += [key] * len(outcome.frames)
-        energy = f"{outcome.energy / len(atoms):.4f} eV/atom" if outcome.energy is not None else "-"
-        log(f"{key}: {outcome.status} {energy} after {outcome.n_steps} steps ({wall:.1f} s) {outcome.reason}")
     write("relaxed.xyz", relaxed, format="extxyz")
     write_json("results.json", results)
     save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))

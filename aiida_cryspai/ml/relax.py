@@ -9,7 +9,11 @@ step. :func:`relax` is the batch of one.
 
 A relaxation is stopped and flagged as soon as the cell collapses or explodes (volume per atom out of range),
 atoms come too close or crowd, the energy is unphysical, or time runs out; the geometry is checked before the
-calculator sees it. The frames visited are kept for the dataset.
+calculator sees it. A relaxed structure whose shortest contact is below the physical floor
+(``search/plausibility.py``) is refused. With ``guards.repulsion`` a short-range pair repulsion that is zero beyond
+that floor is added to the calculator's forces (``ml/repulsion.py``), so that a universal potential's relaxation
+does not fall into its holes. The frames visited are kept for the dataset, those inside the repulsion's range
+left out: a kept frame carries the calculator's own energy, forces and stress.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from ase.units import GPa
 
 from ..protocols.schema import OracleParameters
-from ..search.geometry import MAX_CLOSE_NEIGHBOURS, MIN_DISTANCE_FACTOR, crowding
+from ..search.geometry import MAX_CLOSE_NEIGHBOURS, crowding
+from ..search.plausibility import CONTACT_FACTOR, ENERGY_MARGIN, contact_problem, implausible_energies
 from .calculators import batch_evaluator
+from .repulsion import ShortRangeRepulsion, with_repulsion
 
 STATUS_OK = "ok"
 _DEFAULT = OracleParameters()  # the defaults live in the parameter schema
@@ -44,6 +50,15 @@ class RelaxGuards:
     max_energy_per_atom: float | None = None
     max_seconds: float | None = 600.0  # of the whole call (a batch shares the clock)
     length_scale: float = 1.0  # bond lengths of the distance checks relative to 0 GPa: (V_P / V_0)^(1/3)
+    energy_margin: float | None = ENERGY_MARGIN  # eV/atom below the batch's median: refused (plausibility.py)
+    contact_factor: float | None = CONTACT_FACTOR  # relaxed structures: shortest contact / sum of covalent radii
+    repulsion: float | None = None  # strength (eV) of the short-range repulsion while relaxing; None or 0: off
+
+    def repulsion_term(self) -> ShortRangeRepulsion | None:
+        """The pair repulsion these guards add while relaxing (zero beyond the contact floor), or None."""
+        if not self.repulsion:
+            return None
+        return ShortRangeRepulsion(self.repulsion, self.contact_factor or CONTACT_FACTOR, self.length_scale)
 
 
 @dataclass
@@ -115,15 +130,15 @@ class _Relaxation:
     def stop(self, status: str, reason: str) -> None:
         self.status, self.reason, self.moving = status, reason, False
 
-    def take(self, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> None:
-        """Attach the calculator's results for the current geometry (and keep the frame); they are the only
-        results the filter ever sees for this geometry."""
+    def take(self, energy: float, forces: np.ndarray, stress: np.ndarray | None, repulsion: float = 0.0) -> None:
+        """Attach the calculator's results for the current geometry (and keep the frame unless the ``repulsion``
+        energy in them is not zero); they are the only results the filter ever sees for this geometry."""
         results = {"energy": energy, "free_energy": energy, "forces": forces}
         if stress is not None:
             results["stress"] = full_3x3_to_voigt_6_stress(stress)
         self.atoms.calc = SinglePointCalculator(self.atoms, **results)
         self.energy = energy
-        if self.record_frames:
+        if self.record_frames and not repulsion:
             frame = self.atoms.copy()
             frame.calc = SinglePointCalculator(frame, **results)
             self.frames.append(frame)
@@ -140,14 +155,14 @@ class _Relaxation:
 
     def result(self, guards: RelaxGuards) -> RelaxResult:
         energy = self.energy if self.status == STATUS_OK else None
-        if energy is not None and guards.min_distance_factor is not None:
+        if energy is not None and guards.contact_factor is not None:
             # a relaxation may pass through close contacts, but no real solid ends in one: a final structure with
-            # atoms closer than the generated cells' floor is the potential's artefact (CHGNet: SiO2 at 15 GPa
-            # collapsed to 3.6 Å^3/atom at -20.9 eV/atom, stishovite being -7.4)
-            shortest = crowding(self.atoms, guards.length_scale).shortest_ratio
-            if shortest < MIN_DISTANCE_FACTOR:
+            # atoms closer than the physical floor is the potential's artefact (CHGNet: SiO2 at 15 GPa collapsed to
+            # 3.6 Å^3/atom at -20.9 eV/atom, stishovite being -7.4; SevenNet-0: Al4O6 at -1e8 eV/atom)
+            problem = contact_problem(self.atoms, guards.contact_factor, guards.length_scale)
+            if problem is not None:
                 self.status = "too_close"
-                self.reason = f"relaxed into a pair at {shortest:.2f} x the sum of covalent radii"
+                self.reason = f"relaxed into a {problem}"
                 energy = None
         if energy is not None:
             limit = guards.max_energy_per_atom
@@ -173,11 +188,11 @@ def _evaluate(evaluate, relaxations: list[_Relaxation]) -> None:
         for relaxation in relaxations:
             _evaluate(evaluate, [relaxation])
         return
-    for relaxation, (energy, forces, stress) in zip(relaxations, results):
+    for relaxation, (energy, forces, stress, *repulsion) in zip(relaxations, results):
         if not np.isfinite(energy) or not np.all(np.isfinite(forces)):
             relaxation.stop("failed", "non-finite energy or forces")
         else:
-            relaxation.take(energy, forces, stress)
+            relaxation.take(energy, forces, stress, *repulsion)
 
 
 def relax_batch(
@@ -195,6 +210,9 @@ def relax_batch(
     flags it instead."""
     guards = guards or RelaxGuards()
     evaluate = batch_evaluator(calculator)
+    repulsion = guards.repulsion_term()
+    if repulsion is not None:
+        evaluate = with_repulsion(evaluate, repulsion)
     start = time.perf_counter()
     relaxations = [_Relaxation(atoms, fmax, relax_cell, pressure_gpa * GPa, record_frames) for atoms in structures]
     while True:
@@ -217,7 +235,21 @@ def relax_batch(
                     relaxation.advance(max_steps)
                 except Exception as error:  # noqa: BLE001 - e.g. a calculator without stress for the cell
                     relaxation.stop("failed", f"{type(error).__name__}: {error}")
-    return [relaxation.result(guards) for relaxation in relaxations]
+    return refuse_implausible([relaxation.result(guards) for relaxation in relaxations], guards.energy_margin)
+
+
+def refuse_implausible(results: list[RelaxResult], margin: float | None = ENERGY_MARGIN,
+                       reference: list[float] = ()) -> list[RelaxResult]:
+    """Mark the ok results whose energy per atom lies implausibly far below the others' (and ``reference``'s,
+    energies per atom of the same composition on the same calculator) as ``unphysical``, without energy or frames:
+    a universal potential's hole (``search/plausibility.py``). ``margin`` None: no test. Returns ``results``."""
+    if margin is None:
+        return results
+    energies = [r.energy / len(r.atoms) if r.ok else None for r in results]
+    for index, reason in implausible_energies(energies, margin, reference).items():
+        result = results[index]
+        result.status, result.reason, result.energy, result.frames = "unphysical", reason, None, []
+    return results
 
 
 def relax(atoms: Atoms, calculator, **settings) -> RelaxResult:

@@ -153,6 +153,19 @@ class TemplatesParameters(_Section):
                                      "every place.")
 
 
+class GuardParameters(_Section):
+    contact_factor: float = Field(0.65, gt=0, le=1.5, description="A relaxed structure with a pair closer than this "
+                                                                  "x the sum of covalent radii is refused (0.65: "
+                                                                  "below every real crystal of the AFLOW library).")
+    energy_margin: float | None = Field(2.0, gt=0, description="A relaxed structure more than this (eV/atom; or 6 "
+                                                               "robust deviations) below the median of the others "
+                                                               "of its batch or ranking is refused as a hole of the "
+                                                               "potential; null: off.")
+    repulsion: float = Field(100.0, ge=0, description="Strength (eV per pair) of a short-range repulsion added "
+                                                      "while potentials relax, zero beyond the contact floor (sane "
+                                                      "structures are untouched); 0: off.")
+
+
 class SearchParameters(_Section):
     """Every parameter of ``CrySPAIWorkChain`` (input ``parameters``)."""
 
@@ -207,6 +220,9 @@ class SearchParameters(_Section):
                                                                                 "network inside the GA.")
     templates: TemplatesParameters = Field(default_factory=TemplatesParameters, description="Known structures "
                                                                                            "as starting points.")
+    guards: GuardParameters = Field(default_factory=GuardParameters, description="What a relaxed structure must "
+                                                                             "pass to be ranked, chosen or "
+                                                                             "trained on.")
     refine: RefineParameters = Field(default_factory=RefineParameters, description="The tight oracle relaxation "
                                                                                    "of the best candidates before "
                                                                                    "ranking (full cell).")

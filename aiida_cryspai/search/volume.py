@@ -15,6 +15,7 @@ from ase import Atoms
 
 from .composition import Composition
 from .geometry import cell_problem, min_volume_per_atom, tabulated_radius
+from .plausibility import contact_problem, implausible_energies
 
 DEFAULT_ADJUSTMENT = 1.2
 BOHR_ANGSTROM = 0.529177210903
@@ -69,10 +70,21 @@ SCAN_FACTORS: tuple[float, ...] = tuple(float(f) for f in np.exp(np.linspace(np.
 # a random structure's minimum is trusted within these factors of Eq. 2's volume: loose random cells of CHGNet show
 # spurious minima at 8-27 x (isolated atoms: Al, K, Si), real solids lie at 0.6-3 x (Si, with covalent radii, 3 x)
 RANDOM_SCAN_LIMITS = (0.5, 4.0)
+# a scan of random structures whose volume is below this x Eq. 2's is not trusted: universal potentials have holes in
+# compressed cells (SevenNet-0 chose 46.5 Å^3 for Al4O6 where corundum has 85) and Eq. 2 itself errs low (oxides,
+# covalent solids), never high by this much; the larger of the two is the safer start (relaxations shrink a loose
+# cell, a collapsed one falls into the holes)
+SCAN_TRUST_FLOOR = 0.8
+
+
+def scan_problem(atoms: Atoms) -> str | None:
+    """Why a scaled cell is not scanned: the sanity check of generated cells, or a contact below the floor of
+    relaxed structures (``plausibility.py``: a potential's energy there is not physical)."""
+    return cell_problem(atoms) or contact_problem(atoms)
 
 
 def scan_energies(structures: list[Atoms], evaluate, factors: tuple[float, ...] = SCAN_FACTORS,
-                  problem=cell_problem) -> list[list[float | None]]:
+                  problem=scan_problem) -> list[list[float | None]]:
     """Energies per atom of each structure scaled isotropically by each volume factor, from one call of the batch
     evaluator ``evaluate``; None where ``problem(atoms)`` names one (by default the sanity check of every generated
     cell: below the volume floor, atoms too close or too crowded — such cells cost a universal potential gigabytes:
@@ -116,6 +128,8 @@ def volume_from_scan(minima: list[tuple[float, float] | None], reference_volume:
     ``limits`` x ``reference_volume`` counting; None when there is none."""
     kept = [m for m in minima if m is not None
             and (limits is None or limits[0] <= m[0] / reference_volume <= limits[1])]
+    implausible = implausible_energies([m[1] for m in kept])  # a minimum inside a hole of the potential
+    kept = [m for k, m in enumerate(kept) if k not in implausible]
     if not kept:
         return None
     return min(kept, key=lambda m: m[1])[0]
@@ -144,10 +158,13 @@ def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
 
 def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool
                     ) -> tuple[float, list[float], list[int]]:
-    """From the scans' minima: the search volume (the lowest minimum; of random structures, ``known`` False, only
-    those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume``; ``reference_volume`` where none counts), each
+    """From the scans' minima: the search volume (the lowest plausible minimum; of random structures, ``known``
+    False, only those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume``, and never below ``SCAN_TRUST_FLOOR`` x
+    ``reference_volume``; ``reference_volume`` where none counts), each
     structure's volume (its own minimum, the search volume without one) and their order, lowest first."""
     volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
+    if not known:
+        volume = max(volume, SCAN_TRUST_FLOOR * reference_volume)
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 

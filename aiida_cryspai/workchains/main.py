@@ -348,8 +348,10 @@ class CrySPAIWorkChain(WorkChain):
         low, high = self.parameters.guard_volume_range
         per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
         floor = min_volume_per_atom(parse_composition(self.inputs.composition.value).expanded())
+        guards = self.parameters.guards
         return {"min_volume_per_atom": max(low * per_atom, floor), "max_volume_per_atom": high * per_atom,
-                "length_scale": self.ctx.get("length_scale", 1.0)}
+                "length_scale": self.ctx.get("length_scale", 1.0), "contact_factor": guards["contact_factor"],
+                "energy_margin": guards["energy_margin"], "repulsion": guards["repulsion"]}
 
     # -- outline steps ------------------------------------------------------------------------------------
     def validate_inputs(self):
@@ -420,6 +422,7 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.refined = {}  # refined structure's key -> the key of the oracle structure it started from
         self.ctx.origins = {}  # key of every structure the oracle is given -> where it came from
         self.ctx.templates = {}
+        self.ctx.refused = {}  # oracle results refused as implausible (key -> reason)
 
     def estimate_volume(self):
         """Eq. 2 unless the user gave the volume."""
@@ -593,7 +596,8 @@ class CrySPAIWorkChain(WorkChain):
         inputs.update({f"energy_{key}": energy for key, energy in energies.items()})
         ranked = rank_results(orm.Dict({"stage": "screening on the prior"}),
                               orm.Dict({"n_candidates": wanted, "symprec": 0.1, "objective": self.objective.to_dict(),
-                                        "crystal_system": "all"}),
+                                        "crystal_system": "all",
+                                        "energy_margin": self.parameters.guards["energy_margin"]}),
                               **inputs, metadata={"call_link_label": "screening_ranking"})
         chosen = {key.replace("rank_", "screened_"): value for key, value in ranked.items() if key.startswith("rank_")}
         for candidate in ranked["summary"]["candidates"]:
@@ -603,11 +607,19 @@ class CrySPAIWorkChain(WorkChain):
                         "stays random")
             return
         self.ctx.candidates = chosen
-        best = ranked["summary"]["candidates"][0]
+        summary = ranked["summary"]
+        for refused in summary["refused"]:
+            self.report(f"screening: {refused['oracle_key']} refused: {refused['reason']}")
+        best = summary["candidates"][0]
         known = sum(not self.ctx.origins.get(key, "").startswith("random") for key in chosen)
         self.report(f"first oracle batch: the {len(chosen)} lowest distinct of {len(energies)} structures relaxed on "
-                    f"the prior, {known} of them known structures (best {best['spacegroup_symbol']}, "
-                    f"{best['energy_per_atom']:.4f} eV/atom on the prior, {self.ctx.origins.get('screened_001')})")
+                    f"the prior ({len(summary['refused'])} more refused as implausible), {known} of them known "
+                    f"structures (best {best['spacegroup_symbol']}, {best['energy_per_atom']:.4f} eV/atom on the "
+                    f"prior, {self.ctx.origins.get('screened_001')})")
+        for candidate in summary["candidates"]:
+            self.report(f"  screened_{candidate['rank']:03d}: {candidate['spacegroup_symbol']} "
+                        f"({candidate['spacegroup_number']}), {candidate['energy_per_atom']:.4f} eV/atom on the "
+                        f"prior, {self.ctx.origins.get(candidate['oracle_key'], '')}")
 
     def generate_more_random_structures(self):
         """Too few samples to train yet: another batch of random symmetric structures."""
@@ -681,8 +693,14 @@ class CrySPAIWorkChain(WorkChain):
                 statuses[info["status"]] = statuses.get(info["status"], 0) + 1
                 self.ctx.ionic_steps += int(info["n_steps"])
                 self.ctx.oracle_wall_s += float(info["wall_s"])
+        refused = self._implausible_oracle_results()
+        for key in sorted(set(refused) - set(self.ctx.refused)):
+            self.report(f"oracle result {key} refused: {refused[key]}")
+        self.ctx.refused.update(refused)
         best = None
         for key, energy in energies.items():
+            if key in self.ctx.refused:
+                continue
             per_atom = self.objective.of_atoms(structures[key].get_ase(), energy.value)
             if best is None or per_atom < best[0]:
                 best = (per_atom, key)
@@ -703,6 +721,19 @@ class CrySPAIWorkChain(WorkChain):
                     f"({self.objective.name.removesuffix('_per_atom')}); "
                     f"{self.ctx.oracle_calls} oracle relaxations so far")
 
+    def _implausible_oracle_results(self) -> dict[str, str]:
+        """Key -> reason for every oracle result so far whose objective lies implausibly far below the others'
+        (a universal potential's hole): kept out of the GA's seeds, the search volume and the dataset."""
+        from ..search.plausibility import implausible_energies
+
+        margin = self.parameters.guards["energy_margin"]
+        if margin is None:
+            return {}
+        results = [(key, self.objective.of_atoms(structure.get_ase(), energy.value))
+                   for key, structure, energy in self._oracle_results()]
+        found = implausible_energies([value for _, value in results], margin)
+        return {results[index][0]: reason for index, reason in found.items()}
+
     def has_prior(self):
         return "prior" in self.inputs
 
@@ -722,7 +753,8 @@ class CrySPAIWorkChain(WorkChain):
         frames = dict(self.ctx.frames) if "prior" in self.inputs else oracle_outputs(self.ctx.oracle, "frames")
         if self.ctx.model is not None:
             frames["model"] = self.ctx.model
-        outputs = update_dataset(previous, orm.Dict(self.parameters.dataset), **frames)
+        settings = {**self.parameters.dataset, "excluded_sources": sorted(self.ctx.refused)}
+        outputs = update_dataset(previous, orm.Dict(settings), **frames)
         self.ctx.dataset = outputs["dataset"]
         self.ctx.added = outputs["added"]
         self.report(f"dataset: {self.ctx.dataset.n_frames} frames ({self.ctx.added.n_frames} new, "
@@ -904,7 +936,8 @@ class CrySPAIWorkChain(WorkChain):
         from ..analysis.compare import unique_indices
 
         entries = sorted(((self.objective.of_atoms(structure.get_ase(), energy.value), key, structure)
-                          for key, structure, energy in self._oracle_results()), key=lambda entry: entry[0])
+                          for key, structure, energy in self._oracle_results() if key not in self.ctx.refused),
+                         key=lambda entry: entry[0])
         if not entries:
             return None
         refine = self.parameters.refine
@@ -959,6 +992,7 @@ class CrySPAIWorkChain(WorkChain):
             orm.Dict(run_info),
             orm.Dict({"n_candidates": n_candidates, "symprec": 0.1, "objective": self.objective.to_dict(),
                       "crystal_system": self.inputs.crystal_system.value, "refined": refined,
+                      "energy_margin": self.parameters.guards["energy_margin"],
                       "origins": origins}),
             **inputs,
         )

@@ -1,0 +1,90 @@
+"""Is a relaxed structure physical? The checks against the holes of universal potentials.
+
+Universal potentials (CHGNet, SevenNet-0) have unphysical attractive regions at short distances and in compressed
+cells: a relaxation that enters one falls without bound (SevenNet-0 on Al4O6 at a collapsed volume: -9.3 to
+-1.04e8 eV/atom, sane structures -6.3 to -7.4, shortest distances 0.90-1.50 Å against Al-O bonds of 1.85 Å).
+Nothing a potential relaxes may reach a ranking, an oracle batch or the dataset unchecked. Two tests, each with
+its reason:
+
+- **contacts**: no pair closer than :data:`CONTACT_FACTOR` x the sum of the covalent radii (ASE's table), bond
+  lengths scaled by ``length_scale`` under pressure. The factor is taken from real crystals: over the 283
+  prototypes of the AFLOW library (pymatgen) the shortest contact is below 0.65 x only in two entries whose own
+  coordinates are off (GeS2 with S-S at 1.28 Å, high-pressure Cf); multiple bonds (N2 0.74, CO 0.75, C-N 0.78) and
+  the actinide metals (U, Np, Pu 0.66-0.70) lie above it.
+- **energy**: no energy per atom more than ``margin`` eV/atom (or :data:`MAD_FACTOR` robust deviations, the larger)
+  below the median of the sane structures of the same composition on the same potential. Random relaxed structures
+  spread over about 1 eV/atom, with the ground state up to about 1 eV/atom below their median (unrelaxed Al4O6
+  prototypes on SevenNet-0: corundum 1.2 below); the holes lie eV below (-9.3 eV/atom and lower for Al4O6, whose
+  sane structures lie at -6.3 to -7.4).
+  Needs at least :data:`MIN_REFERENCE` energies: a smaller batch is judged by its contacts alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.data import covalent_radii
+
+from ..analysis.neighbours import neighbour_pairs
+
+CONTACT_FACTOR = 0.65  # relaxed structures: no pair closer than this x the sum of covalent radii
+ENERGY_MARGIN = 2.0  # eV/atom below the median of the sane structures
+MAD_FACTOR = 6.0  # ... or this many robust standard deviations (1.4826 x the median absolute deviation)
+MIN_REFERENCE = 5  # energies needed before the energy test judges
+
+
+def shortest_contact(atoms: Atoms, length_scale: float = 1.0) -> tuple[float, str]:
+    """The smallest d_ij / (length_scale x (r_i + r_j)) of ``atoms`` and the pair it belongs to (``'Al-O 1.12 Å'``);
+    ``(inf, '')`` for a cell without close pairs."""
+    numbers = atoms.get_atomic_numbers()
+    cutoff = 2.0 * float(max(covalent_radii[numbers])) * length_scale
+    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
+    if len(d) == 0:
+        return float("inf"), ""
+    ratio = d / (length_scale * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]))
+    k = int(np.argmin(ratio))
+    symbols = atoms.get_chemical_symbols()
+    return float(ratio[k]), f"{symbols[i[k]]}-{symbols[j[k]]} {d[k]:.2f} Å"
+
+
+def contact_problem(atoms: Atoms, factor: float = CONTACT_FACTOR, length_scale: float = 1.0) -> str | None:
+    """Why the shortest contact of ``atoms`` is unphysical, or None."""
+    ratio, pair = shortest_contact(atoms, length_scale)
+    if ratio < factor:
+        return f"contact {pair} is {ratio:.2f} x the sum of covalent radii (below {factor})"
+    return None
+
+
+def energy_floor(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN) -> float | None:
+    """The lowest plausible energy per atom given a set of energies per atom of one composition on one potential:
+    the median less ``margin`` or :data:`MAD_FACTOR` robust deviations, the larger; None with fewer than
+    :data:`MIN_REFERENCE` finite energies. The median and the deviation are robust: holes that are fewer than half
+    of the set cannot move them far."""
+    values = np.array([e for e in energies_per_atom if e is not None and np.isfinite(e)], dtype=float)
+    if len(values) < MIN_REFERENCE:
+        return None
+    median = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    return median - max(margin, MAD_FACTOR * spread)
+
+
+def implausible_energies(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN,
+                         reference: Sequence[float | None] = ()) -> dict[int, str]:
+    """Index -> reason for every energy per atom of ``energies_per_atom`` below the plausible floor of the set
+    (:func:`energy_floor`, over the set and ``reference``: more energies of the same composition on the same
+    potential); None entries are skipped."""
+    floor = energy_floor([*energies_per_atom, *reference], margin)
+    if floor is None:
+        return {}
+    return {index: f"energy {value:.3f} eV/atom below the plausible floor {floor:.3f} (median of the sane "
+                   f"structures less {floor_margin(energies_per_atom, reference, floor):.2f})"
+            for index, value in enumerate(energies_per_atom)
+            if value is not None and np.isfinite(value) and value < floor}
+
+
+def floor_margin(energies_per_atom: Sequence[float | None], reference: Sequence[float | None], floor: float) -> float:
+    """How far ``floor`` lies below the median of the energies (for the refusal's reason)."""
+    values = [e for e in [*energies_per_atom, *reference] if e is not None and np.isfinite(e)]
+    return float(np.median(values)) - floor

@@ -1,0 +1,99 @@
+"""The guards against the holes of universal potentials: structures that fell into SevenNet-0's holes (random Al4O6
+cells compressed and relaxed on it without guards, as a volume scan at a collapsed volume or a screening there
+does) must each be refused with its reason, and the short-range repulsion must leave sane structures' energies,
+forces and stresses exactly as the potential gives them."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.ml.relax import RelaxGuards, refuse_implausible, relax_batch
+from aiida_cryspai.ml.repulsion import ShortRangeRepulsion
+from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.generation import random_structures, scale_to_volume
+from aiida_cryspai.search.plausibility import CONTACT_FACTOR, contact_problem, shortest_contact
+from aiida_cryspai.search.templates import _usable_prototypes, prototype_structures
+from aiida_cryspai.search.volume import scan_problem
+
+CORUNDUM_VOLUME = 85.0  # Å^3 for Al4O6 (two formula units)
+
+
+@pytest.fixture(scope="module")
+def sevennet_holes():
+    """Random Al4O6 cells at 0.7 x corundum's volume, relaxed on SevenNet-0 for 25 steps with every guard off, and
+    the library's Al4O6 prototypes at corundum's volume as single points (the sane reference)."""
+    calculator = get_calculator("sevennet")
+    cells = random_structures(parse_composition("Al4O6"), ["cubic", "trigonal", "monoclinic", "orthorhombic"], 1,
+                              CORUNDUM_VOLUME, seed=3)
+    unguarded = RelaxGuards(min_distance_factor=None, max_neighbours=None, energy_margin=None, contact_factor=None,
+                            max_seconds=None)
+    fallen = relax_batch([scale_to_volume(a, 0.7 * CORUNDUM_VOLUME) for a in cells], calculator, max_steps=25,
+                         guards=unguarded, record_frames=False)
+    known = prototype_structures(parse_composition("Al4O6"), CORUNDUM_VOLUME)
+    sane = [energy / len(a) for a, (energy, _, _) in zip(known, batch_evaluator(calculator)(known))]
+    return fallen, sane
+
+
+def test_fallen_structures_are_refused_with_their_reason(sevennet_holes):
+    fallen, sane = sevennet_holes
+    holes = [r for r in fallen if r.ok and r.energy / len(r.atoms) < min(sane) - 2.0]
+    assert len(holes) >= 2, [r.energy / len(r.atoms) for r in fallen if r.ok]  # the potential really has holes
+    for result in holes:
+        # the contact test: the reason names the pair and the ratio
+        problem = contact_problem(result.atoms)
+        assert problem is not None and "the sum of covalent radii" in problem
+        assert scan_problem(result.atoms) is not None  # a volume scan skips such a cell
+    # the energy test alone, against the sane cells of the same composition on the same potential
+    judged = refuse_implausible([replace(r) for r in holes], reference=sane)
+    for result in judged:
+        assert result.status == "unphysical" and result.energy is None and not result.frames
+        assert "below the plausible floor" in result.reason
+
+
+def test_the_relaxer_refuses_a_relaxation_that_ends_in_a_hole(sevennet_holes):
+    fallen, _ = sevennet_holes
+    worst = min((r for r in fallen if r.ok), key=lambda r: r.energy / len(r.atoms))
+    judged = relax_batch([worst.atoms], EMT(), max_steps=0, guards=RelaxGuards(max_seconds=None))[0]
+    assert judged.status == "too_close" and "covalent radii" in judged.reason and judged.energy is None
+
+
+def test_repulsion_is_zero_on_real_crystals_and_matches_finite_differences():
+    repulsion = ShortRangeRepulsion()
+    for prototype in _usable_prototypes():
+        if shortest_contact(prototype.atoms)[0] >= CONTACT_FACTOR:
+            energy, forces, stress = repulsion(prototype.atoms)
+            assert energy == 0.0 and not forces.any() and not stress.any(), prototype.name
+    atoms = bulk("NaCl", "rocksalt", a=5.64) * (1, 1, 2)
+    atoms.positions[0] = atoms.positions[1] + [0.9, 0.3, 0.2]
+    energy, forces, stress = repulsion(atoms)
+    assert energy > 0
+    h = 1e-5
+    for index, axis in [(0, 0), (1, 1), (0, 2)]:
+        plus, minus = atoms.copy(), atoms.copy()
+        plus.positions[index, axis] += h
+        minus.positions[index, axis] -= h
+        assert forces[index, axis] == pytest.approx(-(repulsion(plus)[0] - repulsion(minus)[0]) / (2 * h), rel=1e-5)
+    strain = np.eye(3)
+    strain[0, 0] += h
+    plus = atoms.copy()
+    plus.set_cell(atoms.cell[:] @ strain.T, scale_atoms=True)
+    strain[0, 0] -= 2 * h
+    minus = atoms.copy()
+    minus.set_cell(atoms.cell[:] @ strain.T, scale_atoms=True)
+    numeric = (repulsion(plus)[0] - repulsion(minus)[0]) / (2 * h) / atoms.get_volume()
+    assert stress[0, 0] == pytest.approx(numeric, rel=1e-5)
+
+
+def test_repulsion_leaves_a_sane_relaxation_unchanged():
+    """EMT copper relaxed with and without the repulsion: the same energy to 0.1 meV/atom and the same frames."""
+    start = bulk("Cu", "fcc", a=3.7, cubic=True)
+    start.rattle(0.05, seed=1)
+    plain, repelled = (relax_batch([start], EMT(), guards=RelaxGuards(repulsion=strength))[0]
+                       for strength in (None, 100.0))
+    assert plain.ok and repelled.ok
+    assert abs(plain.energy - repelled.energy) / len(start) < 1e-4
+    assert len(plain.frames) == len(repelled.frames)
