@@ -40,12 +40,33 @@ def run_status(node) -> dict:
         "network_out_of_sample_rmse": None if rmse_out_of_sample is None else round(rmse_out_of_sample, 1),
         "network_out_of_sample_rmse_near_basin": None if rmse_basin is None else round(rmse_basin, 1),
     }
+    screening = [run for label, run in called(node, "OracleWorkChain") if label == "screening"]
+    if screening:
+        status.update(screening_progress(screening[-1]))
     if node.is_finished_ok and "summary" in node.outputs:
         best = node.outputs.summary["candidates"][:1]
         if best:
             status["rank_1"] = f"{best[0]['spacegroup_symbol']} ({best[0]['spacegroup_number']}) " \
                                f"{best[0]['energy_per_atom']:.4f} eV/atom"
     return status
+
+
+def screening_progress(screening) -> dict:
+    """The screening on the prior: structures relaxed of all, refusals by reason and the lowest energy so far."""
+    total = len(screening.inputs.structures) if "structures" in screening.inputs else 0
+    relaxed, refused, lowest = 0, {}, None
+    for child, _ in _oracle_relaxations(screening):
+        if not child.is_finished_ok or "results" not in child.outputs:
+            continue
+        for info in child.outputs.results.get_dict().values():
+            relaxed += 1
+            if info["status"] != "ok":
+                refused[info["status"]] = refused.get(info["status"], 0) + 1
+            elif lowest is None or info["energy_per_atom"] < lowest:
+                lowest = info["energy_per_atom"]
+    return {"screening_relaxed": f"{relaxed} of {total}",
+            "screening_refused": ", ".join(f"{n} {s}" for s, n in sorted(refused.items())) or "none",
+            "screening_lowest_energy_per_atom": None if lowest is None else round(lowest, 4)}
 
 
 def _oracle_relaxations(oracle) -> list[tuple]:

@@ -44,6 +44,8 @@ SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screen
 PRESSURE_RANGE_GPA = (-100.0, 1000.0)
 # most known structures whose E(V) is scanned for the starting volume and their order in the first batch
 VOLUME_SCAN_STRUCTURES = 64
+# structures per screening CalcJob: the screening reports its progress as each group finishes
+SCREENING_GROUP_SIZE = 8
 
 TrainCalculation = CalculationFactory("cryspai.train")
 EvolveCalculation = CalculationFactory("cryspai.evolve")
@@ -529,6 +531,11 @@ class CrySPAIWorkChain(WorkChain):
                         f"their 0 GPa volume: bond lengths of the geometry guards x {self.ctx.length_scale:.3f}")
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
+        from ..search.volume import SCAN_TRUST_FLOOR
+
+        if not scanned and abs(self.ctx.search_volume - SCAN_TRUST_FLOOR * self.ctx.volume_node.value) < 1e-6:
+            self.report(f"the random structures' scan found no plausible minimum above {SCAN_TRUST_FLOOR} x Eq. 2's "
+                        "volume (a potential's holes lie in compressed cells): that floor is taken")
         at = f" at {self.inputs.pressure.value:g} GPa (enthalpy minimum)" if self.inputs.pressure.value else ""
         self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan{at} (Eq. 2: "
                     f"{self.ctx.volume_node.value:.2f})")
@@ -577,7 +584,7 @@ class CrySPAIWorkChain(WorkChain):
         node = self.submit(OracleWorkChain, engine=orm.Str(engine.name), structures=structures,
                            parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
                            max_parallel=orm.Int(self.parameters.max_parallel_oracle), options=self._options(),
-                           metadata={"call_link_label": "screening"})
+                           group_size=orm.Int(SCREENING_GROUP_SIZE), metadata={"call_link_label": "screening"})
         self.report(f"screening {len(structures)} structures ({len(self.ctx.templates)} known, the rest random "
                     f"symmetric) on the prior {engine.name} -> OracleWorkChain<{node.pk}>")
         return ToContext(screening=node)

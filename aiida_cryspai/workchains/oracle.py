@@ -54,6 +54,9 @@ class OracleWorkChain(WorkChain):
                    help="Processes (batch CalcJobs or per-structure work chains) running at once.")
         spec.input("options", valid_type=dict, non_db=True, default=lambda: {"threads": 1},
                    help="metadata.options of every CalcJob (resources, threads, ...).")
+        spec.input("group_size", valid_type=orm.Int, required=False,
+                   help="Batch engines: at most this many structures per CalcJob, so that progress is reported as "
+                        "each group finishes (n of N relaxed, refusals by reason, the best energies so far).")
         spec.input("prerelax_engine", valid_type=orm.Str, required=False, validator=validate_prerelax_engine,
                    help="A batch engine (e.g. 'ase:chgnet') that relaxes every structure before a per-structure "
                         "(DFT) engine does: DFT starts near a minimum. Its frames do not enter the dataset.")
@@ -81,7 +84,10 @@ class OracleWorkChain(WorkChain):
 
     def setup(self):
         keys = sorted(self.inputs.structures.keys())
-        self.ctx.waiting = self.engine.groups(keys, self.inputs.max_parallel.value)
+        n_groups = self.inputs.max_parallel.value
+        if "group_size" in self.inputs:
+            n_groups = max(n_groups, -(-len(keys) // max(1, self.inputs.group_size.value)))
+        self.ctx.waiting = self.engine.groups(keys, n_groups)
         self.ctx.starts = {key: node.uuid for key, node in self.inputs.structures.items()}
         self.ctx.relaxations = []
         self.ctx.groups = {}  # process uuid -> [call link label, structure keys]
@@ -121,8 +127,27 @@ class OracleWorkChain(WorkChain):
     def has_structures_left(self):
         return bool(self.ctx.waiting)
 
+    def report_progress(self):
+        """n of N relaxed, the statuses by count and the lowest energies per atom so far (from the finished
+        groups)."""
+        statuses, energies = {}, []
+        for node in self.ctx.relaxations:
+            if not node.is_finished_ok or "results" not in node.outputs:
+                continue
+            for info in node.outputs.results.get_dict().values():
+                statuses[info["status"]] = statuses.get(info["status"], 0) + 1
+                if info.get("energy_per_atom") is not None:
+                    energies.append(info["energy_per_atom"])
+        done = sum(statuses.values())
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none finished"
+        best = ", ".join(f"{e:.4f}" for e in sorted(energies)[:3])
+        self.report(f"{done} of {len(self.ctx.starts)} relaxed ({counts})"
+                    + (f"; lowest {best} eV/atom" if best else ""))
+
     def run_relaxations(self):
         """The next ``max_parallel`` groups of structures, one process each; wait for them."""
+        if self.ctx.relaxations:
+            self.report_progress()
         engine, process = self.engine, self.engine.process_class()
         n_parallel = self.inputs.max_parallel.value
         groups, self.ctx.waiting = self.ctx.waiting[:n_parallel], self.ctx.waiting[n_parallel:]
@@ -147,6 +172,8 @@ class OracleWorkChain(WorkChain):
         engine = self.engine
         for line in engine.report_failures(nodes):
             self.report(line)
+        if self.engine.kind != PER_STRUCTURE:
+            self.report_progress()
         outputs = engine.gather(nodes)
         if not outputs:
             return self.exit_codes.ERROR_ALL_BATCHES_FAILED
