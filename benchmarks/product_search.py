@@ -1,0 +1,152 @@
+"""What `cryspai predict` does, measured through the product: the work chain from the composition alone (its own
+volume, protocol, defaults and guards; `--templates none` by default), every count read from the provenance graph.
+
+For each composition and seed, one CrySPAIWorkChain (oracle CHGNet, prior SevenNet-0, protocol fast, at most
+``--budget`` oracle relaxations) runs on the default AiiDA profile (`cryspai setup` first). A row records:
+
+- ``relaxations_to_find``: the position, in the order the oracle relaxed them (batch by batch, keys in order), of
+  the first oracle relaxation that **found** the target: within ``--tolerance`` (2 meV/atom) of the lowest oracle
+  energy of the known structures (``known_structures.py``, each relaxed tightly by the oracle) **and** the same
+  structure (StructureMatcher), or lower than every known structure (``below_target``; the structure is named);
+  None when none did;
+- ``oracle_relaxations`` (all of them, verification and refinement included), ``prior_relaxations`` (the
+  screening's), ``scan_single_points`` (the volume scan's), ``wall_s`` (the work chain's, screening included);
+- the volume the product chose and Eq. 2's, the best oracle energy above the target.
+
+Rows are appended to ``--output`` as each run finishes; a rerun skips the (composition, seed) pairs already there.
+
+    cryspai setup && cd benchmarks && python product_search.py Mg2 Cu4 Si8 --seeds 0 1 2 \
+        --output results/product_search_<commit>.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from known_structures import candidates
+
+from aiida_cryspai.analysis.compare import matcher, to_pymatgen
+from aiida_cryspai.analysis.symmetry import spacegroup
+from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.relax import relax
+
+
+def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
+    """(name, energy per atom, relaxed structure) of every known structure, relaxed tightly by the oracle, lowest
+    first."""
+    found = []
+    for name, atoms in candidates(composition).items():
+        outcome = relax(atoms, calculator, fmax=0.01, max_steps=500, record_frames=False)
+        if outcome.energy is None:
+            raise RuntimeError(f"{composition} {name}: oracle relaxation failed ({outcome.status}: {outcome.reason})")
+        found.append((name, outcome.energy / len(atoms), outcome.atoms))
+    return sorted(found, key=lambda entry: entry[1])
+
+
+def oracle_sequence(node) -> list[tuple[str, float, object]]:
+    """(key, energy per atom, relaxed structure) of every oracle relaxation of the run, in the order run."""
+    from aiida.orm import WorkChainNode
+
+    runs = [(link.link_label, link.node) for link in node.base.links.get_outgoing(node_class=WorkChainNode).all()
+            if link.link_label.startswith("oracle_")]
+    sequence = []
+    for _, run in sorted(runs, key=lambda entry: entry[1].ctime):
+        energies = dict(run.outputs.energies) if "energies" in run.outputs else {}
+        structures = dict(run.outputs.relaxed_structures) if "relaxed_structures" in run.outputs else {}
+        for key in sorted(run.inputs.structures.keys()):
+            if key in energies:
+                atoms = structures[key].get_ase()
+                sequence.append((key, energies[key].value / len(atoms), atoms))
+            else:
+                sequence.append((key, np.inf, None))
+    return sequence
+
+
+def first_find(sequence, known, tolerance: float) -> tuple[int | None, str]:
+    """The 1-based position of the first relaxation that found the target (see the module), and how."""
+    sm = matcher()
+    lowest = known[0][1]
+    references = [(name, to_pymatgen(atoms)) for name, energy, atoms in known if energy <= lowest + tolerance]
+    for position, (_, energy, atoms) in enumerate(sequence, start=1):
+        if atoms is None:
+            continue
+        if energy < lowest - tolerance:
+            return position, f"below_target ({spacegroup(atoms).symbol}, {1000 * (energy - lowest):.1f} meV/atom)"
+        if energy <= lowest + tolerance:
+            structure = to_pymatgen(atoms)
+            for name, reference in references:
+                if sm.fit(reference, structure):
+                    return position, f"matched {name}"
+    return None, ""
+
+
+def run_one(composition: str, seed: int, budget: int, prior: str, templates: str, protocol: str) -> dict:
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.workchains.main import CrySPAIWorkChain
+
+    overrides = {"templates": {"source": templates}}
+    builder = CrySPAIWorkChain.get_builder_from_protocol(composition, engine="ase:chgnet", protocol=protocol,
+                                                         seed=seed, max_oracle_calls=budget, prior=prior,
+                                                         overrides=overrides)
+    start = time.perf_counter()
+    _, node = run_get_node(builder)
+    wall = time.perf_counter() - start
+    summary = node.outputs.summary.get_dict() if "summary" in node.outputs else {}
+    screening = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "screening"]
+    scans = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "volume_scan"]
+    n_scan = sum(len(n.inputs.structures) * len(n.inputs.parameters["volume_scan"]) for n in scans)
+    return {"pk": node.pk, "exit_status": node.exit_status, "wall_s": round(wall, 1),
+            "prior_relaxations": sum(len(n.inputs.structures) for n in screening), "scan_single_points": n_scan,
+            "volume": summary.get("volume"), "node": node}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("compositions", nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budget", type=int, default=20, help="most oracle relaxations per run")
+    parser.add_argument("--tolerance", type=float, default=0.002, help="eV/atom of the target")
+    parser.add_argument("--prior", default="ase:sevennet")
+    parser.add_argument("--templates", default="none", choices=["none", "prototypes"])
+    parser.add_argument("--protocol", default="fast")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+
+    from aiida import load_profile
+
+    load_profile()
+    oracle = get_calculator("chgnet")
+    done = set()
+    if args.output and Path(args.output).exists():
+        done = {(r["composition"], r["seed"]) for r in map(json.loads, Path(args.output).read_text().splitlines())
+                if "seed" in r}
+    for composition in args.compositions:
+        known = None
+        for seed in args.seeds:
+            if (composition, seed) in done:
+                continue
+            known = known or targets(composition, oracle)
+            result = run_one(composition, seed, args.budget, args.prior, args.templates, args.protocol)
+            node = result.pop("node")
+            sequence = oracle_sequence(node)
+            position, how = first_find(sequence, known, args.tolerance)
+            energies = [energy for _, energy, atoms in sequence if atoms is not None]
+            row = {"composition": composition, "seed": seed, "method": "cryspai predict", "prior": args.prior,
+                   "templates": args.templates, "protocol": args.protocol, "budget": args.budget,
+                   "target": known[0][0], "target_ev_per_atom": round(known[0][1], 5),
+                   "relaxations_to_find": position, "found_how": how, "oracle_relaxations": len(sequence),
+                   "best_above_target_mev": round(1000 * (min(energies) - known[0][1]), 1) if energies else None,
+                   **result}
+            print(json.dumps(row), flush=True)
+            if args.output:
+                with open(args.output, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
