@@ -1,0 +1,86 @@
+"""The starting volume the product chooses from the composition alone, against the known (experimental) volume:
+Eq. 2, the scan of random symmetric structures (templates off) and the scan of the prototype library's structures
+(templates on), each on ``--scanner`` (the prior: SevenNet-0 by default), with the guards of the product
+(``search/volume.py``: contact floor, implausible minima, never below 0.8 x Eq. 2 for random structures).
+
+The functions are the work chain's own (``scan_for_volume`` is what ``scan_volume``/``choose_volume`` do, in one
+process), with the random structures of the work chain's ``volume_scan`` stage for run seed ``--seed`` (1, the
+command line's default). Rows are appended to ``--output`` as each composition finishes.
+
+    cd benchmarks && python volume_table.py --output results/volume_table_<commit>.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
+from aiida_cryspai.search.generation import random_structures_by_spacegroup
+from aiida_cryspai.search.templates import prototype_structures
+from aiida_cryspai.search.volume import estimate_volume, scan_for_volume
+
+# experimental volumes (Å^3) of the cells: from results/table3*.jsonl (the paper's Table 3 structures and the
+# hydrides), corundum (Al2O3, 42.5 Å^3 per formula unit) and rutile (TiO2, 31.2)
+KNOWN = {
+    "Al4O6": ("oxide", 85.0), "Ti4O8": ("oxide", 124.8), "MgO": ("oxide", 18.681), "Zn2O2": ("oxide", 47.63),
+    "LiH": ("hydride", 17.017), "NaH": ("hydride", 29.054), "Mg2H4": ("hydride", 60.98),
+    "Si2": ("covalent", 40.048), "SiC": ("covalent", 20.72), "GaAs": ("covalent", 45.162),
+    "Cu4": ("metal", 47.242), "Al4": ("metal", 66.43), "Mg2": ("metal", 46.472),
+    "NaCl": ("halide", 44.852), "LiF": ("halide", 16.326), "CaF2": ("halide", 40.76), "KCl": ("halide", 62.304),
+}
+SEED_STAGE_VOLUME_SCAN = 6  # index of "volume_scan" in workchains.main.SEED_STAGES
+
+
+def stage_seed(run_seed: int) -> int:
+    """The seed of the work chain's volume-scan structures for run seed ``run_seed`` (CrySPAIWorkChain._seed)."""
+    return int(np.random.SeedSequence(run_seed, spawn_key=(SEED_STAGE_VOLUME_SCAN,)).generate_state(1)[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("compositions", nargs="*", default=list(KNOWN))
+    parser.add_argument("--scanner", default="sevennet")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+    from aiida_cryspai.workchains.main import SEED_STAGES
+
+    assert SEED_STAGES.index("volume_scan") == SEED_STAGE_VOLUME_SCAN
+    evaluate = batch_evaluator(get_calculator(args.scanner))
+    done = set()
+    if args.output and Path(args.output).exists():
+        done = {json.loads(line)["composition"] for line in Path(args.output).read_text().splitlines()}
+    for name in args.compositions:
+        if name in done:
+            continue
+        kind, known = KNOWN[name]
+        composition = parse_composition(name)
+        eq2 = estimate_volume(composition)
+        start = time.perf_counter()
+        randoms = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), len(CRYSTAL_SYSTEMS), eq2,
+                                                  stage_seed(args.seed))
+        random_volume, _ = scan_for_volume(randoms, evaluate, eq2, known=False)
+        templates = prototype_structures(composition, eq2)[:64]
+        template_volume = scan_for_volume(templates, evaluate, eq2, known=True)[0] if templates else None
+        row = {"composition": name, "bonding": kind, "known_volume": known, "scanner": args.scanner,
+               "seed": args.seed, "eq2": round(eq2, 2), "scan_random": round(random_volume, 2),
+               "scan_templates": None if template_volume is None else round(template_volume, 2),
+               "n_templates": len(templates), "wall_s": round(time.perf_counter() - start, 1)}
+        for key in ("eq2", "scan_random", "scan_templates"):
+            if row[key] is not None:
+                row[f"{key}_error_pct"] = round(100 * (row[key] - known) / known, 1)
+        print(json.dumps(row), flush=True)
+        if args.output:
+            with open(args.output, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
