@@ -21,7 +21,7 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     that of the first relaxation that reached its minimum (its duplicates included).
 
     Results whose objective lies implausibly far below the others' (``parameters['energy_margin']`` eV/atom,
-    default 1, null: off; a universal potential's hole, ``search/plausibility.py``) are not ranked; the summary
+    default 2, null: off; a universal potential's hole, ``search/plausibility.py``) are not ranked; the summary
     lists them under ``refused`` with the reason.
 
     Returns ``summary`` (a Dict: the run and the ranked candidates) and ``rank_001``... (symmetrised copies).

@@ -12,6 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..ml.repulsion import DEFAULT_STRENGTH as REPULSION_STRENGTH
+from ..search.plausibility import CONTACT_FACTOR, ENERGY_MARGIN
+
 PROTOCOL_NAMES = ("fast", "moderate", "precise")
 ORACLE_ALLOCATIONS = ("rank", "spacegroups")
 VOLUME_RADII = ("periodic_table", "pseudopotentials")
@@ -154,16 +157,18 @@ class TemplatesParameters(_Section):
 
 
 class GuardParameters(_Section):
-    contact_factor: float = Field(0.65, gt=0, le=1.5, description="A relaxed structure with a pair closer than this "
-                                                                  "x the sum of covalent radii is refused (0.65: "
-                                                                  "below every real crystal of the AFLOW library).")
-    energy_margin: float | None = Field(2.0, gt=0, description="A relaxed structure more than this (eV/atom; or 6 "
-                                                               "robust deviations) below the median of the others "
-                                                               "of its batch or ranking is refused as a hole of the "
-                                                               "potential; null: off.")
-    repulsion: float = Field(100.0, ge=0, description="Strength (eV per pair) of a short-range repulsion added "
-                                                      "while potentials relax, zero beyond the contact floor (sane "
-                                                      "structures are untouched); 0: off.")
+    contact_factor: float = Field(
+        CONTACT_FACTOR, gt=0, le=1.5, description="A relaxed structure with a pair closer than this x the sum of "
+                                                  "covalent radii is refused (0.65: below every real crystal of the "
+                                                  "AFLOW library).")
+    energy_margin: float | None = Field(
+        ENERGY_MARGIN, gt=0, description="A relaxed structure more than this (eV/atom; or 6 robust deviations) below "
+                                         "the median of the others of its batch or ranking is refused as a hole of "
+                                         "the potential; null: off.")
+    repulsion: float = Field(
+        REPULSION_STRENGTH, ge=0, description="Strength (eV per pair) of a short-range repulsion added while "
+                                              "potentials relax, zero beyond the contact floor (sane structures are "
+                                              "untouched); 0: off.")
 
 
 class SearchParameters(_Section):

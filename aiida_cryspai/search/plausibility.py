@@ -57,17 +57,22 @@ def contact_problem(atoms: Atoms, factor: float = CONTACT_FACTOR, length_scale: 
     return None
 
 
-def energy_floor(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN) -> float | None:
-    """The lowest plausible energy per atom given a set of energies per atom of one composition on one potential:
-    the median less ``margin`` or :data:`MAD_FACTOR` robust deviations, the larger; None with fewer than
-    :data:`MIN_REFERENCE` finite energies. The median and the deviation are robust: holes that are fewer than half
-    of the set cannot move them far."""
+def _floor_and_median(energies_per_atom: Sequence[float | None], margin: float) -> tuple[float, float] | None:
     values = np.array([e for e in energies_per_atom if e is not None and np.isfinite(e)], dtype=float)
     if len(values) < MIN_REFERENCE:
         return None
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
-    return median - max(margin, MAD_FACTOR * spread)
+    return median - max(margin, MAD_FACTOR * spread), median
+
+
+def energy_floor(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN) -> float | None:
+    """The lowest plausible energy per atom given a set of energies per atom of one composition on one potential:
+    the median less ``margin`` or :data:`MAD_FACTOR` robust deviations, the larger; None with fewer than
+    :data:`MIN_REFERENCE` finite energies. The median and the deviation are robust: holes that are fewer than half
+    of the set cannot move them far."""
+    found = _floor_and_median(energies_per_atom, margin)
+    return None if found is None else found[0]
 
 
 def implausible_energies(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN,
@@ -75,16 +80,11 @@ def implausible_energies(energies_per_atom: Sequence[float | None], margin: floa
     """Index -> reason for every energy per atom of ``energies_per_atom`` below the plausible floor of the set
     (:func:`energy_floor`, over the set and ``reference``: more energies of the same composition on the same
     potential); None entries are skipped."""
-    floor = energy_floor([*energies_per_atom, *reference], margin)
-    if floor is None:
+    found = _floor_and_median([*energies_per_atom, *reference], margin)
+    if found is None:
         return {}
+    floor, median = found
     return {index: f"energy {value:.3f} eV/atom below the plausible floor {floor:.3f} (median of the sane "
-                   f"structures less {floor_margin(energies_per_atom, reference, floor):.2f})"
+                   f"structures less {median - floor:.2f})"
             for index, value in enumerate(energies_per_atom)
             if value is not None and np.isfinite(value) and value < floor}
-
-
-def floor_margin(energies_per_atom: Sequence[float | None], reference: Sequence[float | None], floor: float) -> float:
-    """How far ``floor`` lies below the median of the energies (for the refusal's reason)."""
-    values = [e for e in [*energies_per_atom, *reference] if e is not None and np.isfinite(e)]
-    return float(np.median(values)) - floor

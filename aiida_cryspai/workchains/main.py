@@ -32,7 +32,9 @@ from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolv
 from ..search.ga import GASettings, energy_limit_per_atom
 from ..search.geometry import min_volume_per_atom
 from ..search.objective import Objective
+from ..search.plausibility import implausible_energies
 from ..search.templates import SeedStructureError, fit_seed_to_composition
+from ..search.volume import SCAN_TRUST_FLOOR
 from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
@@ -531,8 +533,6 @@ class CrySPAIWorkChain(WorkChain):
                         f"their 0 GPa volume: bond lengths of the geometry guards x {self.ctx.length_scale:.3f}")
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
-        from ..search.volume import SCAN_TRUST_FLOOR
-
         if not scanned and abs(self.ctx.search_volume - SCAN_TRUST_FLOOR * self.ctx.volume_node.value) < 1e-6:
             self.report(f"the random structures' scan found no plausible minimum above {SCAN_TRUST_FLOOR} x Eq. 2's "
                         "volume (a potential's holes lie in compressed cells): that floor is taken")
@@ -731,8 +731,6 @@ class CrySPAIWorkChain(WorkChain):
     def _implausible_oracle_results(self) -> dict[str, str]:
         """Key -> reason for every oracle result so far whose objective lies implausibly far below the others'
         (a universal potential's hole): kept out of the GA's seeds, the search volume and the dataset."""
-        from ..search.plausibility import implausible_energies
-
         margin = self.parameters.guards["energy_margin"]
         if margin is None:
             return {}
