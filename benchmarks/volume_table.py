@@ -1,7 +1,8 @@
 """The starting volume the product chooses from the composition alone, against the known (experimental) volume:
 Eq. 2, the scan of random symmetric structures (templates off) and the scan of the prototype library's structures
 (templates on), each on ``--scanner`` (the prior: SevenNet-0 by default), with the guards of the product
-(``search/volume.py``: contact floor, implausible minima, never below 0.8 x Eq. 2 for random structures).
+(``search/volume.py``: contact floor, implausible minima, the lowest 8 random structures relaxed after the scan under
+the product's relaxation guards, never below 0.8 x Eq. 2 for random structures).
 
 The functions are the work chain's own (``scan_for_volume`` is what ``scan_volume``/``choose_volume`` do, in one
 process), with the random structures of the work chain's ``volume_scan`` stage for run seed ``--seed`` (1, the
@@ -20,11 +21,18 @@ from pathlib import Path
 import numpy as np
 
 from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.ml.relax import RelaxGuards, relaxed_volumes
+from aiida_cryspai.protocols.schema import GuardParameters
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.generation import random_structures_by_spacegroup
 from aiida_cryspai.search.templates import prototype_structures
-from aiida_cryspai.search.volume import estimate_volume, scan_for_volume
+from aiida_cryspai.search.volume import (
+    RANDOM_SCAN_PER_SYSTEM,
+    RANDOM_SCAN_RELAX_SETTINGS,
+    estimate_volume,
+    scan_for_volume,
+)
 
 # experimental volumes (Å^3) of the cells: from results/table3*.jsonl (the paper's Table 3 structures and the
 # hydrides), corundum (Al2O3, 42.5 Å^3 per formula unit) and rutile (TiO2, 31.2)
@@ -53,7 +61,13 @@ def main() -> None:
     from aiida_cryspai.workchains.main import SEED_STAGES
 
     assert SEED_STAGES.index("volume_scan") == SEED_STAGE_VOLUME_SCAN
-    evaluate = batch_evaluator(get_calculator(args.scanner))
+    calculator = get_calculator(args.scanner)
+    evaluate = batch_evaluator(calculator)
+    guards = RelaxGuards(**GuardParameters().model_dump())
+
+    def relax(structures):
+        return [found for _, found in relaxed_volumes(structures, calculator, guards, **RANDOM_SCAN_RELAX_SETTINGS)]
+
     done = set()
     if args.output and Path(args.output).exists():
         done = {json.loads(line)["composition"] for line in Path(args.output).read_text().splitlines()}
@@ -64,9 +78,10 @@ def main() -> None:
         composition = parse_composition(name)
         eq2 = estimate_volume(composition)
         start = time.perf_counter()
-        randoms = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), len(CRYSTAL_SYSTEMS), eq2,
+        randoms = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS),
+                                                  RANDOM_SCAN_PER_SYSTEM * len(CRYSTAL_SYSTEMS), eq2,
                                                   stage_seed(args.seed))
-        random_volume, _ = scan_for_volume(randoms, evaluate, eq2, known=False)
+        random_volume, _ = scan_for_volume(randoms, evaluate, eq2, known=False, relax=relax)
         templates = prototype_structures(composition, eq2)[:64]
         template_volume = scan_for_volume(templates, evaluate, eq2, known=True)[0] if templates else None
         row = {"composition": name, "bonding": kind, "known_volume": known, "scanner": args.scanner,

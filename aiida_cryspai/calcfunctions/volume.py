@@ -29,11 +29,12 @@ def estimate_volume(composition: Str, adjustment: Float, **pseudos) -> Float:
 def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None, **structures) -> dict:
     """The search volume from a scan of E(V) (``scan``: a RelaxCalculation's ``results`` in volume-scan mode,
     factors of each structure's own volume): the volume at the lowest minimum of the known structures' scans, or,
-    when only random structures were scanned (``structures`` empty), of theirs within ``RANDOM_SCAN_LIMITS`` x
-    ``reference`` (Eq. 2); ``reference`` itself when no scan has a minimum. ``structures`` (the known structures,
-    by key) come back each scaled to its own minimum, or to the search volume when its scan has none, and ``order``
-    lists their keys by the energy at that minimum, lowest first. Under ``pressure`` (GPa) the minima are those of
-    the enthalpy per atom, and ``compression`` is the search volume over the one the same scans give at 0 GPa.
+    when only random structures were scanned (``structures`` empty), the volume of the lowest of those relaxed after
+    the scan (``scan_relaxed``; without any, of their minima) within ``RANDOM_SCAN_LIMITS`` x ``reference`` (Eq. 2);
+    ``reference`` itself when no scan has a minimum. ``structures`` (the known structures, by key) come back each
+    scaled to its own minimum, or to the search volume when its scan has none, and ``order`` lists their keys by the
+    energy at that minimum, lowest first. Under ``pressure`` (GPa) the minima are those of the enthalpy per atom,
+    and ``compression`` is the scans' search volume over the one they give at 0 GPa.
     Outputs ``volume``, ``order`` and the structures (and ``compression``)."""
     results = scan.get_dict()
     keys = sorted(results)
@@ -43,13 +44,17 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
     n_atoms = int(results[keys[0]].get("n_atoms", 1)) if keys else 1
     bar = pressure.value if pressure is not None else 0.0
     minima = scan_minima(own_volumes, energies, factors, pressure=bar * GPa, n_atoms=n_atoms)
-    volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures))
+    relaxed = [(r["volume"], r["enthalpy_per_atom"]) for r in (results[k].get("scan_relaxed") for k in keys)
+               if r is not None and r["enthalpy_per_atom"] is not None]
+    volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures), relaxed=relaxed)
     outputs = {"volume": Float(volume)}
     if bar:
-        # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale)
+        # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale;
+        # from the scans alone, the relaxations ran at the pressure only)
+        at_pressure = place_at_minima(minima, reference.value, known=bool(structures))[0]
         at_zero = place_at_minima(scan_minima(own_volumes, energies, factors), reference.value,
                                   known=bool(structures))[0]
-        outputs["compression"] = Float(volume / at_zero)
+        outputs["compression"] = Float(at_pressure / at_zero)
     for key, own in zip(keys, volumes):
         if key in structures:
             outputs[key] = StructureData(ase=scale_to_volume(structures[key].get_ase(), own))

@@ -4,8 +4,11 @@ Reads ``structures.xyz`` (extxyz, ``key`` in each frame's info) and ``parameters
 ``relaxed.xyz``, ``results.json`` (per key: status, energy, steps, ...) and ``frames.npz`` (every frame
 visited, with energies, forces and stress).
 
-With ``volume_scan`` (a list of volume factors) in the parameters nothing is relaxed: each structure's energy per
-atom is computed at each factor x its volume (status ``scan``, ``scan_energies_per_atom``), for the starting volume.
+With ``volume_scan`` (a list of volume factors) in the parameters each structure's energy per atom is computed at
+each factor x its volume (status ``scan``, ``scan_energies_per_atom``), for the starting volume; with
+``volume_scan_relax`` (the settings of a relaxation) the structures with the lowest plausible minima are then relaxed
+from their minimum, under ``pressure_gpa`` and the ``guards`` (``scan_relaxed``: status, reason, volume, energy and
+enthalpy per atom, steps): the random structures' scan (``search/volume.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = {key: parameters[key] for key in ("fmax", "max_steps", "relax_cell", "pressure_gpa")
                 if key in parameters}
     if "volume_scan" in parameters:
-        _volume_scan(structures, calculator, parameters["volume_scan"])
+        _volume_scan(structures, calculator, parameters, guards)
         return
     outcomes, walls = [], []
     for atoms in structures:
@@ -72,17 +75,21 @@ def main(argv: list[str] | None = None) -> None:
     save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))
 
 
-def _volume_scan(structures, calculator, factors: list[float]) -> None:
+def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
     """Energies per atom of every structure at every volume factor (one batch; cells that fail the sanity check of
-    generated cells are skipped), no relaxation."""
+    generated cells are skipped); with ``volume_scan_relax``, the lowest plausible minima relaxed."""
     from ase.io import write
+    from ase.units import GPa
 
     from ..ml.calculators import batch_evaluator
     from ..ml.dataset import empty_arrays, save_arrays
-    from ..search.volume import scan_energies
+    from ..ml.relax import relaxed_volumes
+    from ..search.generation import scale_to_volume
+    from ..search.volume import relaxation_starts, scan_energies, scan_minima
 
+    factors = tuple(parameters["volume_scan"])
     start = time.perf_counter()
-    energies = scan_energies(structures, batch_evaluator(calculator), tuple(factors))
+    energies = scan_energies(structures, batch_evaluator(calculator), factors)
     wall = time.perf_counter() - start
     results = {}
     for atoms, values in zip(structures, energies):
@@ -92,6 +99,25 @@ def _volume_scan(structures, calculator, factors: list[float]) -> None:
                                       "scan_factors": list(factors),
                                       "scan_energies_per_atom": values}
     log(f"volume scan: {len(structures)} structures x {len(factors)} volumes in {wall:.1f} s")
+    if "volume_scan_relax" in parameters and structures:
+        pressure_gpa = float(parameters.get("pressure_gpa", 0.0))
+        minima = scan_minima([a.get_volume() for a in structures], energies, factors, pressure=pressure_gpa * GPa,
+                             n_atoms=len(structures[0]))
+        chosen = relaxation_starts(minima, int(parameters["volume_scan_relax"].get("n", 8)))
+        settings = {k: v for k, v in parameters["volume_scan_relax"].items() if k != "n"}
+        start = time.perf_counter()
+        relaxed = relaxed_volumes([scale_to_volume(structures[k], minima[k][0]) for k in chosen], calculator,
+                                  guards, pressure_gpa, **settings)
+        log(f"volume scan: the {len(chosen)} lowest minima relaxed in {time.perf_counter() - start:.1f} s")
+        for k, (outcome, volume_enthalpy) in zip(chosen, relaxed):
+            key = structures[k].info["key"]
+            results[key]["scan_relaxed"] = {
+                "status": outcome.status, "reason": outcome.reason, "n_steps": outcome.n_steps,
+                "volume": outcome.atoms.get_volume(),
+                "energy_per_atom": outcome.energy / len(outcome.atoms) if outcome.ok else None,
+                "enthalpy_per_atom": volume_enthalpy[1] if volume_enthalpy else None}
+            energy = f"{volume_enthalpy[1]:.4f} eV/atom at {volume_enthalpy[0]:.2f} Å^3" if volume_enthalpy else ""
+            log(f"{key}: {outcome.status} {energy} after {outcome.n_steps} steps {outcome.reason}")
     write("relaxed.xyz", structures, format="extxyz")
     write_json("results.json", results)
     save_arrays("frames.npz", empty_arrays())

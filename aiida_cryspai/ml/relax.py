@@ -255,3 +255,14 @@ def refuse_implausible(results: list[RelaxResult], margin: float | None = ENERGY
 def relax(atoms: Atoms, calculator, **settings) -> RelaxResult:
     """Relax a copy of ``atoms`` alone (:func:`relax_batch` of one; same settings)."""
     return relax_batch([atoms], calculator, **settings)[0]
+
+
+def relaxed_volumes(structures: list[Atoms], calculator, guards: RelaxGuards | None = None, pressure_gpa: float = 0.0,
+                    **settings) -> list[tuple[RelaxResult, tuple[float, float] | None]]:
+    """Each structure relaxed together (:func:`relax_batch`, no frames kept) with its (volume, enthalpy per atom),
+    None where the relaxation was refused: the volume scan's relaxations of random structures."""
+    results = relax_batch(structures, calculator, guards=guards, pressure_gpa=pressure_gpa, record_frames=False,
+                          **settings)
+    pressure = pressure_gpa * GPa
+    return [(r, (r.atoms.get_volume(), (r.energy + pressure * r.atoms.get_volume()) / len(r.atoms)) if r.ok else None)
+            for r in results]

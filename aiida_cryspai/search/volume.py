@@ -1,6 +1,12 @@
 """Cell volume: from atomic radii (the paper's Eq. 2, V = sum_i N_i (4/3) pi R_i^3 A), or from a scan of E(V) of
 known or random structures on a potential (``volume_method: scan``).
 
+Random structures scaled rigidly sit at the volume of their own disorder: an ionic solid's random arrangement has
+like charges too close and comes out 15-40 % looser than the crystal, a covalent one denser than an open network.
+So the scan of random structures is followed by short variable-cell relaxations of the lowest ones on the same
+potential (guarded like every relaxation), and the search volume is that of the lowest relaxed structure
+(``docs/design.md``; the table of 17 compositions in ``docs/benchmarks.md``).
+
 R comes from the periodic table or, as the paper allows, from the pseudopotentials' core radii: ``RCORE`` of a
 VASP POTCAR (the outmost cutoff radius) or the largest ``r_core`` of an Abinit psp8 file (ONCVPSP).
 """
@@ -75,6 +81,12 @@ RANDOM_SCAN_LIMITS = (0.5, 4.0)
 # covalent solids), never high by this much; the larger of the two is the safer start (relaxations shrink a loose
 # cell, a collapsed one falls into the holes)
 SCAN_TRUST_FLOOR = 0.8
+# random structures scanned per crystal system (28 in all: 7 left Si2 without a diamond-like draw, 21 % too dense)
+RANDOM_SCAN_PER_SYSTEM = 4
+# the lowest of them relaxed (variable cell) on the scan's potential from their own minimum, and how: relaxed to a
+# loose tolerance, the volume is what counts (SevenNet-0: 8 of 10-atom Al4O6 in 30 s on one core)
+RANDOM_SCAN_RELAXED = 8
+RANDOM_SCAN_RELAX_SETTINGS = {"fmax": 0.1, "max_steps": 150, "relax_cell": True}
 
 
 def scan_problem(atoms: Atoms) -> str | None:
@@ -151,34 +163,50 @@ def scan_minima(volumes: list[float], energies: list[list[float | None]],
     return minima
 
 
+def relaxation_starts(minima: list[tuple[float, float] | None], n: int = RANDOM_SCAN_RELAXED) -> list[int]:
+    """Indices of the (at most) ``n`` structures to relax after a scan of random ones: those with the lowest
+    plausible minima (a minimum inside a hole of the potential is left out)."""
+    implausible = implausible_energies([m[1] if m is not None else None for m in minima])
+    return [k for k in lowest_first(minima) if minima[k] is not None and k not in implausible][:n]
+
+
 def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
     """Indices by the energy at each scan's minimum, lowest first; those without one last, in their order."""
     return sorted(range(len(minima)), key=lambda k: (minima[k] is None, minima[k][1] if minima[k] else 0.0, k))
 
 
-def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool
-                    ) -> tuple[float, list[float], list[int]]:
+def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool,
+                    relaxed: list[tuple[float, float] | None] = ()) -> tuple[float, list[float], list[int]]:
     """From the scans' minima: the search volume (the lowest plausible minimum; of random structures, ``known``
-    False, only those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume``, and never below ``SCAN_TRUST_FLOOR`` x
-    ``reference_volume``; ``reference_volume`` where none counts), each
-    structure's volume (its own minimum, the search volume without one) and their order, lowest first."""
-    volume = volume_from_scan(minima, reference_volume, None if known else RANDOM_SCAN_LIMITS) or reference_volume
-    if not known:
+    False, the lowest plausible of the ``relaxed`` ones ((volume, energy or enthalpy per atom) each) when any, else
+    of the minima, only those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume`` counting, and never below
+    ``SCAN_TRUST_FLOOR`` x ``reference_volume``; ``reference_volume`` where none counts), each structure's volume
+    (its own minimum, the search volume without one) and their order, lowest first."""
+    if known:
+        volume = volume_from_scan(minima, reference_volume) or reference_volume
+    else:
+        volume = (volume_from_scan(list(relaxed), reference_volume, RANDOM_SCAN_LIMITS)
+                  or volume_from_scan(minima, reference_volume, RANDOM_SCAN_LIMITS) or reference_volume)
         volume = max(volume, SCAN_TRUST_FLOOR * reference_volume)
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 
-def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool, pressure: float = 0.0
-                    ) -> tuple[float, list[Atoms]]:
+def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool, pressure: float = 0.0,
+                    relax=None) -> tuple[float, list[Atoms]]:
     """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False) and,
     for known ones, each at its own minimum, lowest first (:func:`place_at_minima`) — what the work chain's
-    ``scan_volume``/``volume_from_scan`` do, in one process. ``pressure`` in eV/Å^3: minima of the enthalpy."""
+    ``scan_volume``/``volume_from_scan`` do, in one process. ``pressure`` in eV/Å^3: minima of the enthalpy.
+    ``relax`` (random structures): a function relaxing a list of structures, each to (volume, enthalpy per atom) or
+    None (refused), given :func:`relaxation_starts`' structures at their own minima."""
     from .generation import scale_to_volume
 
     n_atoms = len(structures[0]) if structures else 1
     minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate),
                          pressure=pressure, n_atoms=n_atoms)
-    volume, volumes, order = place_at_minima(minima, reference_volume, known)
+    relaxed = []
+    if not known and relax is not None:
+        relaxed = relax([scale_to_volume(structures[k], minima[k][0]) for k in relaxation_starts(minima)])
+    volume, volumes, order = place_at_minima(minima, reference_volume, known, relaxed)
     if not known:
         return volume, []
     return volume, [scale_to_volume(structures[k], volumes[k]) for k in order]

@@ -494,23 +494,33 @@ class CrySPAIWorkChain(WorkChain):
         return True
 
     def scan_volume(self):
-        """E(V) of the known structures (up to 64; without any, of 7 random symmetric ones) scaled from 0.35 to 3.5 x
-        their volume, single points on a potential (a RelaxCalculation in scan mode; no oracle relaxation)."""
-        from ..search.volume import SCAN_FACTORS
+        """E(V) of the known structures (up to 64; without any, of 28 random symmetric ones, the lowest 8 then
+        relaxed) scaled from 0.35 to 3.5 x their volume, single points on a potential (a RelaxCalculation in scan
+        mode; no oracle relaxation)."""
+        from ..search.volume import (
+            RANDOM_SCAN_PER_SYSTEM,
+            RANDOM_SCAN_RELAX_SETTINGS,
+            RANDOM_SCAN_RELAXED,
+            SCAN_FACTORS,
+        )
 
         structures = {key: self.ctx.templates[key] for key in sorted(self.ctx.templates)[:VOLUME_SCAN_STRUCTURES]}
+        name = self._scan_potential()
+        parameters = {"calculator": name, "volume_scan": list(SCAN_FACTORS)}
         if not structures:
             outputs = generate_random_structures(
                 self.inputs.composition, orm.Float(self.ctx.search_volume), orm.List(list(CRYSTAL_SYSTEMS)),
-                orm.Int(1), orm.Int(self._seed("volume_scan")), orm.Str("scan"),
+                orm.Int(RANDOM_SCAN_PER_SYSTEM), orm.Int(self._seed("volume_scan")), orm.Str("scan"),
                 metadata={"call_link_label": "volume_scan_structures"})
             structures = {key: node for key, node in outputs.items() if key != "origins"}
-        name = self._scan_potential()
+            parameters.update({"volume_scan_relax": {"n": RANDOM_SCAN_RELAXED, **RANDOM_SCAN_RELAX_SETTINGS},
+                               "guards": self._guards(), "pressure_gpa": self.inputs.pressure.value})
         node = self.submit(RelaxCalculation, code=self.inputs.codes.relax, structures=structures,
-                           parameters=orm.Dict({"calculator": name, "volume_scan": list(SCAN_FACTORS)}),
+                           parameters=orm.Dict(parameters),
                            metadata={"options": self._options(), "call_link_label": "volume_scan"})
+        relaxed = f", the lowest {RANDOM_SCAN_RELAXED} relaxed" if "volume_scan_relax" in parameters else ""
         self.report(f"volume scan: {len(structures)} {'known' if self.ctx.templates else 'random'} structures x "
-                    f"{len(SCAN_FACTORS)} volumes on {name} -> RelaxCalculation<{node.pk}>")
+                    f"{len(SCAN_FACTORS)} volumes on {name}{relaxed} -> RelaxCalculation<{node.pk}>")
         return ToContext(volume_scan=node)
 
     def choose_volume(self):
@@ -537,7 +547,8 @@ class CrySPAIWorkChain(WorkChain):
             self.report(f"the random structures' scan found no plausible minimum above {SCAN_TRUST_FLOOR} x Eq. 2's "
                         "volume (a potential's holes lie in compressed cells): that floor is taken")
         at = f" at {self.inputs.pressure.value:g} GPa (enthalpy minimum)" if self.inputs.pressure.value else ""
-        self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan{at} (Eq. 2: "
+        how = "" if scanned else ", the lowest of the relaxed random structures"
+        self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan{at}{how} (Eq. 2: "
                     f"{self.ctx.volume_node.value:.2f})")
 
     def generate_random_structures(self):

@@ -88,3 +88,47 @@ def test_a_scan_without_a_bracketed_minimum_gives_no_volume():
     assert scan_minimum(holes) is None  # the lowest point has a missing neighbour
     assert volume_from_scan([None, (500.0, -3.0)], reference_volume=100.0, limits=(0.5, 4.0)) is None
     assert volume_from_scan([(150.0, -1.0), (90.0, -2.0)], reference_volume=100.0) == 90.0
+
+
+def test_random_structures_relaxed_after_the_scan_give_the_potentials_own_volume():
+    """On EMT: 28 random Cu4 structures scanned rigidly sit at the
+    volume of their disorder; the lowest 8 relaxed after the scan put the search volume within 5 % of EMT's own
+    close-packed volume, whatever Eq. 2 said (here 0.7 x its value on purpose)."""
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.relax import RelaxGuards, relax, relaxed_volumes
+    from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
+    from aiida_cryspai.search.generation import random_structures_by_spacegroup
+    from aiida_cryspai.search.volume import RANDOM_SCAN_PER_SYSTEM, RANDOM_SCAN_RELAX_SETTINGS, scan_for_volume
+
+    composition = parse_composition("Cu4")
+    reference = 0.7 * estimate_volume(composition)
+    randoms = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS),
+                                              RANDOM_SCAN_PER_SYSTEM * len(CRYSTAL_SYSTEMS), reference, seed=3)
+    calls = []
+
+    def relax_them(structures):
+        calls.append(len(structures))
+        return [found for _, found in relaxed_volumes(structures, EMT(), RelaxGuards(repulsion=100.0),
+                                                      **RANDOM_SCAN_RELAX_SETTINGS)]
+
+    volume, ranked = scan_for_volume(randoms, batch_evaluator(EMT()), reference, known=False, relax=relax_them)
+    assert calls == [8] and ranked == []
+    fcc = relax(bulk("Cu", "fcc", a=3.6), EMT(), fmax=0.001, record_frames=False)
+    assert volume / 4 == pytest.approx(fcc.atoms.get_volume(), rel=0.05)
+
+
+def test_the_lowest_plausible_relaxed_structure_sets_the_volume():
+    """Random structures: the lowest relaxed one sets the volume, not a hole (2 eV/atom below the rest) nor one
+    outside the trusted range; without relaxed ones the minima count; never below the trust floor."""
+    from aiida_cryspai.search.volume import SCAN_TRUST_FLOOR, place_at_minima, relaxation_starts
+
+    minima = [(120.0, -5.0), (130.0, -5.1), None, (60.0, -5.05), (110.0, -4.9), (125.0, -4.95), (100.0, -30.0)]
+    assert relaxation_starts(minima, 3) == [1, 3, 0]  # the hole (-30 eV/atom) is not relaxed, the None neither
+    relaxed = [(95.0, -5.3), (90.0, -5.4), (85.0, -5.35), (88.0, -5.2), (99.0, -5.25), (20.0, -40.0), (900.0, -6.0)]
+    volume, _, _ = place_at_minima(minima, 100.0, known=False, relaxed=relaxed)
+    assert volume == 90.0
+    assert place_at_minima(minima, 100.0, known=False)[0] == 130.0
+    assert place_at_minima(minima, 100.0, known=False, relaxed=[(60.0, -6.0)])[0] == SCAN_TRUST_FLOOR * 100.0

@@ -176,11 +176,21 @@ def test_oracle_batch_without_any_result_does_not_break_the_run(aiida_profile, c
 
 def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profile, cryspai_codes):
     """A budget of two oracle calls leaves one relaxation to train on: no frame is held out, the validation RMSE is
-    None, and the run still ends cleanly with its candidates (it used to except in inspect_training)."""
+    None, and the run still ends cleanly with its candidates (it used to except in inspect_training). Its starting
+    volume comes from the scan of random structures, the lowest 8 relaxed on EMT: within 5 % of EMT's fcc."""
+    from ase.calculators.emt import EMT
+
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
-                                                         max_oracle_calls=2, overrides=TINY, codes=cryspai_codes)
+                                                         max_oracle_calls=2, codes=cryspai_codes,
+                                                         overrides={**TINY, "volume_method": "scan"})
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
+    scan = node.base.links.get_outgoing(link_label_filter="volume_scan").one().node
+    relaxed = [r["scan_relaxed"] for r in scan.outputs.results.get_dict().values() if "scan_relaxed" in r]
+    assert len(scan.inputs.structures) == 28 and len(relaxed) == 8
+    fcc = relax(bulk("Cu", "fcc", a=3.6), EMT(), fmax=0.001, record_frames=False).atoms.get_volume()
+    volume = node.outputs.summary["volume"]
+    assert volume["method"] == "scan" and volume["estimated"] / 4 == pytest.approx(fcc, rel=0.05)
     trainings = [n for n in node.called if n.process_label == "TrainCalculation"]
     assert trainings and trainings[0].outputs.metrics["rmse_validation_mev_per_atom"] is None
     summary = node.outputs.summary.get_dict()
