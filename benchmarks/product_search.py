@@ -10,7 +10,8 @@ For each composition and seed, one CrySPAIWorkChain (oracle CHGNet, prior SevenN
   structure (StructureMatcher), or lower than every known structure (``below_target``; the structure is named);
   None when none did;
 - ``oracle_relaxations`` (all of them, verification and refinement included), ``prior_relaxations`` (the
-  screening's), ``scan_single_points`` (the volume scan's), ``wall_s`` (the work chain's, screening included);
+  screening's), ``scan_single_points`` and ``scan_relaxations`` (the volume scan's, on the prior), ``wall_s`` (the
+  work chain's, screening included);
 - the volume the product chose and Eq. 2's, the best oracle energy above the target.
 
 Rows are appended to ``--output`` as each run finishes; a rerun skips the (composition, seed) pairs already there.
@@ -100,8 +101,11 @@ def run_one(composition: str, seed: int, budget: int, prior: str, templates: str
     screening = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "screening"]
     scans = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "volume_scan"]
     n_scan = sum(len(n.inputs.structures) * len(n.inputs.parameters["volume_scan"]) for n in scans)
+    n_scan_relaxed = sum(1 for n in scans if "results" in n.outputs
+                         for r in n.outputs.results.get_dict().values() if "scan_relaxed" in r)
     return {"pk": node.pk, "exit_status": node.exit_status, "wall_s": round(wall, 1),
             "prior_relaxations": sum(len(n.inputs.structures) for n in screening), "scan_single_points": n_scan,
+            "scan_relaxations": n_scan_relaxed,
             "volume": summary.get("volume"), "node": node}
 
 
