@@ -4,6 +4,7 @@ held-out error below the prior's, and the surrogate's forces and stress must be 
 import numpy as np
 import pytest
 from ase.build import bulk
+from ase.calculators.emt import EMT
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from aiida_cryspai.ml.calculators import get_calculator
@@ -99,8 +100,12 @@ def test_surrogate_forces_and_stress_are_derivatives_of_its_energy(oracle_datase
     single = relax(atoms, surrogate.calculator(), fmax=0.02, max_steps=100)
     assert batch[0].ok and batch[0].energy == pytest.approx(single.energy, abs=1e-6)
     assert batch[0].n_steps == single.n_steps
-    # the ensemble's spread is the correction's: the prior adds none
-    assert surrogate.energies_and_spread([atoms])[1][0] > 0
+    # the ensemble's spread is the correction's: the prior adds none (and the mean is the scaled prior plus it)
+    means, spreads = surrogate.energies_and_spread([atoms])
+    own_means, own_spreads = correction.energies_and_spread([atoms])
+    assert spreads[0] > 0 and spreads[0] == pytest.approx(own_spreads[0], rel=1e-9, abs=1e-12)
+    prior_energy = EMT().get_potential_energy(atoms)
+    assert means[0] == pytest.approx(0.9 * prior_energy + own_means[0], abs=1e-8)
 
 
 def test_a_prior_that_is_the_oracle_or_cannot_compute_an_element_is_refused():
