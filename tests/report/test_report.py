@@ -112,8 +112,19 @@ def test_reference_comparison_in_export_and_report(finished_run, tmp_path):
     exported = CliRunner().invoke(cryspai, ["export", pk, str(tmp_path / "out"), "--reference", str(reference)],
                                   catch_exceptions=False)
     assert exported.exit_code == 0, exported.output
-    comparison = json.loads((tmp_path / "out" / "results.json").read_text())["reference"]
-    assert comparison["spacegroup_target"] == 225 and "matched_rank" in comparison
+    exported_results = json.loads((tmp_path / "out" / "results.json").read_text())
+    comparison = exported_results["reference"]
+    assert comparison["spacegroup_target"] == 225
+    # matched_rank is the first exported candidate that StructureMatcher puts on fcc Cu, checked here on the CIFs
+    from ase.io import read
+
+    from aiida_cryspai.analysis.compare import matcher, to_pymatgen
+
+    fcc = to_pymatgen(bulk("Cu", "fcc", a=3.6, cubic=True))
+    matches = [c["rank"] for c in exported_results["candidates"]
+               if matcher().fit(fcc, to_pymatgen(read(tmp_path / "out" / c["cif"])))]
+    assert comparison["matched_rank"] == (matches[0] if matches else None)
+    assert comparison["matched"] == (matches[:1] == [1])
     assert "reference: target/predicted space group 225/" in exported.output
     page = tmp_path / "report.html"
     reported = CliRunner().invoke(cryspai, ["report", pk, "--output", str(page), "--reference", str(reference)],
