@@ -67,7 +67,13 @@ def test_scf_failure_is_restarted_with_more_steps(abinit_code):
     assert calculations[0].exit_status == 500
     assert node.is_finished_ok
     assert calculations[-1].inputs.parameters["nstep"] > 3
-    assert results["output_parameters"]["energy"] < 0
+    # the restarted run's energy is the one an unforced run of the same structure gives (SCF converged, same state)
+    overrides["parameters"].pop("nstep")
+    unforced = AbinitEngine().get_inputs({"s": orm.StructureData(ase=atoms)},
+                                         {"dft_protocol": "fast", "abinit": overrides}, abinit_code, {})
+    reference, _ = run_get_node(AbinitRelaxWorkChain, **unforced)
+    assert results["output_parameters"]["energy"] == pytest.approx(reference["output_parameters"]["energy"],
+                                                                   abs=1e-3)
 
 
 # A CHGNet-relaxed Si8 cell 1e-5 off a symmetric one: Abinit's default tolsym finds symmetry operations that do
@@ -101,7 +107,7 @@ def test_symmetry_group_closure_error_is_restarted_with_another_tolerance(abinit
     assert calculations[0].exit_status == 304  # Abinit's ERROR event
     assert node.is_finished_ok, node.exit_message
     assert calculations[-1].inputs.parameters["tolsym"] in (1.0e-3, 1.0e-8)
-    assert results["output_parameters"]["energy"] < 0
+    assert "energy" in results["output_parameters"].get_dict()
 
 
 @pytest.mark.slow
