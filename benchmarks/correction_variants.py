@@ -40,6 +40,7 @@ if __name__ == "__main__":
     parser.add_argument("--oracle", default="chgnet")
     parser.add_argument("--prior", default="sevennet")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--output", default=None, help="a .jsonl file the rows are appended to")
     args = parser.parse_args()
     pool = read(oracle_dataset(args.composition, args.pool, args.volume, seed=0, oracle=args.oracle), index=":")
     test = read(oracle_dataset(args.composition, 14, args.volume, seed=1, oracle=args.oracle), index=":")
@@ -61,7 +62,12 @@ if __name__ == "__main__":
             correction, metrics = train_correction(frames, np.array([a.info["group"] for a in frames]), descriptor,
                                                    replace(base, **VARIANTS[name]), args.prior, log=lambda _: None)
             predicted = np.array([e for e, _, _ in Surrogate(args.prior, correction, prior).evaluate(test)])
-            print(json.dumps({"relaxations": size, "variant": name, "network_used": metrics["network_used"],
-                              "validation": metrics["rmse_validation_mev_per_atom"],
-                              "near": _errors(predicted, test, near), "window": _errors(predicted, test, window),
-                              "wall_s": round(time.perf_counter() - start)}), flush=True)
+            row = {"composition": args.composition, "oracle": args.oracle, "prior": args.prior, "relaxations": size,
+                   "variant": name, "network_used": metrics["network_used"],
+                   "validation": metrics["rmse_validation_mev_per_atom"],
+                   "near": _errors(predicted, test, near), "window": _errors(predicted, test, window),
+                   "wall_s": round(time.perf_counter() - start)}
+            print(json.dumps(row), flush=True)
+            if args.output:
+                with open(args.output, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")

@@ -239,7 +239,12 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     from aiida_cryspai.ml.prior import predicted_energies
 
     errors = (predicted_energies(model, dataset) - dataset["energies"]) / dataset["n_atoms"]
-    assert np.sqrt(np.mean(errors**2)) < 0.05  # eV/atom on its own training set, against offsets of ~3.7 eV/atom
+    prior_errors = (dataset["prior_energies"] - dataset["energies"]) / dataset["n_atoms"]
+    assert np.sqrt(np.mean(prior_errors**2)) > 1.0  # eV/atom: CHGNet and EMT have different zeros
+    # on relaxations held out of its training, the surrogate (prior + correction) is within 50 meV/atom of EMT
+    metrics = trainings[-1].outputs.metrics.get_dict()
+    assert metrics["n_validation"] > 0 and metrics["rmse_validation_mev_per_atom"] < 50.0, metrics
+    assert np.sqrt(np.mean(errors**2)) < 0.05
 
 
 @pytest.mark.parametrize("engine, prior, words", [
@@ -273,7 +278,8 @@ def cu4_under_pressure(aiida_profile):
     from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
 
     codes = ensure_codes(ensure_computer())
-    overrides = {**TINY, "templates": {"source": "prototypes"}, "volume_method": "scan", "refine": {"n_candidates": 1}}
+    # from random structures alone (the library would hand it fcc): the scan of random structures, relaxed at 60 GPa
+    overrides = {**TINY, "volume_method": "scan", "refine": {"n_candidates": 1}}
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=2,
                                                          max_oracle_calls=10, overrides=overrides, codes=codes,
                                                          pressure=PRESSURE)
