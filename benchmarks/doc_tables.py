@@ -1,0 +1,117 @@
+"""The tables of ``docs/benchmarks.md`` rendered from their stored rows, and a check that the docs hold exactly that.
+
+A table in the docs between ``<!-- table: NAME -->`` and ``<!-- end table -->`` is the output of ``TABLES[NAME]``
+on its rows (``benchmarks/results/*.jsonl``). ``python doc_tables.py`` fails, naming the table, where the docs differ;
+``python doc_tables.py --write`` rewrites the blocks from the rows. The test suite runs the check (it only reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+DOCS = HERE.parent / "docs" / "benchmarks.md"
+BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end table -->)", re.S)
+
+
+def rows(name: str) -> list[dict]:
+    """The rows of ``results/<name>``, one JSON object per line."""
+    return [json.loads(line) for line in (HERE / "results" / name).read_text().splitlines() if line.strip()]
+
+
+def _signed(row: dict, key: str) -> str:
+    return f"{row[key]} ({row[key + '_error_pct']:+.1f} %)"
+
+
+def volume_table() -> str:
+    """Eq. 2, the scan of random structures and the scan of the library against the known volume."""
+    lines = ["| composition | bonding | known V (Å³) | Eq. 2 | scan, random (templates off) "
+             "| scan, library (templates on) | wall (s) |", "|---|---|---|---|---|---|---|"]
+    for r in rows("volume_table_9e352ea.jsonl"):
+        lines.append(f"| {r['composition']} | {r['bonding']} | {r['known_volume']} | {_signed(r, 'eq2')} | "
+                     f"{_signed(r, 'scan_random')} | {_signed(r, 'scan_templates')} | {r['wall_s']} |")
+    return "\n".join(lines)
+
+
+def _find(row: dict) -> str:
+    position = row["relaxations_to_find"]
+    if position is None:
+        return f"> {row['oracle_relaxations']} (best {row['best_above_target_mev']} meV/atom above)"
+    return f"{position} ({row['found_how']})"
+
+
+PRODUCT_ROWS = "product_search_3c48647.jsonl"
+
+
+def product_search() -> str:
+    """`cryspai predict` from the composition alone: each run, with both counts and the wall time."""
+    lines = ["| composition | seed | target | oracle relaxations to find | oracle relaxations | prior relaxations | "
+             "volume scan: single points / relaxations | wall (s) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows(PRODUCT_ROWS):
+        lines.append(f"| {r['composition']} | {r['seed']} | {r['target']} | {_find(r)} | {r['oracle_relaxations']} | "
+                     f"{r['prior_relaxations']} | {r['scan_single_points']} / {r['scan_relaxations']} | "
+                     f"{r['wall_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def product_search_summary() -> str:
+    """Per composition over its seeds: finds, the median and the wall time."""
+    lines = ["| composition | seeds | found within the budget | oracle relaxations to find | median "
+             "| median wall (s) |", "|---|---|---|---|---|---|"]
+    by_composition: dict[str, list[dict]] = {}
+    for r in rows(PRODUCT_ROWS):
+        by_composition.setdefault(r["composition"], []).append(r)
+    for composition, runs in by_composition.items():
+        runs = sorted(runs, key=lambda r: r["seed"])
+        finds = [r["relaxations_to_find"] for r in runs]
+        # an unfound run counts as above any find for the median
+        median = statistics.median([f if f is not None else float("inf") for f in finds])
+        median_text = "not found" if median == float("inf") else f"{median:g}"
+        text = ", ".join(str(f) if f is not None else f"> {r['oracle_relaxations']}" for f, r in zip(finds, runs))
+        lines.append(f"| {composition} | {', '.join(str(r['seed']) for r in runs)} | "
+                     f"{sum(f is not None for f in finds)}/{len(runs)} | {text} | {median_text} | "
+                     f"{statistics.median(r['wall_s'] for r in runs):.0f} |")
+    return "\n".join(lines)
+
+
+TABLES = {"volume-table": volume_table, "product-search": product_search,
+          "product-search-summary": product_search_summary}
+
+
+def check(text: str) -> list[str]:
+    """The names of the tables in ``text`` that differ from their rows (or have no renderer)."""
+    wrong = []
+    for match in BLOCK.finditer(text):
+        name = match["name"]
+        if name not in TABLES or match["body"].strip() != TABLES[name]().strip():
+            wrong.append(name)
+    return wrong
+
+
+def write(text: str) -> str:
+    """``text`` with every table block rendered again from its rows."""
+    return BLOCK.sub(lambda m: f"{m[1]}{TABLES[m['name']]()}\n{m[4]}", text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    text = DOCS.read_text()
+    if args.write:
+        DOCS.write_text(write(text))
+        return
+    wrong = check(text)
+    if wrong:
+        sys.exit(f"docs/benchmarks.md: these tables differ from their rows: {', '.join(wrong)} "
+                 "(python benchmarks/doc_tables.py --write renders them again)")
+    print(f"{len(BLOCK.findall(text))} tables match their rows")
+
+
+if __name__ == "__main__":
+    main()

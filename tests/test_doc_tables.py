@@ -1,0 +1,24 @@
+"""The tables of docs/benchmarks.md that are rendered from stored rows match those rows (benchmarks/doc_tables.py)."""
+
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import doc_tables  # noqa: E402
+
+
+def test_every_rendered_table_matches_its_rows():
+    text = doc_tables.DOCS.read_text()
+    assert len(doc_tables.BLOCK.findall(text)) >= len(doc_tables.TABLES)
+    assert doc_tables.check(text) == []
+
+
+def test_a_number_changed_by_hand_is_caught():
+    text = doc_tables.DOCS.read_text()
+    block = next(doc_tables.BLOCK.finditer(text))
+    body = block["body"]
+    changed = body.replace("|", "| 1", 1) if "| 1" not in body else body.replace("| 1", "| 2", 1)
+    assert doc_tables.check(text.replace(body, changed, 1)) == [block["name"]]
+    assert doc_tables.check(doc_tables.write(text.replace(body, changed, 1))) == []
