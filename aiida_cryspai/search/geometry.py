@@ -58,15 +58,22 @@ class Crowding:
     max_neighbours: int  # most neighbours of one atom within BOND_FACTOR x (r_i + r_j)
 
 
+def contact_ratios(atoms: Atoms, within: float, length_scale: float = 1.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i, j), distances d and d / (length_scale x (r_i + r_j)) (covalent radii) of every pair of ``atoms``
+    closer than ``within`` x the largest covalent bond length, from one neighbour list."""
+    numbers = atoms.get_atomic_numbers()
+    cutoff = within * 2.0 * float(max(covalent_radii[numbers])) * length_scale
+    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
+    return i, j, d, d / (length_scale * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]))
+
+
 def crowding(atoms: Atoms, length_scale: float = 1.0) -> Crowding:
     """Shortest distance and largest number of close neighbours, from one neighbour list; bond lengths are
     ``length_scale`` x the sums of covalent radii (below 1 under pressure: (V_P / V_0)^(1/3))."""
-    numbers = atoms.get_atomic_numbers()
-    cutoff = BOND_FACTOR * 2.0 * float(max(covalent_radii[numbers])) * length_scale
-    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
+    i, _, d, ratio = contact_ratios(atoms, BOND_FACTOR, length_scale)
     if len(d) == 0:
         return Crowding(float("inf"), 0)
-    ratio = d / (length_scale * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]))
     counts = np.bincount(i[ratio < BOND_FACTOR], minlength=len(atoms))
     return Crowding(float(np.min(ratio)), int(counts.max()))
 

@@ -25,9 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.data import covalent_radii
 
-from ..analysis.neighbours import neighbour_pairs
+from .geometry import contact_ratios
 
 CONTACT_FACTOR = 0.65  # relaxed structures: no pair closer than this x the sum of covalent radii
 ENERGY_MARGIN = 2.0  # eV/atom below the median of the sane structures
@@ -38,12 +37,9 @@ MIN_REFERENCE = 5  # energies needed before the energy test judges
 def shortest_contact(atoms: Atoms, length_scale: float = 1.0) -> tuple[float, str]:
     """The smallest d_ij / (length_scale x (r_i + r_j)) of ``atoms`` and the pair it belongs to (``'Al-O 1.12 Å'``);
     ``(inf, '')`` for a cell without close pairs."""
-    numbers = atoms.get_atomic_numbers()
-    cutoff = 2.0 * float(max(covalent_radii[numbers])) * length_scale
-    i, j, d = neighbour_pairs("ijd", atoms, cutoff)
+    i, j, d, ratio = contact_ratios(atoms, 1.0, length_scale)
     if len(d) == 0:
         return float("inf"), ""
-    ratio = d / (length_scale * (covalent_radii[numbers[i]] + covalent_radii[numbers[j]]))
     k = int(np.argmin(ratio))
     symbols = atoms.get_chemical_symbols()
     return float(ratio[k]), f"{symbols[i[k]]}-{symbols[j[k]]} {d[k]:.2f} Å"
