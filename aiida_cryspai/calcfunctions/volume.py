@@ -7,7 +7,7 @@ from ase.units import GPa
 from ..search.composition import parse_composition
 from ..search.generation import scale_to_volume
 from ..search.volume import estimate_volume as eq2_volume
-from ..search.volume import place_at_minima, potcar_core_radius, psp8_core_radius, scan_minima
+from ..search.volume import place_at_minima, potcar_core_radius, psp8_core_radius, scan_compression, scan_minima
 
 
 def core_radius(pseudo) -> float:
@@ -46,15 +46,15 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
     minima = scan_minima(own_volumes, energies, factors, pressure=bar * GPa, n_atoms=n_atoms)
     relaxed = [(r["volume"], r["enthalpy_per_atom"]) for r in (results[k].get("scan_relaxed") for k in keys)
                if r is not None and r["enthalpy_per_atom"] is not None]
-    volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures), relaxed=relaxed)
+    # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale and
+    # the trust floor's; from the scans alone, the relaxations ran at the pressure only)
+    compression = scan_compression(minima, scan_minima(own_volumes, energies, factors), reference.value,
+                                   bool(structures)) if bar else 1.0
+    volume, volumes, order = place_at_minima(minima, reference.value, known=bool(structures), relaxed=relaxed,
+                                             compression=compression)
     outputs = {"volume": Float(volume)}
     if bar:
-        # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale;
-        # from the scans alone, the relaxations ran at the pressure only)
-        at_pressure = place_at_minima(minima, reference.value, known=bool(structures))[0]
-        at_zero = place_at_minima(scan_minima(own_volumes, energies, factors), reference.value,
-                                  known=bool(structures))[0]
-        outputs["compression"] = Float(at_pressure / at_zero)
+        outputs["compression"] = Float(compression)
     for key, own in zip(keys, volumes):
         if key in structures:
             outputs[key] = StructureData(ase=scale_to_volume(structures[key].get_ase(), own))

@@ -175,19 +175,31 @@ def lowest_first(minima: list[tuple[float, float] | None]) -> list[int]:
     return sorted(range(len(minima)), key=lambda k: (minima[k] is None, minima[k][1] if minima[k] else 0.0, k))
 
 
+def scan_compression(at_pressure: list[tuple[float, float] | None], at_zero: list[tuple[float, float] | None],
+                     reference_volume: float, known: bool) -> float:
+    """How much a pressure compresses the scanned structures: the lowest plausible minimum of the enthalpy scans
+    (``at_pressure``) over that of the same scans at 0 GPa (``at_zero``); 1 where either has none."""
+    limits = None if known else RANDOM_SCAN_LIMITS
+    compressed = volume_from_scan(at_pressure, reference_volume, limits)
+    uncompressed = volume_from_scan(at_zero, reference_volume, limits)
+    return compressed / uncompressed if compressed and uncompressed else 1.0
+
+
 def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool,
-                    relaxed: list[tuple[float, float] | None] = ()) -> tuple[float, list[float], list[int]]:
+                    relaxed: list[tuple[float, float] | None] = (), compression: float = 1.0
+                    ) -> tuple[float, list[float], list[int]]:
     """From the scans' minima: the search volume (the lowest plausible minimum; of random structures, ``known``
     False, the lowest plausible of the ``relaxed`` ones ((volume, energy or enthalpy per atom) each) when any, else
     of the minima, only those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume`` counting, and never below
-    ``SCAN_TRUST_FLOOR`` x ``reference_volume``; ``reference_volume`` where none counts), each structure's volume
-    (its own minimum, the search volume without one) and their order, lowest first."""
+    ``SCAN_TRUST_FLOOR`` x ``reference_volume`` x ``compression`` (under a pressure, :func:`scan_compression`: Eq. 2
+    is a 0 GPa volume); ``reference_volume`` where none counts), each structure's volume (its own minimum, the
+    search volume without one) and their order, lowest first."""
     if known:
         volume = volume_from_scan(minima, reference_volume) or reference_volume
     else:
         volume = (volume_from_scan(list(relaxed), reference_volume, RANDOM_SCAN_LIMITS)
                   or volume_from_scan(minima, reference_volume, RANDOM_SCAN_LIMITS) or reference_volume)
-        volume = max(volume, SCAN_TRUST_FLOOR * reference_volume)
+        volume = max(volume, SCAN_TRUST_FLOOR * reference_volume * min(1.0, compression))
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 
@@ -201,12 +213,13 @@ def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, 
     from .generation import scale_to_volume
 
     n_atoms = len(structures[0]) if structures else 1
-    minima = scan_minima([a.get_volume() for a in structures], scan_energies(structures, evaluate),
-                         pressure=pressure, n_atoms=n_atoms)
+    volumes, energies = [a.get_volume() for a in structures], scan_energies(structures, evaluate)
+    minima = scan_minima(volumes, energies, pressure=pressure, n_atoms=n_atoms)
+    compression = scan_compression(minima, scan_minima(volumes, energies), reference_volume, known) if pressure else 1
     relaxed = []
     if not known and relax is not None:
         relaxed = relax([scale_to_volume(structures[k], minima[k][0]) for k in relaxation_starts(minima)])
-    volume, volumes, order = place_at_minima(minima, reference_volume, known, relaxed)
+    volume, volumes, order = place_at_minima(minima, reference_volume, known, relaxed, compression)
     if not known:
         return volume, []
     return volume, [scale_to_volume(structures[k], volumes[k]) for k in order]

@@ -543,9 +543,12 @@ class CrySPAIWorkChain(WorkChain):
                         f"their 0 GPa volume: bond lengths of the geometry guards x {self.ctx.length_scale:.3f}")
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
-        if not scanned and abs(self.ctx.search_volume - SCAN_TRUST_FLOOR * self.ctx.volume_node.value) < 1e-6:
+        compression = min(1.0, outputs["compression"].value) if "compression" in outputs else 1.0
+        floor = SCAN_TRUST_FLOOR * self.ctx.volume_node.value * compression
+        if not scanned and abs(self.ctx.search_volume - floor) < 1e-6 * floor:
             self.report(f"the random structures' scan found no plausible minimum above {SCAN_TRUST_FLOOR} x Eq. 2's "
-                        "volume (a potential's holes lie in compressed cells): that floor is taken")
+                        "volume (x the pressure's compression; a potential's holes lie in compressed cells): that "
+                        "floor is taken")
         at = f" at {self.inputs.pressure.value:g} GPa (enthalpy minimum)" if self.inputs.pressure.value else ""
         how = "" if scanned else ", the lowest of the relaxed random structures"
         self.report(f"cell volume {self.ctx.search_volume:.2f} Å^3 from the scan{at}{how} (Eq. 2: "

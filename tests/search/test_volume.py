@@ -132,3 +132,19 @@ def test_the_lowest_plausible_relaxed_structure_sets_the_volume():
     assert volume == 90.0
     assert place_at_minima(minima, 100.0, known=False)[0] == 130.0
     assert place_at_minima(minima, 100.0, known=False, relaxed=[(60.0, -6.0)])[0] == SCAN_TRUST_FLOOR * 100.0
+
+
+def test_the_trust_floor_follows_the_pressure():
+    """Eq. 2 is a 0 GPa volume: under a pressure that compresses the scans to 0.75, the floor of a random scan is
+    0.8 x 0.75 x Eq. 2, so a compressed volume above it stands (it was clamped to 0.8 x Eq. 2 at 60 GPa)."""
+    from aiida_cryspai.search.volume import SCAN_TRUST_FLOOR, place_at_minima, scan_compression
+
+    at_zero = [(110.0, -5.0), (120.0, -4.9), None, (125.0, -4.8), (130.0, -4.7), (140.0, -4.6)]
+    at_pressure = [(82.5, -4.0), (90.0, -3.9), None, (95.0, -3.8), (97.0, -3.7), (105.0, -3.6)]
+    compression = scan_compression(at_pressure, at_zero, 100.0, known=False)
+    assert compression == pytest.approx(0.75)
+    relaxed = [(70.0, -4.2)]
+    assert place_at_minima(at_pressure, 100.0, known=False, relaxed=relaxed, compression=compression)[0] == 70.0
+    assert place_at_minima(at_pressure, 100.0, known=False, relaxed=relaxed)[0] == SCAN_TRUST_FLOOR * 100.0
+    assert place_at_minima(at_pressure, 100.0, known=False, relaxed=[(50.0, -4.2)], compression=compression)[0] \
+        == pytest.approx(SCAN_TRUST_FLOOR * 0.75 * 100.0)
