@@ -7,30 +7,36 @@ import time
 from pathlib import Path
 
 import click
+from aiida.cmdline.groups import VerdiCommandGroup
 
 from ..engines import ENGINES
 from ..protocols import PROTOCOLS
 from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
 from .enthalpies import enthalpies_command
+from .params import RUN
 from .profile import SCHEDULERS
 
 ENGINE_CHOICES = tuple(ENGINES)
 
 
-@click.group()
-@click.option("-p", "--profile", "profile_name", default=None, help="AiiDA profile (default: the default profile).")
+@click.group(cls=VerdiCommandGroup, context_settings={"help_option_names": ["--help", "-h"]})
+@click.option("-p", "--profile", "profile_name", default=None,
+              help="AiiDA profile (default: the default profile). `setup` creates it when it does not exist; "
+                   "every other command only loads it.")
 @click.pass_context
 def cryspai(ctx, profile_name):
     """CrySPAI crystal structure prediction with AiiDA provenance."""
-    ctx.ensure_object(dict)
-    ctx.obj["profile"] = profile_name
+    # a name, not aiida's profile type: `cryspai -p new setup` names a profile that does not exist yet; the read-only
+    # commands load it through aiida's type (params.py)
+    ctx.obj["profile_name"] = profile_name
 
 
 def _load(ctx, computer: str = "localhost", **setup) -> dict:
+    """Set up (``setup``, ``predict``): the profile, the computer and the codes, created where missing."""
     from .profile import setup_all
 
-    name, computer_node, codes = setup_all(ctx.obj["profile"], computer_label=computer, **setup)
+    name, computer_node, codes = setup_all(ctx.obj["profile_name"], computer_label=computer, **setup)
     return {"profile": name, "computer": computer_node, "codes": codes}
 
 
@@ -293,19 +299,9 @@ def _reduced(symbols: list[str]) -> dict[str, float]:
     return {symbol: round(count / smallest, 6) for symbol, count in sorted(counts.items())}
 
 
-def _load_run(identifier: str, finished: bool = True):
-    """The CrySPAIWorkChain with pk or UUID ``identifier`` (a UUID stays valid after ``verdi archive import``)."""
-    from aiida.common.exceptions import MultipleObjectsError, NotExistent
-    from aiida.orm import load_node
-
-    try:
-        node = load_node(int(identifier) if identifier.isdigit() else identifier)
-    except (NotExistent, MultipleObjectsError) as error:
-        raise click.ClickException(f"{identifier}: {error}") from None
-    if node.process_label != "CrySPAIWorkChain":
-        raise click.ClickException(f"{identifier} is a {node.process_label or type(node).__name__}, "
-                                   f"not a CrySPAIWorkChain")
-    if finished and not node.is_finished_ok:
+def _finished(node):
+    """``node`` if it finished successfully, else one clear error."""
+    if not node.is_finished_ok:
         raise click.ClickException(f"process {node.pk} has not finished successfully (state "
                                    f"{node.process_state.value if node.process_state else 'unknown'})")
     return node
@@ -351,48 +347,43 @@ def _print_results(results: dict, folder: Path) -> None:
 
 
 @cryspai.command()
-@click.argument("run")
-@click.pass_context
-def show(ctx, run):
+@RUN
+def show(run):
     """Where RUN (pk or UUID of a CrySPAIWorkChain) is: state, iteration, network RMSE, oracle relaxations done and
-    pending."""
-    _load(ctx)
+    pending. Reads only."""
     from .status import run_status
 
-    status = run_status(_load_run(run, finished=False))
+    status = run_status(run)
     for key, value in status.items():
         click.echo(f"{key:>28}: {value}")
 
 
 @cryspai.command()
-@click.argument("run")
+@RUN
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None)
-@click.pass_context
-def export(ctx, run, folder, reference):
-    """Write results.json, candidates/NNN.cif and plots/ of the finished RUN (pk or UUID) into FOLDER."""
-    _load(ctx)
-    node = _load_run(run)
+def export(run, folder, reference):
+    """Write results.json, candidates/NNN.cif and plots/ of the finished RUN (pk or UUID) into FOLDER. Reads the
+    profile only."""
+    node = _finished(run)
     reference_atoms = _read_reference(reference, node.inputs.composition.value) if reference is not None else None
     results = _export(node, Path(folder), reference_atoms)
     _print_results(results, Path(folder))
 
 
 @cryspai.command()
-@click.argument("run")
+@RUN
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="The HTML file (default: cryspai-report-<pk>.html); its plots go beside it in <name>-plots/.")
 @click.option("--reference", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A CIF of the known structure to compare the candidates with.")
-@click.pass_context
-def report(ctx, run, output, reference):
+def report(run, output, reference):
     """Write a self-contained HTML page of the finished RUN (pk or UUID): plots, ranked table, 3D views,
-    provenance, how to reproduce it. Opens in any browser without a network."""
-    _load(ctx)
+    provenance, how to reproduce it. Opens in any browser without a network. Reads the profile only."""
     from ..report.html import render
     from .report import collect_report
 
-    node = _load_run(run)
+    node = _finished(run)
     pk = node.pk
     comparison = None
     if reference is not None:

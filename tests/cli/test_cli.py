@@ -22,6 +22,44 @@ def _count_runs() -> int:
     return QueryBuilder().append(WorkChainNode, filters={"attributes.process_label": "CrySPAIWorkChain"}).count()
 
 
+def _profile_contents() -> tuple:
+    """What a read-only command must leave alone: the nodes, the computers and the codes (with their labels)."""
+    from aiida.orm import Computer, InstalledCode, Node
+
+    nodes = QueryBuilder().append(Node, project=["id"]).count()
+    computers = sorted(c.label for c in QueryBuilder().append(Computer).all(flat=True))
+    codes = sorted(c.full_label for c in QueryBuilder().append(InstalledCode).all(flat=True))
+    return nodes, computers, codes
+
+
+@pytest.mark.parametrize("command", [["show"], ["export", "{folder}"], ["report", "--output", "{folder}/r.html"]])
+def test_read_only_commands_change_nothing_and_refuse_what_is_not_a_run(aiida_profile_clean, tmp_path, command):
+    """On a bare profile (no computer, no code) and on a set-up one, show/export/report of a pk that is no run (a
+    code, a structure, nothing) or of an unknown UUID end in one clear line and leave the profile as it was."""
+    from aiida.orm import StructureData
+
+    from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
+
+    structure = StructureData(cell=[[3, 0, 0], [0, 3, 0], [0, 0, 3]])
+    structure.append_atom(position=(0, 0, 0), symbols="Cu")
+    structure.store()
+    for set_up in (False, True):
+        if set_up:
+            code = ensure_codes(ensure_computer())["relax"]
+        before = _profile_contents()
+        targets = [str(structure.pk), "999999", "12345678-1234-1234-1234-123456789abc"] + ([str(code.pk)] if set_up
+                                                                                            else [])
+        for target in targets:
+            arguments = [part.format(folder=tmp_path / "out") for part in command]
+            result = CliRunner().invoke(cryspai, [arguments[0], target, *arguments[1:]])
+            assert result.exit_code == 2, (target, result.output)
+            errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+            assert len(errors) == 1 and "RUN" in errors[0], result.output
+            assert "Traceback" not in result.output
+        assert _profile_contents() == before, (set_up, before, _profile_contents())
+    assert not (tmp_path / "out").exists()
+
+
 def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     """Cu4 with EMT, started from the prototype library and a seed file (a 2-atom hcp cell, doubled): every
     candidate says where it came from, and the seed file's structure is ranked at EMT's own hcp energy (relaxed
@@ -72,14 +110,16 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     per_atom = emt_hcp.atoms.get_volume() / len(hcp)
     assert abs(data["volume"]["estimated"] / 4 - per_atom) < 0.05 * per_atom, (data["volume"], per_atom)
 
-    # show and export work on the finished run
+    # show and export work on the finished run, by pk and by UUID, and change nothing in the profile
     pk = str(data["workchain"]["pk"])
+    before = _profile_contents()
     shown = CliRunner().invoke(cryspai, ["show", pk], catch_exceptions=False)
     assert shown.exit_code == 0 and "oracle_relaxations_done" in shown.output
     again = tmp_path / "again"
-    exported = CliRunner().invoke(cryspai, ["export", pk, str(again)], catch_exceptions=False)
+    exported = CliRunner().invoke(cryspai, ["export", data["workchain"]["uuid"], str(again)], catch_exceptions=False)
     assert exported.exit_code == 0
     assert json.loads((again / "results.json").read_text()) == data
+    assert _profile_contents() == before
 
 
 @pytest.mark.parametrize(
