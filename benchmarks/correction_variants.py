@@ -16,8 +16,8 @@ from ase.io import read
 from oracle_data import oracle_dataset
 from prior_learning_curve import _errors, _labelled
 
-from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import Surrogate, train_correction
 from aiida_cryspai.ml.training import TrainingSettings
 from aiida_cryspai.protocols import get_protocol

@@ -21,11 +21,11 @@ import numpy as np
 from known_structures import candidates
 from search_vs_random import target_energy
 
+from aiida_cryspai.analysis.crystal_systems import crystal_system_of
 from aiida_cryspai.analysis.symmetry import spacegroup
-from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import crystal_system_of
 from aiida_cryspai.search.ga import GASettings, evolve
 
 

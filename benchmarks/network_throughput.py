@@ -15,13 +15,13 @@ import torch
 from ase.io import read
 from oracle_data import oracle_dataset
 
-from aiida_cryspai.ml.calculator import NetworkCalculator
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.ml.descriptors import DescriptorSettings, features_of
+from aiida_cryspai.ml.network import NetworkCalculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.generation import random_structures
 
 

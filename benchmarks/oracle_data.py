@@ -21,10 +21,10 @@ def _relax_batch(job: tuple) -> list:
     import torch
 
     torch.set_num_threads(1)
-    from aiida_cryspai.ml.calculators import get_calculator
+    from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+    from aiida_cryspai.ml.potentials import get_calculator
     from aiida_cryspai.ml.relax import RelaxGuards, relax
     from aiida_cryspai.search.composition import parse_composition
-    from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
     from aiida_cryspai.search.generation import random_structures
 
     composition = parse_composition(composition_text)

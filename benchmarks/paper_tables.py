@@ -34,9 +34,9 @@ from ase.spacegroup import crystal
 from known_structures import candidates
 
 from aiida_cryspai.analysis.compare import matcher, to_pymatgen
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.analysis.symmetry import spacegroup
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.volume import estimate_volume
 
 SYMPREC = 0.1  # Å, as the workflow's ranking
@@ -146,7 +146,7 @@ def scanned_first_batch(composition, relaxations: int, seed: int, calculator, te
     """What the work chain's first batch is with ``volume_method: scan``: E(V) of the prototype structures (random
     symmetric ones where the library has none) on the oracle, the volume at the lowest minimum; with ``templates``
     half of the batch are the prototypes lowest at their own minimum, each at that minimum."""
-    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.potentials import batch_evaluator
     from aiida_cryspai.search.generation import random_structures_by_spacegroup
     from aiida_cryspai.search.templates import prototype_structures
     from aiida_cryspai.search.volume import scan_for_volume
@@ -357,7 +357,7 @@ def main() -> None:
                 print(json.dumps(table2_row(composition, args.seed, args.max_oracle_calls, Path(folder),
                                             args.existing)), flush=True)
     elif args.command == "table3":
-        from aiida_cryspai.ml.calculators import get_calculator
+        from aiida_cryspai.ml.potentials import get_calculator
 
         calculator = get_calculator("chgnet")
         structures = experimental_structures()

@@ -23,8 +23,8 @@ from pathlib import Path
 from ase.units import GPa
 from pressure_transitions import calcium_oxide, silica, silicon
 
-from aiida_cryspai.analysis.enthalpy import relax_phases
-from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.enthalpy import relax_phases
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.search.composition import parse_composition
 
 PHASES = {("Si",): silicon, ("Ca", "O"): calcium_oxide, ("O", "Si"): silica}

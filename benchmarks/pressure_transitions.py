@@ -1,4 +1,4 @@
-"""Transition pressures the oracle gives, from ``aiida_cryspai.analysis.enthalpy`` (what ``cryspai enthalpies``
+"""Transition pressures the oracle gives, from ``aiida_cryspai.ml.enthalpy`` (what ``cryspai enthalpies``
 runs): known phases of Si, CaO and SiO2 relaxed by CHGNet at a ladder of pressures (each from its geometry at the
 previous one), enthalpies per atom and the crossings of the lowest phase. These are the truths the searches under
 pressure are measured against.
@@ -16,8 +16,8 @@ from ase import Atoms
 from ase.build import bulk
 from ase.spacegroup import crystal
 
-from aiida_cryspai.analysis.enthalpy import format_table, relax_phases
-from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.enthalpy import format_table, relax_phases
+from aiida_cryspai.ml.potentials import get_calculator
 
 
 def silicon() -> dict[str, Atoms]:

@@ -23,9 +23,9 @@ import numpy as np
 from ase.io import read
 from oracle_data import oracle_dataset
 
-from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, with_optional
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import Surrogate, fit_prior_scale, prior_labels, train_correction
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol

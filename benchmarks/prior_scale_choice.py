@@ -16,7 +16,7 @@ from ase.io import read
 from oracle_data import CACHE
 from prior_learning_curve import _errors, _labelled, prior_line
 
-from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.potentials import get_calculator
 
 
 def _predicted(frames: list, scaled: bool, fitted_on: list) -> np.ndarray:

@@ -34,7 +34,7 @@ from known_structures import candidates
 
 from aiida_cryspai.analysis.compare import matcher, to_pymatgen
 from aiida_cryspai.analysis.symmetry import spacegroup
-from aiida_cryspai.ml.calculators import get_calculator
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.relax import relax
 
 SADDLE_MEV = 0.5  # a rattled copy that relaxes this much lower: the nominal structure is not an oracle minimum

@@ -43,15 +43,15 @@ from ase import Atoms
 from known_structures import candidates
 
 from aiida_cryspai.analysis.compare import unique_indices
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.ml.acquisition import allocate_by_weight, choose_candidates
-from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import Surrogate, prior_labels, train_correction
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.search.ga import GASettings, evolve
 from aiida_cryspai.search.generation import (
     random_structures_by_spacegroup,
@@ -199,7 +199,7 @@ def templates_then_random(composition, volume: float, oracle: Oracle, seed: int,
     """The work chain's first batch without a prior: the prototype library's structures scanned on the oracle
     (single points, not counted), the lowest at their own minimum take half of the first batch; then the random
     symmetric search. On a composition the library does not cover this is the random search itself."""
-    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.potentials import batch_evaluator
     from aiida_cryspai.search.templates import prototype_structures
     from aiida_cryspai.search.volume import scan_for_volume
 

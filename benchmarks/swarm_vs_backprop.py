@@ -18,8 +18,8 @@ from ase.build import bulk
 from ase.io import read
 from oracle_data import oracle_dataset
 
-from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.relax import relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 from aiida_cryspai.protocols import get_protocol

@@ -20,10 +20,10 @@ import time
 import numpy as np
 from volume_table import KNOWN, stage_seed
 
-from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+from aiida_cryspai.ml.potentials import batch_evaluator, get_calculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax_batch
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.generation import random_structures_by_spacegroup, scale_to_volume
 from aiida_cryspai.search.volume import estimate_volume, place_at_minima, scan_energies, scan_minima
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+from aiida_cryspai.ml.potentials import batch_evaluator, get_calculator
 from aiida_cryspai.ml.relax import RelaxGuards, relaxed_volumes
 from aiida_cryspai.protocols.schema import GuardParameters
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.generation import random_structures_by_spacegroup
 from aiida_cryspai.search.templates import prototype_structures
 from aiida_cryspai.search.volume import (

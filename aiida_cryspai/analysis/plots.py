@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..search.crystal_systems import CRYSTAL_SYSTEMS
+from .crystal_systems import CRYSTAL_SYSTEMS
 
 # one colour per crystal system, the same in every figure
 SYSTEM_COLOURS = dict(zip(CRYSTAL_SYSTEMS, ("#7f7f7f", "#8c564b", "#9467bd", "#2ca02c", "#ff7f0e", "#1f77b4",

@@ -8,7 +8,7 @@ import spglib
 from ase import Atoms
 from ase.cell import Cell
 
-from ..search.crystal_systems import crystal_system_of
+from .crystal_systems import crystal_system_of
 
 DEFAULT_SYMPREC = 0.1
 

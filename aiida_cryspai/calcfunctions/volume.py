@@ -2,10 +2,10 @@
 
 from aiida.engine import calcfunction
 from aiida.orm import Dict, Float, List, Str, StructureData
-from ase.units import GPa
 
 from ..search.composition import parse_composition
 from ..search.generation import scale_to_volume
+from ..search.objective import Objective
 from ..search.volume import estimate_volume as eq2_volume
 from ..search.volume import place_at_minima, potcar_core_radius, psp8_core_radius, scan_compression, scan_minima
 
@@ -43,7 +43,7 @@ def volume_from_scan(reference: Float, scan: Dict, pressure: Float | None = None
     factors = tuple(results[keys[0]]["scan_factors"]) if keys else ()
     n_atoms = int(results[keys[0]].get("n_atoms", 1)) if keys else 1
     bar = pressure.value if pressure is not None else 0.0
-    minima = scan_minima(own_volumes, energies, factors, pressure=bar * GPa, n_atoms=n_atoms)
+    minima = scan_minima(own_volumes, energies, factors, Objective(bar), n_atoms=n_atoms)
     relaxed = [(r["volume"], r["enthalpy_per_atom"]) for r in (results[k].get("scan_relaxed") for k in keys)
                if r is not None and r["enthalpy_per_atom"] is not None]
     # the same scans at 0 GPa: how much the pressure compresses the lowest structure (the guards' length scale and

@@ -8,9 +8,7 @@ from aiida.common import CalcInfo, CodeInfo
 from aiida.engine import CalcJob
 from aiida.orm import Dict
 
-from ..executables.common import VERSIONS_FILE
-
-PARAMETERS_FILE = "parameters.json"
+from ..executables import files
 
 
 class ScriptCalculation(CalcJob):
@@ -36,7 +34,7 @@ class ScriptCalculation(CalcJob):
         parameters = self.inputs.parameters.get_dict()
         parameters["threads"] = self.inputs.metadata.options.threads
         parameters.update(extra or {})
-        with folder.open(PARAMETERS_FILE, "w") as handle:
+        with folder.open(files.PARAMETERS, "w") as handle:
             json.dump(parameters, handle, indent=1)
 
     def make_calcinfo(self, local_copy_list=None) -> CalcInfo:
@@ -46,5 +44,5 @@ class ScriptCalculation(CalcJob):
         calcinfo = CalcInfo()
         calcinfo.codes_info = [codeinfo]
         calcinfo.local_copy_list = local_copy_list or []
-        calcinfo.retrieve_list = [self.inputs.metadata.options.output_filename, VERSIONS_FILE, *self._retrieve]
+        calcinfo.retrieve_list = [self.inputs.metadata.options.output_filename, files.VERSIONS, *self._retrieve]
         return calcinfo

@@ -7,13 +7,14 @@ import io
 from aiida.orm import Dict, StructureData
 
 from ..data.model import ModelData
+from ..executables import files
 from .base import ScriptCalculation
 
 
 class EvolveCalculation(ScriptCalculation):
     """Runs the GA of ``parameters['crystal_system']`` and returns the recommended structures."""
 
-    _retrieve = ("recommended.xyz", "evolve.json")
+    _retrieve = (files.RECOMMENDED, files.EVOLVE)
 
     @classmethod
     def define(cls, spec):
@@ -35,8 +36,8 @@ class EvolveCalculation(ScriptCalculation):
         if initial:
             buffer = io.StringIO()
             write(buffer, initial, format="extxyz")
-            with folder.open("initial.xyz", "w") as handle:
+            with folder.open(files.INITIAL, "w") as handle:
                 handle.write(buffer.getvalue())
         self.write_parameters(folder)
         model = self.inputs.model
-        return self.make_calcinfo([(model.uuid, model.filename, "model.pt")])
+        return self.make_calcinfo([(model.uuid, model.filename, files.MODEL)])

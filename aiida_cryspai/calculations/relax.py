@@ -8,13 +8,14 @@ from aiida.orm import Dict, Float, StructureData
 
 from ..data.dataset import DatasetData
 from ..data.model import ModelData
+from ..executables import files
 from .base import ScriptCalculation
 
 
 class RelaxCalculation(ScriptCalculation):
     """Relaxes every structure of ``structures`` (FIRE, cell filter) and returns each one's result."""
 
-    _retrieve = ("relaxed.xyz", "results.json", "frames.npz")
+    _retrieve = (files.RELAXED, files.RESULTS, files.FRAMES)
 
     @classmethod
     def define(cls, spec):
@@ -41,13 +42,13 @@ class RelaxCalculation(ScriptCalculation):
             frames.append(atoms)
         buffer = io.StringIO()
         write(buffer, frames, format="extxyz")
-        with folder.open("structures.xyz", "w") as handle:
+        with folder.open(files.STRUCTURES, "w") as handle:
             handle.write(buffer.getvalue())
         local_copy_list = []
         extra = {}
         if "model" in self.inputs:
             model = self.inputs.model
-            local_copy_list.append((model.uuid, model.filename, "model.pt"))
-            extra["model"] = "model.pt"
+            local_copy_list.append((model.uuid, model.filename, files.MODEL))
+            extra["model"] = files.MODEL
         self.write_parameters(folder, extra)
         return self.make_calcinfo(local_copy_list)

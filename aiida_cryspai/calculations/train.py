@@ -9,13 +9,14 @@ from aiida.orm import Dict
 
 from ..data.dataset import DatasetData
 from ..data.model import ModelData
+from ..executables import files
 from .base import ScriptCalculation
 
 
 class TrainCalculation(ScriptCalculation):
     """Trains a new model on ``dataset`` with the ``descriptor`` and ``training`` settings of ``parameters``."""
 
-    _retrieve = ("model.pt", "metrics.json")
+    _retrieve = (files.MODEL, files.METRICS)
 
     @classmethod
     def define(cls, spec):
@@ -31,7 +32,7 @@ class TrainCalculation(ScriptCalculation):
     def prepare_for_submission(self, folder):
         buffer = io.BytesIO()
         np.savez(buffer, **self.inputs.dataset.to_arrays())
-        with folder.open("dataset.npz", "wb") as handle:
+        with folder.open(files.DATASET, "wb") as handle:
             handle.write(buffer.getvalue())
         self.write_parameters(folder, {"prior": self.inputs.prior["name"]} if "prior" in self.inputs else None)
         return self.make_calcinfo()

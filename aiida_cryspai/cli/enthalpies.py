@@ -70,7 +70,7 @@ def enthalpies_command(paths, pressures, engine, top, fmax, output):
     """Relax the structures of PATHS (results folders or structure files) at each pressure and print their
     enthalpies per atom above the lowest, and the transition pressures between them."""
     from ..engines import EngineError, get_engine
-    from ..ml.calculators import get_calculator
+    from ..ml.potentials import get_calculator
 
     values = parse_pressures(pressures)
     try:
@@ -84,7 +84,7 @@ def enthalpies_command(paths, pressures, engine, top, fmax, output):
     if missing:
         raise click.UsageError(f"engine {engine} cannot compute {', '.join(missing)}")
 
-    from ..analysis.enthalpy import format_table, relax_phases
+    from ..ml.enthalpy import format_table, relax_phases
 
     click.echo(f"{len(phases)} phases x {len(values)} pressures on {engine} (fmax {fmax} eV/Å)", err=True)
     points = relax_phases(phases, get_calculator(oracle.calculator), values, fmax=fmax,

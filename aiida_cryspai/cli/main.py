@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from aiida.cmdline.groups import VerdiCommandGroup
 
+from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
 from ..engines import ENGINES
 from ..protocols import PROTOCOLS
-from ..search.crystal_systems import CRYSTAL_SYSTEMS
 from .data import evaluate_command, train_command
 from .enthalpies import enthalpies_command
 from .params import RUN
@@ -133,7 +133,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
             pressure, prior, templates, seed_structures, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
-    from ..workchains.main import InputError, check_pressure, check_request, resolve_prior
+    from ..workchains.main import InputError, check_prerelax, check_pressure, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     if templates is not None:
@@ -141,7 +141,9 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     try:
         check_request(composition, engine, crystal_system, volume, max_oracle_calls, pressure)
         resolve_prior(engine, prior, composition)
-        check_pressure(pressure, engine, get_protocol(protocol, overrides))
+        parameters = get_protocol(protocol, overrides)
+        check_prerelax(parameters)
+        check_pressure(pressure, engine, parameters)
     except (InputError, ProtocolError) as error:
         raise click.UsageError(str(error)) from None
     reference_atoms = _read_reference(reference, composition) if reference is not None else None

@@ -2,14 +2,14 @@
 into the oracle's outputs (the interface: ``engines/base.py``).
 
 An engine name is ``family:variant``: ``ase:<calculator>`` for every calculator of the registry in
-``ml/calculators.py`` (``ase:emt``, ``ase:chgnet``), ``abinit`` / ``abinit:lda``, ``vasp``.
+``ml/potentials.py`` (``ase:emt``, ``ase:chgnet``), ``abinit`` / ``abinit:lda``, ``vasp``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..ml.calculators import CALCULATORS
+from ..ml.potentials import CALCULATORS
 from .abinit import AbinitEngine
 from .ase import AseEngine
 from .base import BATCH, PER_STRUCTURE, BatchEngine, Engine, PerStructureEngine

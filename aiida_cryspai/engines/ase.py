@@ -1,8 +1,8 @@
-"""The ``ase:<calculator>`` engines: ``cryspai.relax`` with a calculator of the registry in ``ml/calculators.py``."""
+"""The ``ase:<calculator>`` engines: ``cryspai.relax`` with a calculator of the registry in ``ml/potentials.py``."""
 
 from __future__ import annotations
 
-from ..ml.calculators import CALCULATORS, CalculatorSpec
+from ..ml.potentials import CALCULATORS, CalculatorSpec
 from ..ml.repulsion import DEFAULT_STRENGTH as REPULSION_STRENGTH
 from ..protocols.schema import OracleParameters
 from .base import BatchEngine

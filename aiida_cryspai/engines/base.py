@@ -167,7 +167,7 @@ class PerStructureEngine(Engine):
         where they came from); a failed one is recorded with its reason and gives nothing to the dataset."""
         from aiida import orm
 
-        from ..calcfunctions.gather import gather_relaxations
+        from .gather import gather_relaxations
 
         relaxations, details, structures = {}, {}, {}
         for _, (keys, node) in sorted(nodes.items()):

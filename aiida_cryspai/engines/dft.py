@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -46,3 +48,23 @@ def trajectory_to_arrays(cells, positions, numbers, energies, forces, stress) ->
         "groups": np.zeros(n_steps, dtype=np.int64),
         "sources": np.full(n_steps, "abinit", dtype="<U80"),
     }
+
+
+def vasprun_frames(text: bytes | str) -> dict[str, np.ndarray]:
+    """The dataset's arrays of every ionic step of a ``vasprun.xml`` (ASE's reader: positions in Angstrom, free
+    energy F in eV, forces eV/Angstrom, stress eV/Angstrom^3 with ASE's sign)."""
+    from ase.io import read
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    data = text.encode() if isinstance(text, str) else text
+    images = read(io.BytesIO(data), index=":", format="vasp-xml")
+    if not images:
+        raise ValueError("vasprun.xml holds no ionic step")
+    return trajectory_to_arrays(
+        [atoms.cell[:] for atoms in images],
+        [atoms.positions for atoms in images],
+        images[0].numbers,
+        [atoms.get_potential_energy(force_consistent=True) for atoms in images],
+        [atoms.get_forces() for atoms in images],
+        [voigt_6_to_full_3x3_stress(atoms.get_stress()) for atoms in images],
+    )

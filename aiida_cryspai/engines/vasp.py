@@ -8,13 +8,12 @@ its ``vasprun.xml`` with ASE (one frame per ionic step, energy = the free energy
 from __future__ import annotations
 
 import copy
-import io
 
 import numpy as np
 
 from ..protocols import get_protocol
 from .base import PerStructureEngine
-from .dft import calculation_options, check_settings, kpoints_mesh, trajectory_to_arrays
+from .dft import calculation_options, check_settings, kpoints_mesh
 from .pseudos import PseudoError
 
 CELL_RELAXATIONS = {"fixed": 2, "full": 3, "shape": 4}  # VASP's ISIF
@@ -24,26 +23,6 @@ def vasp_protocol(name: str = "fast", overrides: dict | None = None) -> dict:
     """The VASP relaxation settings of protocol ``name`` (``protocols/vasp.yaml``); ``parameters`` takes any INCAR
     tag and ``potential_mapping`` any element."""
     return get_protocol(name, overrides, filename="vasp.yaml", free_form=("parameters", "potential_mapping"))
-
-
-def vasprun_frames(text: bytes | str) -> dict[str, np.ndarray]:
-    """The dataset's arrays of every ionic step of a ``vasprun.xml`` (ASE's reader: positions in Angstrom, free
-    energy F in eV, forces eV/Angstrom, stress eV/Angstrom^3 with ASE's sign)."""
-    from ase.io import read
-    from ase.stress import voigt_6_to_full_3x3_stress
-
-    data = text.encode() if isinstance(text, str) else text
-    images = read(io.BytesIO(data), index=":", format="vasp-xml")
-    if not images:
-        raise ValueError("vasprun.xml holds no ionic step")
-    return trajectory_to_arrays(
-        [atoms.cell[:] for atoms in images],
-        [atoms.positions for atoms in images],
-        images[0].numbers,
-        [atoms.get_potential_energy(force_consistent=True) for atoms in images],
-        [atoms.get_forces() for atoms in images],
-        [voigt_6_to_full_3x3_stress(atoms.get_stress()) for atoms in images],
-    )
 
 
 class VaspEngine(PerStructureEngine):

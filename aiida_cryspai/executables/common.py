@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
+from . import files
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-VERSIONS_FILE = "versions.json"
 # the packages whose versions can change a result of the scripts
 RESULT_PACKAGES = ("aiida-cryspai", "numpy", "scipy", "torch", "ase", "chgnet", "pymatgen", "spglib", "pyxtal",
                    "matscipy")
@@ -51,15 +52,15 @@ def log(message: str) -> None:
 
 
 def start_script(
-    prog: str, description: str, files: dict[str, str], argv: list[str] | None
+    prog: str, description: str, file_options: dict[str, str], argv: list[str] | None
 ) -> tuple[argparse.Namespace, dict]:
     """Parse the file options of a script, read its ``parameters.json`` and limit its threads."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--parameters", default="parameters.json")
-    for name, default in files.items():
+    parser.add_argument("--parameters", default=files.PARAMETERS)
+    for name, default in file_options.items():
         parser.add_argument(f"--{name}", default=default)
     args = parser.parse_args(argv)
     parameters = read_json(args.parameters)
-    write_json(VERSIONS_FILE, package_versions())
+    write_json(files.VERSIONS, package_versions())
     limit_threads(int(parameters.get("threads", 1)))
     return args, parameters

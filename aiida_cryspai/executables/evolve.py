@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 
+from . import files
 from .common import log, start_script, write_json
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, parameters = start_script("cryspai-evolve", __doc__, {"model": "model.pt"}, argv)
+    args, parameters = start_script("cryspai-evolve", __doc__, {"model": files.MODEL}, argv)
 
     from ase.io import read, write
 
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         return [(outcome.atoms, outcome.energy) if outcome.ok else None for outcome in outcomes]
 
     ga = GASettings(**{**parameters.get("ga", {}), "length_scale": guards.length_scale})
-    initial = read("initial.xyz", index=":", format="extxyz") if os.path.exists("initial.xyz") else []
+    initial = read(files.INITIAL, index=":", format="extxyz") if os.path.exists(files.INITIAL) else []
     result = evolve(
         composition,
         parameters["crystal_system"],
@@ -75,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
             "generation": individual.generation,
         }
         recommended.append(atoms)
-    write("recommended.xyz", recommended, format="extxyz")
+    write(files.RECOMMENDED, recommended, format="extxyz")
     write_json(
-        "evolve.json",
+        files.EVOLVE,
         {
             "best_per_generation": result.best_per_generation,
             "n_local_optimisations": result.n_local_optimisations,

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import time
 
+from . import files
 from .common import log, start_script, write_json
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, parameters = start_script("cryspai-relax", __doc__, {"structures": "structures.xyz"}, argv)
+    args, parameters = start_script("cryspai-relax", __doc__, {"structures": files.STRUCTURES}, argv)
 
     from ase.io import read, write
 
-    from ..ml.calculators import get_calculator
     from ..ml.dataset import frames_to_arrays, save_arrays
+    from ..ml.potentials import get_calculator
     from ..ml.relax import RelaxGuards, refuse_implausible, relax
 
     structures = read(args.structures, index=":", format="extxyz")
@@ -70,21 +71,21 @@ def main(argv: list[str] | None = None) -> None:
             frames += outcome.frames
             groups += [index] * len(outcome.frames)
             sources += [key] * len(outcome.frames)
-    write("relaxed.xyz", relaxed, format="extxyz")
-    write_json("results.json", results)
-    save_arrays("frames.npz", frames_to_arrays(frames, groups, sources))
+    write(files.RELAXED, relaxed, format="extxyz")
+    write_json(files.RESULTS, results)
+    save_arrays(files.FRAMES, frames_to_arrays(frames, groups, sources))
 
 
 def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
     """Energies per atom of every structure at every volume factor (one batch; cells that fail the sanity check of
     generated cells are skipped); with ``volume_scan_relax``, the lowest plausible minima relaxed."""
     from ase.io import write
-    from ase.units import GPa
 
-    from ..ml.calculators import batch_evaluator
     from ..ml.dataset import empty_arrays, save_arrays
+    from ..ml.potentials import batch_evaluator
     from ..ml.relax import relaxed_volumes
     from ..search.generation import scale_to_volume
+    from ..search.objective import Objective
     from ..search.volume import relaxation_starts, scan_energies, scan_minima
 
     factors = tuple(parameters["volume_scan"])
@@ -101,7 +102,7 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
     log(f"volume scan: {len(structures)} structures x {len(factors)} volumes in {wall:.1f} s")
     if "volume_scan_relax" in parameters and structures:
         pressure_gpa = float(parameters.get("pressure_gpa", 0.0))
-        minima = scan_minima([a.get_volume() for a in structures], energies, factors, pressure=pressure_gpa * GPa,
+        minima = scan_minima([a.get_volume() for a in structures], energies, factors, Objective(pressure_gpa),
                              n_atoms=len(structures[0]))
         chosen = relaxation_starts(minima, int(parameters["volume_scan_relax"].get("n", 8)))
         settings = {k: v for k, v in parameters["volume_scan_relax"].items() if k != "n"}
@@ -118,9 +119,9 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
                 "enthalpy_per_atom": volume_enthalpy[1] if volume_enthalpy else None}
             energy = f"{volume_enthalpy[1]:.4f} eV/atom at {volume_enthalpy[0]:.2f} Å^3" if volume_enthalpy else ""
             log(f"{key}: {outcome.status} {energy} after {outcome.n_steps} steps {outcome.reason}")
-    write("relaxed.xyz", structures, format="extxyz")
-    write_json("results.json", results)
-    save_arrays("frames.npz", empty_arrays())
+    write(files.RELAXED, structures, format="extxyz")
+    write_json(files.RESULTS, results)
+    save_arrays(files.FRAMES, empty_arrays())
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ universal potential whose correction the network learns, or absent); writes ``mo
 
 from __future__ import annotations
 
+from . import files
 from .common import log, start_script, write_json
 
 
 def main(argv: list[str] | None = None) -> None:
-    args, parameters = start_script("cryspai-train", __doc__, {"dataset": "dataset.npz", "output": "model.pt"}, argv)
+    args, parameters = start_script("cryspai-train", __doc__, {"dataset": files.DATASET, "output": files.MODEL}, argv)
 
     from ..ml.dataset import arrays_to_frames, load_arrays
     from ..ml.descriptors import DescriptorSettings
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         model, metrics = train(arrays_to_frames(arrays), arrays["energies"], arrays["groups"], descriptor, settings,
                                log=log)
     model.save(args.output, metrics)
-    write_json("metrics.json", metrics)
+    write_json(files.METRICS, metrics)
     log(f"validation RMSE {metrics['rmse_validation_mev_per_atom']} meV/atom after {metrics['epochs']} epochs")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from .calculators import batch_evaluator
 from .dataset import has_forces
+from .potentials import batch_evaluator
 
 
 def evaluate(model, structures: list[Atoms]) -> dict:

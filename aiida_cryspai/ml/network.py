@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
 from torch import nn
 
 from .descriptors import DescriptorSettings, build_graph, features_of, species_indices
@@ -182,3 +184,23 @@ def load_potential(path: str | Path) -> EnsembleModel:
     """The trained network(s) in a model file written by ``cryspai-train`` or ``cryspai train`` (for a model trained
     on a prior, the correction alone: ``ml.prior.load_surrogate`` adds the prior)."""
     return EnsembleModel.load(path)
+
+
+class NetworkCalculator(Calculator):
+    """Energy, forces and stress from the atomic-energy network."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, model: Potential, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        energy, forces, stress = self.model.energy_forces_stress(self.atoms)
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "forces": forces,
+            "stress": full_3x3_to_voigt_6_stress(stress),
+        }

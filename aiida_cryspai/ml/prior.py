@@ -14,8 +14,8 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .calculators import CALCULATORS, _network_batch, batch_evaluator, get_calculator
 from .network import EnsembleModel, Potential, load_potential
+from .potentials import CALCULATORS, _network_batch, batch_evaluator, get_calculator
 
 PRIOR_ARRAYS = ("prior_energies", "prior_forces", "prior_stress")
 MIN_SCALE_SPREAD = 0.05  # eV/atom: the prior's energies must spread this much before a scale is fitted to them
@@ -138,7 +138,7 @@ class Surrogate:
         correction (weight 1)."""
         from ase.calculators.mixing import LinearCombinationCalculator
 
-        from .calculator import NetworkCalculator
+        from .network import NetworkCalculator
 
         return LinearCombinationCalculator([self.prior, NetworkCalculator(self.correction)], [self.scale, 1.0])
 

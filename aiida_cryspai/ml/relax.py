@@ -4,7 +4,7 @@ One treatment of the cell for every path: ASE's ``FrechetCellFilter`` (positions
 deformation, ready for an external ``scalar_pressure``) driven by ASE's ``FIRE``, one optimiser per structure.
 A batch moves in lock step: at each step the energies, forces and stresses of every structure still moving come
 from one call of the calculator's batch evaluator (the network: one graph; others: one structure after the other,
-``ml/calculators.py``), are attached to each structure as its single-point result, and each optimiser takes its
+``ml/potentials.py``), are attached to each structure as its single-point result, and each optimiser takes its
 step. :func:`relax` is the batch of one.
 
 A relaxation is stopped and flagged as soon as the cell collapses or explodes (volume per atom out of range),
@@ -31,8 +31,9 @@ from ase.units import GPa
 
 from ..protocols.schema import OracleParameters
 from ..search.geometry import MAX_CLOSE_NEIGHBOURS, crowding
+from ..search.objective import Objective
 from ..search.plausibility import CONTACT_FACTOR, ENERGY_MARGIN, contact_problem, implausible_energies
-from .calculators import batch_evaluator
+from .potentials import batch_evaluator
 from .repulsion import ShortRangeRepulsion, with_repulsion
 
 STATUS_OK = "ok"
@@ -263,6 +264,5 @@ def relaxed_volumes(structures: list[Atoms], calculator, guards: RelaxGuards | N
     None where the relaxation was refused: the volume scan's relaxations of random structures."""
     results = relax_batch(structures, calculator, guards=guards, pressure_gpa=pressure_gpa, record_frames=False,
                           **settings)
-    pressure = pressure_gpa * GPa
-    return [(r, (r.atoms.get_volume(), (r.energy + pressure * r.atoms.get_volume()) / len(r.atoms)) if r.ok else None)
-            for r in results]
+    objective = Objective(pressure_gpa)
+    return [(r, (r.atoms.get_volume(), objective.of_atoms(r.atoms, r.energy)) if r.ok else None) for r in results]

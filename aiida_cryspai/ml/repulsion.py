@@ -16,9 +16,11 @@ from ase import Atoms
 from ase.data import covalent_radii
 
 from ..analysis.neighbours import neighbour_pairs
+from ..protocols.schema import GuardParameters
 from ..search.plausibility import CONTACT_FACTOR
 
-DEFAULT_STRENGTH = 100.0  # eV per pair at d = 0: 10 eV/Å of push at 0.8 r_c for Al-O (r_c 1.22 Å)
+# eV per pair at d = 0 (the parameter schema's default: 10 eV/Å of push at 0.8 r_c for Al-O, r_c 1.22 Å)
+DEFAULT_STRENGTH = GuardParameters().repulsion
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,11 @@ class ScriptParser(Parser):
     def parse(self, **kwargs):
         from aiida.orm import Dict
 
-        from ..executables.common import VERSIONS_FILE
+        from ..executables import files
 
         try:
-            if VERSIONS_FILE in self.retrieved.base.repository.list_object_names():
-                self.out("versions", Dict(self.read_json(VERSIONS_FILE)))
+            if files.VERSIONS in self.retrieved.base.repository.list_object_names():
+                self.out("versions", Dict(self.read_json(files.VERSIONS)))
             return self.parse_outputs()
         except ParsingFailed as failure:
             return failure.exit_code

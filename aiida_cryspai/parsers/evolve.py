@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from aiida.orm import Dict, StructureData
 
+from ..executables import files
 from .base import ScriptParser
 
 
 class EvolveParser(ScriptParser):
     def parse_outputs(self):
-        summary = self.read_json("evolve.json")
+        summary = self.read_json(files.EVOLVE)
         predicted = {}
-        for index, atoms in enumerate(self.read_extxyz("recommended.xyz")):
+        for index, atoms in enumerate(self.read_extxyz(files.RECOMMENDED)):
             key = f"c{index:03d}"
             predicted[key] = {
                 "energy_per_atom": float(atoms.info["predicted_energy_per_atom"]),

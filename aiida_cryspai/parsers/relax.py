@@ -8,20 +8,21 @@ import numpy as np
 from aiida.orm import Dict, Float, StructureData
 
 from ..data.dataset import DatasetData
+from ..executables import files
 from ..ml.dataset import array_names
 from .base import ParsingFailed, ScriptParser
 
 
 class RelaxParser(ScriptParser):
     def parse_outputs(self):
-        results = self.read_json("results.json")
-        relaxed = self.read_extxyz("relaxed.xyz")
+        results = self.read_json(files.RESULTS)
+        relaxed = self.read_extxyz(files.RELAXED)
         try:
-            with np.load(io.BytesIO(self.read_bytes("frames.npz")), allow_pickle=False) as data:
+            with np.load(io.BytesIO(self.read_bytes(files.FRAMES)), allow_pickle=False) as data:
                 arrays = {name: data[name] for name in array_names(dict.fromkeys(data.files))}
         except (ValueError, KeyError, OSError) as error:
             raise ParsingFailed(
-                self.exit_codes.ERROR_READING_OUTPUT.format(filename="frames.npz", error=error)
+                self.exit_codes.ERROR_READING_OUTPUT.format(filename=files.FRAMES, error=error)
             ) from None
         # name the source of every frame: this calculation and the structure's key
         arrays["sources"] = np.asarray([f"{self.node.uuid}/{key}" for key in arrays["sources"]], dtype="<U80")

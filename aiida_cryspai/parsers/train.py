@@ -7,14 +7,15 @@ import io
 from aiida.orm import Dict
 
 from ..data.model import ModelData
+from ..executables import files
 from .base import ScriptParser
 
 
 class TrainParser(ScriptParser):
     def parse_outputs(self):
-        metrics = self.read_json("metrics.json")
-        content = self.read_bytes("model.pt")
-        model = ModelData(io.BytesIO(content), filename="model.pt")
+        metrics = self.read_json(files.METRICS)
+        content = self.read_bytes(files.MODEL)
+        model = ModelData(io.BytesIO(content), filename=files.MODEL)
         parameters = self.node.inputs.parameters.get_dict()
         model.set_metadata(parameters["descriptor"], parameters.get("training", {}), metrics)
         self.out("model", model)

@@ -12,9 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..ml.repulsion import DEFAULT_STRENGTH as REPULSION_STRENGTH
-from ..search.plausibility import CONTACT_FACTOR, ENERGY_MARGIN
-
 PROTOCOL_NAMES = ("fast", "moderate", "precise")
 ORACLE_ALLOCATIONS = ("rank", "spacegroups")
 VOLUME_RADII = ("periodic_table", "pseudopotentials")
@@ -55,16 +52,9 @@ class OracleParameters(_Section):
     @field_validator("prerelax")
     @classmethod
     def _batch_engine(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from ..engines import BATCH, EngineError, get_engine
-
-        try:
-            engine = get_engine(value)
-        except EngineError as error:
-            raise ValueError(str(error)) from None
-        if engine.kind != BATCH:
-            raise ValueError(f"must be a batch engine (ase:...), got {value}")
+        # the form only: that the potential exists is checked with the engines (workchains.main.check_parameters)
+        if value is not None and not (value.startswith("ase:") and len(value) > 4):
+            raise ValueError(f"must be a batch engine (ase:<potential>), got {value}")
         return value
 
 
@@ -158,15 +148,15 @@ class TemplatesParameters(_Section):
 
 class GuardParameters(_Section):
     contact_factor: float = Field(
-        CONTACT_FACTOR, gt=0, le=1.5, description="A relaxed structure with a pair closer than this x the sum of "
+        0.65, gt=0, le=1.5, description="A relaxed structure with a pair closer than this x the sum of "
                                                   "covalent radii is refused (0.65: below every real crystal of the "
                                                   "AFLOW library).")
     energy_margin: float | None = Field(
-        ENERGY_MARGIN, gt=0, description="A relaxed structure more than this (eV/atom; or 6 robust deviations) below "
+        2.0, gt=0, description="A relaxed structure more than this (eV/atom; or 6 robust deviations) below "
                                          "the median of the others of its batch or ranking is refused as a hole of "
                                          "the potential; null: off.")
     repulsion: float = Field(
-        REPULSION_STRENGTH, ge=0, description="Strength (eV per pair) of a short-range repulsion added while "
+        100.0, ge=0, description="Strength (eV per pair) of a short-range repulsion added while "
                                               "potentials relax, zero beyond the contact floor (sane structures are "
                                               "untouched); 0: off.")
 

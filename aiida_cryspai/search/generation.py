@@ -10,8 +10,8 @@ from itertools import islice
 import numpy as np
 from ase import Atoms
 
+from ..analysis.crystal_systems import spacegroups_of
 from .composition import Composition
-from .crystal_systems import spacegroups_of
 from .geometry import cell_is_sane
 
 SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn conventional cell kept as atoms)

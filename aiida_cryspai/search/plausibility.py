@@ -26,10 +26,12 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from ..protocols.schema import GuardParameters
 from .geometry import contact_ratios
 
-CONTACT_FACTOR = 0.65  # relaxed structures: no pair closer than this x the sum of covalent radii
-ENERGY_MARGIN = 2.0  # eV/atom below the median of the sane structures
+_GUARDS = GuardParameters()  # the defaults live in the parameter schema
+CONTACT_FACTOR = _GUARDS.contact_factor  # relaxed structures: no pair closer than this x the sum of covalent radii
+ENERGY_MARGIN = _GUARDS.energy_margin  # eV/atom below the median of the sane structures
 MAD_FACTOR = 6.0  # ... or this many robust standard deviations (1.4826 x the median absolute deviation)
 MIN_REFERENCE = 5  # energies needed before the energy test judges
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ase import Atoms
 
+from ..analysis.crystal_systems import crystal_system_of
 from .composition import Composition
-from .crystal_systems import crystal_system_of
 from .generation import scale_to_volume
 from .geometry import MIN_DISTANCE_FACTOR, cell_problem, crowding
 

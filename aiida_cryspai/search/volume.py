@@ -21,6 +21,7 @@ from ase import Atoms
 
 from .composition import Composition
 from .geometry import cell_problem, min_volume_per_atom, tabulated_radius
+from .objective import Objective
 from .plausibility import contact_problem, implausible_energies
 
 DEFAULT_ADJUSTMENT = 1.2
@@ -81,6 +82,7 @@ RANDOM_SCAN_LIMITS = (0.5, 4.0)
 # covalent solids), never high by this much; the larger of the two is the safer start (relaxations shrink a loose
 # cell, a collapsed one falls into the holes)
 SCAN_TRUST_FLOOR = 0.8
+ENERGY = Objective()  # at 0 GPa the scans' minima are those of the energy per atom
 # random structures scanned per crystal system (28 in all: 7 left Si2 without a diamond-like draw, 21 % too dense)
 RANDOM_SCAN_PER_SYSTEM = 4
 # the lowest of them relaxed (variable cell) on the scan's potential from their own minimum, and how: relaxed to a
@@ -148,16 +150,16 @@ def volume_from_scan(minima: list[tuple[float, float] | None], reference_volume:
 
 
 def scan_minima(volumes: list[float], energies: list[list[float | None]],
-                factors: tuple[float, ...] = SCAN_FACTORS, pressure: float = 0.0, n_atoms: int = 1
+                factors: tuple[float, ...] = SCAN_FACTORS, objective: Objective = ENERGY, n_atoms: int = 1
                 ) -> list[tuple[float, float] | None]:
-    """(volume, energy per atom) at the minimum of each structure's scan (``volumes``: the structures' own volumes,
-    which the factors scale), None where the scan has none. Under an external ``pressure`` (eV/Å^3; cells of
-    ``n_atoms``) the minimum is that of the enthalpy per atom E/N + P V/N, and the value returned is that enthalpy:
-    the volume shrinks with the potential's own compressibility."""
+    """(volume, objective per atom) at the minimum of each structure's scan (``volumes``: the structures' own
+    volumes, which the factors scale; ``energies`` per atom), None where the scan has none. Under a pressure (the
+    ``objective``'s, cells of ``n_atoms``) the minimum is that of the enthalpy per atom: the volume shrinks with the
+    potential's own compressibility."""
     minima = []
     for volume, values in zip(volumes, energies):
-        if pressure:
-            values = [None if e is None else e + pressure * f * volume / n_atoms for e, f in zip(values, factors)]
+        values = [None if e is None else objective.per_atom(e * n_atoms, f * volume, n_atoms)
+                  for e, f in zip(values, factors)]
         found = scan_minimum(values, factors)
         minima.append(None if found is None else (found[0] * volume, found[1]))
     return minima
@@ -203,19 +205,20 @@ def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: 
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 
-def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool, pressure: float = 0.0,
-                    relax=None) -> tuple[float, list[Atoms]]:
+def scan_for_volume(structures: list[Atoms], evaluate, reference_volume: float, known: bool,
+                    objective: Objective = ENERGY, relax=None) -> tuple[float, list[Atoms]]:
     """The search volume from the scans of ``structures`` (known structures, or random ones: ``known`` False) and,
     for known ones, each at its own minimum, lowest first (:func:`place_at_minima`) — what the work chain's
-    ``scan_volume``/``volume_from_scan`` do, in one process. ``pressure`` in eV/Å^3: minima of the enthalpy.
+    ``scan_volume``/``volume_from_scan`` do, in one process. Under the ``objective``'s pressure: minima of the enthalpy.
     ``relax`` (random structures): a function relaxing a list of structures, each to (volume, enthalpy per atom) or
     None (refused), given :func:`relaxation_starts`' structures at their own minima."""
     from .generation import scale_to_volume
 
     n_atoms = len(structures[0]) if structures else 1
     volumes, energies = [a.get_volume() for a in structures], scan_energies(structures, evaluate)
-    minima = scan_minima(volumes, energies, pressure=pressure, n_atoms=n_atoms)
-    compression = scan_compression(minima, scan_minima(volumes, energies), reference_volume, known) if pressure else 1
+    minima = scan_minima(volumes, energies, objective=objective, n_atoms=n_atoms)
+    compression = (scan_compression(minima, scan_minima(volumes, energies), reference_volume, known)
+                   if objective.pressure_gpa else 1.0)
     relaxed = []
     if not known and relax is not None:
         relaxed = relax([scale_to_volume(structures[k], minima[k][0]) for k in relaxation_starts(minima)])

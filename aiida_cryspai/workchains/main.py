@@ -14,6 +14,7 @@ from aiida.common.exceptions import NotExistent
 from aiida.engine import ToContext, WorkChain, append_, if_, while_
 from aiida.plugins import CalculationFactory
 
+from ..analysis.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..calcfunctions.convergence import check_convergence
 from ..calcfunctions.dataset import update_dataset
 from ..calcfunctions.generation import generate_random_structures
@@ -24,11 +25,11 @@ from ..calcfunctions.templates import generate_template_structures
 from ..calcfunctions.volume import estimate_volume, volume_from_scan
 from ..data.dataset import DatasetData
 from ..engines import EngineError, get_engine
-from ..ml.calculators import CALCULATORS
+from ..ml.potentials import CALCULATORS
 from ..ml.prior import PriorError, check_prior
 from ..protocols import ProtocolError, check_parameters, get_protocol
+from ..search.budget import OracleBudget
 from ..search.composition import CompositionError, parse_composition
-from ..search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from ..search.ga import GASettings, energy_limit_per_atom
 from ..search.geometry import min_volume_per_atom
 from ..search.objective import Objective
@@ -82,6 +83,17 @@ def check_pressure(pressure_gpa: float, engine: str | None = None, parameters: d
     if parameters is not None and not (parameters.get("local") or {}).get("relax_cell", True):
         raise InputError("ERROR_INVALID_PRESSURE", f"the network's local optimisation keeps the cell fixed "
                          f"(local.relax_cell false): it cannot apply a pressure of {pressure_gpa:g} GPa")
+
+
+def check_prerelax(parameters: dict) -> None:
+    """Raise :class:`ProtocolError` when ``oracle.prerelax`` names no engine (the schema checks its form only: the
+    parameters sit below the engines)."""
+    name = (parameters.get("oracle") or {}).get("prerelax")
+    if name:
+        try:
+            get_engine(name)
+        except EngineError as error:
+            raise ProtocolError(f"oracle.prerelax: {error}") from None
 
 
 def check_request(composition: str, engine: str, crystal_system: str, volume: float | None,
@@ -310,15 +322,18 @@ class CrySPAIWorkChain(WorkChain):
         """What every ranking minimises: the energy per atom, or the enthalpy per atom under pressure."""
         return Objective(pressure_gpa=self.inputs.pressure.value)
 
+    @property
+    def _budget(self) -> OracleBudget:
+        """The oracle budget (``search/budget.py``); ``ctx.oracle_calls`` is what has been spent."""
+        return OracleBudget(**self.ctx.budget)
+
     def _oracle_calls_left(self, reserve: int = 0) -> int | None:
         """The oracle relaxations the budget still allows after keeping ``reserve`` of them; None: no budget."""
-        if "max_oracle_calls" not in self.inputs:
-            return None
-        return max(0, self.inputs.max_oracle_calls.value - self.ctx.oracle_calls - reserve)
+        return self._budget.left(self.ctx.oracle_calls, reserve)
 
     def _loop_budget_spent(self) -> bool:
         """Whether the loop has spent its oracle budget (the verification's and refinement's calls are kept)."""
-        return self._oracle_calls_left(reserve=self.ctx.n_verify + self.ctx.n_refine) == 0
+        return self._budget.loop_spent(self.ctx.oracle_calls)
 
     def _seed(self, stage: str, *indices: int) -> int:
         """The seed of one child stage (random generation, a GA, a recommendation), independent of every other:
@@ -348,6 +363,20 @@ class CrySPAIWorkChain(WorkChain):
         scale = self.ctx.get("length_scale", 1.0)
         return {"length_scale": orm.Float(scale)} if scale != 1.0 else {}
 
+    def _relaxation_parameters(self, engine, only: tuple[str, ...] | None = None, tight: bool = False) -> dict:
+        """The parameters of ``engine``'s relaxations in this run: its defaults, the search's ``oracle`` settings
+        (only the keys ``only`` for another engine than the oracle: the prior's screening), the DFT protocol, the
+        run's guards, the refinement's thresholds when ``tight``, under the run's pressure."""
+        parameters = engine.default_parameters()
+        parameters.update({k: v for k, v in self.parameters.oracle.items() if only is None or k in only})
+        if only is None:
+            parameters["dft_protocol"] = parameters.get("dft_protocol") or self.inputs.protocol.value
+        parameters["guards"] = {**parameters.get("guards", {}), **self._guards()}
+        if tight:
+            refine = self.parameters.refine
+            parameters = engine.tight_parameters(parameters, refine["fmax"], refine["max_steps"])
+        return engine.with_pressure(parameters, self.inputs.pressure.value)
+
     def _guards(self) -> dict:
         low, high = self.parameters.guard_volume_range
         per_atom = self.ctx.volume_estimate / self.ctx.n_atoms
@@ -370,6 +399,7 @@ class CrySPAIWorkChain(WorkChain):
                 self.inputs.pressure.value,
             )
             parameters = check_parameters(self.inputs.parameters.get_dict())
+            check_prerelax(parameters)
             check_pressure(self.inputs.pressure.value, self.inputs.engine.value, parameters)
             composition = parse_composition(self.inputs.composition.value)
             if "prior" in self.inputs:
@@ -415,14 +445,9 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.best_by_system = {}
         self.ctx.relaxed_uuids = []  # every structure the oracle relaxed: the GA's proposals must differ from them
         self.ctx.random_rounds = 0
-        n_verify = self.parameters.n_verify
-        if "max_oracle_calls" in self.inputs:
-            n_verify = min(n_verify, self.inputs.max_oracle_calls.value // 2)
-        self.ctx.n_verify = n_verify
-        n_refine = self.parameters.refine["n_candidates"]
-        if "max_oracle_calls" in self.inputs:
-            n_refine = min(n_refine, self.inputs.max_oracle_calls.value // 4)
-        self.ctx.n_refine = n_refine
+        total = self.inputs.max_oracle_calls.value if "max_oracle_calls" in self.inputs else None
+        self.ctx.budget = OracleBudget.plan(total, self.parameters.n_verify,
+                                            self.parameters.refine["n_candidates"]).to_dict()
         self.ctx.refined = {}  # refined structure's key -> the key of the oracle structure it started from
         self.ctx.origins = {}  # key of every structure the oracle is given -> where it came from
         self.ctx.templates = {}
@@ -591,10 +616,7 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.origins.update({key: info["origin"] for key, info in outputs["origins"].get_dict().items()})
         structures.update(self.ctx.templates)
         engine = get_engine(f"ase:{self.inputs.prior['name']}")
-        parameters = engine.default_parameters()
-        parameters.update({k: v for k, v in self.parameters.oracle.items() if k in ("fmax", "max_steps", "relax_cell")})
-        parameters["guards"] = {**parameters["guards"], **self._guards()}
-        parameters = engine.with_pressure(parameters, self.inputs.pressure.value)
+        parameters = self._relaxation_parameters(engine, only=("fmax", "max_steps", "relax_cell"))
         node = self.submit(OracleWorkChain, engine=orm.Str(engine.name), structures=structures,
                            parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
                            max_parallel=orm.Int(self.parameters.max_parallel_oracle), options=self._options(),
@@ -667,14 +689,7 @@ class CrySPAIWorkChain(WorkChain):
         if left is not None:
             keys = keys[:left]
         engine = get_engine(self.inputs.engine.value)
-        parameters = engine.default_parameters()
-        parameters.update({k: v for k, v in self.parameters.oracle.items()})
-        parameters["dft_protocol"] = parameters.get("dft_protocol") or self.inputs.protocol.value
-        parameters["guards"] = {**parameters.get("guards", {}), **self._guards()}
-        if tight:
-            refine = self.parameters.refine
-            parameters = engine.tight_parameters(parameters, refine["fmax"], refine["max_steps"])
-        parameters = engine.with_pressure(parameters, self.inputs.pressure.value)
+        parameters = self._relaxation_parameters(engine, tight=tight)
         inputs = {
             "engine": self.inputs.engine,
             "structures": {key: structures[key] for key in keys},
@@ -696,7 +711,7 @@ class CrySPAIWorkChain(WorkChain):
     def run_oracle(self):
         """Oracle relaxations of the current candidates."""
         self.ctx.iteration += 1
-        return self._submit_oracle(self.ctx.candidates, f"oracle_{self.ctx.iteration:02d}", self.ctx.n_verify)
+        return self._submit_oracle(self.ctx.candidates, f"oracle_{self.ctx.iteration:02d}", self._budget.verify)
 
     def inspect_oracle(self):
         node = self.ctx.oracle
@@ -928,15 +943,15 @@ class CrySPAIWorkChain(WorkChain):
 
     def recommend_structures(self):
         """The ``n_verify`` lowest distinct structures of the final GA go to oracle verification."""
-        self.ctx.candidates = self._ranked_recommendations({"n_verify": self.ctx.n_verify, "symprec": 0.1,
+        self.ctx.candidates = self._ranked_recommendations({"n_verify": self._budget.verify, "symprec": 0.1,
                                                             "objective": self.objective.to_dict()})
         self.report(f"{len(self.ctx.candidates)} recommended structures go to oracle verification")
 
     def verify_with_oracle(self):
         """Oracle relaxation of the recommended structures."""
-        if not self.ctx.candidates or self._oracle_calls_left(self.ctx.n_refine) == 0:
+        if not self.ctx.candidates or self._oracle_calls_left(self._budget.refine) == 0:
             return None
-        return self._submit_oracle(self.ctx.candidates, "oracle_verification", self.ctx.n_refine)
+        return self._submit_oracle(self.ctx.candidates, "oracle_verification", self._budget.refine)
 
     def _oracle_results(self):
         """(key, relaxed structure, energy node) of every oracle relaxation so far, batch by batch."""
@@ -947,7 +962,7 @@ class CrySPAIWorkChain(WorkChain):
                 yield key, structures[key], energy
 
     def should_refine(self):
-        return self.ctx.n_refine > 0 and self._oracle_calls_left() != 0 and bool(self.ctx.oracle_runs)
+        return self._budget.refine > 0 and self._oracle_calls_left() != 0 and bool(self.ctx.oracle_runs)
 
     def refine_best_structures(self):
         """The lowest distinct oracle structures (within ``refine.energy_window`` of the lowest) relaxed once more
@@ -962,7 +977,7 @@ class CrySPAIWorkChain(WorkChain):
         refine = self.parameters.refine
         keep = unique_indices([entry[2].get_ase() for entry in entries], [entry[0] for entry in entries])
         chosen = [entries[i] for i in keep if entries[i][0] <= entries[0][0] + refine["energy_window"]]
-        structures = {f"refined_{key}": structure for _, key, structure in chosen[: self.ctx.n_refine]}
+        structures = {f"refined_{key}": structure for _, key, structure in chosen[: self._budget.refine]}
         self.ctx.refined = {key: key.removeprefix("refined_") for key in structures}
         self.ctx.origins.update({key: self.ctx.origins.get(start, "") for key, start in self.ctx.refined.items()})
         self.report(f"tight relaxation of the {len(structures)} lowest distinct structures (fmax "
@@ -1006,7 +1021,7 @@ class CrySPAIWorkChain(WorkChain):
                            "fmax_ev_per_angstrom": self.parameters.refine["fmax"],
                            "max_steps": self.parameters.refine["max_steps"], "cell": "full"},
         }
-        n_candidates = max(self.ctx.n_verify, 16)
+        n_candidates = max(self._budget.verify, 16)
         outputs = rank_results(
             orm.Dict(run_info),
             orm.Dict({"n_candidates": n_candidates, "symprec": 0.1, "objective": self.objective.to_dict(),

@@ -45,7 +45,7 @@ def test_train_then_evaluate_unseen_data(tmp_path):
     assert result["rmse_mev_per_atom"] == pytest.approx(float(np.sqrt(np.mean(errors**2))), rel=1e-6)
     assert result["mae_mev_per_atom"] == pytest.approx(float(np.mean(np.abs(errors))), rel=1e-6)
     assert result["n_force_components"] == 3 * int(n_atoms.sum())
-    from aiida_cryspai.ml.calculator import NetworkCalculator
+    from aiida_cryspai.ml.network import NetworkCalculator
 
     force_errors = []
     for frame in test_frames:

@@ -109,7 +109,7 @@ def test_vasp_settings_are_the_papers_and_checked():
 
 def test_frames_are_read_from_the_recorded_vasprun():
     """Every ionic step, energy F, forces and stress (ASE's sign and units) of a real vasprun.xml."""
-    from aiida_cryspai.engines.vasp import vasprun_frames
+    from aiida_cryspai.engines.dft import vasprun_frames
 
     frames = vasprun_frames((FIXTURES / "relax-not-converged" / "vasprun.xml").read_bytes())
     assert len(frames["energies"]) == 19 and frames["positions"].shape == (19 * 8, 3)

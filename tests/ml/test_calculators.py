@@ -7,7 +7,7 @@ from ase.build import bulk
 
 from aiida_cryspai.analysis.symmetry import spacegroup
 from aiida_cryspai.engines import ENGINES, get_engine
-from aiida_cryspai.ml.calculators import CALCULATORS, get_calculator
+from aiida_cryspai.ml.potentials import CALCULATORS, get_calculator
 from aiida_cryspai.ml.relax import relax
 
 
@@ -48,7 +48,7 @@ def test_universal_potential_evaluates_a_batch_as_it_does_one_structure(name):
     """A batch (CHGNet: one predict_graph call; SevenNet: one torch_geometric batch, what it uses on an
     accelerator) gives each structure's energy, forces and stress as its ASE calculator does alone, for cells of
     different sizes and species."""
-    from aiida_cryspai.ml.calculators import _chgnet_batch, _sevennet_batch, _single
+    from aiida_cryspai.ml.potentials import _chgnet_batch, _sevennet_batch, _single
 
     calculator = get_calculator(name)
     evaluate = {"chgnet": _chgnet_batch, "sevennet": _sevennet_batch}[name]

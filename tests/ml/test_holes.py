@@ -10,7 +10,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from aiida_cryspai.ml.calculators import batch_evaluator, get_calculator
+from aiida_cryspai.ml.potentials import batch_evaluator, get_calculator
 from aiida_cryspai.ml.relax import RelaxGuards, refuse_implausible, relax_batch
 from aiida_cryspai.ml.repulsion import ShortRangeRepulsion
 from aiida_cryspai.search.composition import parse_composition

@@ -5,9 +5,8 @@ import pytest
 import torch
 from ase.build import bulk
 
-from aiida_cryspai.ml.calculator import NetworkCalculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
-from aiida_cryspai.ml.network import AtomicEnergyModel
+from aiida_cryspai.ml.network import AtomicEnergyModel, NetworkCalculator
 
 
 @pytest.fixture(params=[1, 3], ids=["artrith", "angular-channels"])

@@ -7,9 +7,9 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from aiida_cryspai.ml.calculators import get_calculator
 from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, subset, with_optional
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import (
     PriorError,
     Surrogate,
@@ -36,7 +36,7 @@ def oracle_dataset(chgnet):
     prior's optional arrays."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from aiida_cryspai.ml.calculators import _single
+    from aiida_cryspai.ml.potentials import _single
 
     frames, groups = emt_copper_frames(per_lattice=2, seed=1, stride=4)
     labelled = []

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from aiida_cryspai.ml.calculator import NetworkCalculator
 from aiida_cryspai.ml.descriptors import DescriptorSettings
+from aiida_cryspai.ml.network import NetworkCalculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
 from aiida_cryspai.ml.training import TrainingSettings, train
 

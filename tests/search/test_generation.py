@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from aiida_cryspai.analysis.symmetry import spacegroup
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from aiida_cryspai.search.generation import random_structures
 from aiida_cryspai.search.geometry import cell_is_sane
 
@@ -91,7 +91,7 @@ def test_random_symmetric_search_reaches_rocksalt_at_two_atoms():
 
     from ase.build import bulk
 
-    from aiida_cryspai.ml.calculators import get_calculator
+    from aiida_cryspai.ml.potentials import get_calculator
     from aiida_cryspai.ml.relax import relax
     from aiida_cryspai.search.generation import symmetric_draws
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.ml.relax import RelaxGuards, relax
 from aiida_cryspai.search.composition import parse_composition
-from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.search.generation import random_structures, scale_to_volume
 from aiida_cryspai.search.geometry import (
     MAX_CLOSE_NEIGHBOURS,

@@ -6,8 +6,9 @@ import pytest
 from ase.build import bulk
 from ase.units import Bohr, GPa, Hartree
 
-from aiida_cryspai.analysis.enthalpy import PhasePoint, format_table, relax_phases, transition_pressures
 from aiida_cryspai.engines import get_engine
+from aiida_cryspai.ml.enthalpy import PhasePoint, format_table, relax_phases, transition_pressures
+from aiida_cryspai.search.objective import Objective
 from aiida_cryspai.search.volume import SCAN_FACTORS, scan_minima
 
 
@@ -18,7 +19,7 @@ def test_the_scan_volume_shrinks_with_pressure_as_the_bulk_modulus_says():
     volumes = [v0 * f for f in SCAN_FACTORS]
     energies = [0.5 * b * v0 * np.log(v / v0) ** 2 for v in volumes]  # per atom, cells of one atom
     (v_zero, _), = scan_minima([v0], [energies])
-    (v_ten, h_ten), = scan_minima([v0], [energies], pressure=10 * GPa, n_atoms=1)
+    (v_ten, h_ten), = scan_minima([v0], [energies], objective=Objective(10.0), n_atoms=1)
     assert v_zero == pytest.approx(v0, rel=0.02)
     assert v_ten < v_zero
     # exact minimum of 0.5 B V0 x^2 + P V0 e^x (x = ln V/V0) for P << B: x ~ -P/B

@@ -61,7 +61,7 @@ def test_scan_of_known_structures_gives_the_potentials_own_volume():
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.ml.potentials import batch_evaluator
     from aiida_cryspai.ml.relax import relax
     from aiida_cryspai.search.templates import prototype_structures
     from aiida_cryspai.search.volume import SCAN_FACTORS, scan_for_volume
@@ -97,9 +97,9 @@ def test_random_structures_relaxed_after_the_scan_give_the_potentials_own_volume
     from ase.build import bulk
     from ase.calculators.emt import EMT
 
-    from aiida_cryspai.ml.calculators import batch_evaluator
+    from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+    from aiida_cryspai.ml.potentials import batch_evaluator
     from aiida_cryspai.ml.relax import RelaxGuards, relax, relaxed_volumes
-    from aiida_cryspai.search.crystal_systems import CRYSTAL_SYSTEMS
     from aiida_cryspai.search.generation import random_structures_by_spacegroup
     from aiida_cryspai.search.volume import RANDOM_SCAN_PER_SYSTEM, RANDOM_SCAN_RELAX_SETTINGS, scan_for_volume
 

@@ -296,7 +296,7 @@ def test_a_search_under_pressure_ranks_by_the_oracles_enthalpy(cu4_under_pressur
     and bcc phases relaxed directly at 60 GPa; results carry E, H = E + PV and V per atom."""
     from ase.units import GPa
 
-    from aiida_cryspai.analysis.enthalpy import relax_phases
+    from aiida_cryspai.ml.enthalpy import relax_phases
 
     node = cu4_under_pressure
     assert node.is_finished_ok, node.exit_message

@@ -7,9 +7,8 @@ from aiida import orm
 from aiida.engine import calcfunction
 
 from ..data.dataset import DatasetData
-from ..engines.dft import trajectory_to_arrays
-from ..engines.vasp import vasprun_frames
 from ..ml.dataset import concatenate, empty_arrays
+from .dft import trajectory_to_arrays, vasprun_frames
 
 
 def relaxation_frames(node: orm.TrajectoryData | orm.FolderData) -> dict[str, np.ndarray]:

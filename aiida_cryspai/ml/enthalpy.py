@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from ase import Atoms
 
-from ..ml.relax import RelaxGuards, relax
+from ..analysis.symmetry import spacegroup
 from ..search.objective import Objective
-from .symmetry import spacegroup
+from .relax import RelaxGuards, relax
 
 # known phases, not random cells: only atoms closer than 0.4 x their covalent bond stop a relaxation (a compressed
 # close-packed metal counts more than the search's cap of close neighbours)

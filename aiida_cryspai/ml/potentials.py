@@ -1,4 +1,4 @@
-"""ASE calculators by name, and how to evaluate many structures at once.
+"""The potentials by name (ASE calculators), and how to evaluate many structures at once.
 
 :data:`CALCULATORS` is the one registry: each entry says how to build the calculator, which elements it knows and
 which energies per atom are unphysical for it. Every entry is also an oracle engine ``ase:<name>`` (see
@@ -65,13 +65,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _emt():
+def _build_emt():
     from ase.calculators.emt import EMT
 
     return EMT()
 
 
-def _chgnet():
+def _build_chgnet():
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
@@ -84,7 +84,7 @@ def _chgnet_checkpoint() -> Path:
     return Path(chgnet.__file__).parent / "pretrained" / "0.3.0" / "chgnet_0.3.0_e29f68s314m37.pth.tar"
 
 
-def _sevennet():
+def _build_sevennet():
     from sevenn.calculator import SevenNetCalculator
 
     return SevenNetCalculator("7net-0", device="cpu")
@@ -99,12 +99,14 @@ def _sevennet_checkpoint() -> Path:
 CALCULATORS: dict[str, CalculatorSpec] = {
     spec.name: spec
     for spec in (
-        CalculatorSpec("emt", "ASE's effective-medium theory (metals; a test oracle)", _emt,
+        CalculatorSpec("emt", "ASE's effective-medium theory (metals; a test oracle)", _build_emt,
                        elements=("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au")),
-        CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel", _chgnet,
+        CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel",
+                       _build_chgnet,
                        max_atomic_number=94, max_energy_per_atom=0.0, package="chgnet",
                        checkpoint=_chgnet_checkpoint),
-        CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel", _sevennet,
+        CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel",
+                       _build_sevennet,
                        max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0,
                        package="sevenn", checkpoint=_sevennet_checkpoint, default_prior="chgnet"),
     )
@@ -117,8 +119,7 @@ def get_calculator(name: str, model_path: str | Path | None = None):
     if name == NETWORK:
         if model_path is None:
             raise ValueError("the 'network' calculator needs a model file")
-        from .calculator import NetworkCalculator
-        from .network import load_potential
+        from .network import NetworkCalculator, load_potential
 
         return NetworkCalculator(load_potential(model_path))
     if name not in CALCULATORS:
@@ -138,12 +139,11 @@ def batch_evaluator(calculator) -> BatchEvaluator:
     """The batch evaluator of ``calculator``: a network evaluates the batch in one graph, a surrogate (prior +
     correction, ``ml/prior.py``) adds its prior's values; an ASE calculator goes structure by structure (stress
     None where it has none)."""
-    from .calculator import NetworkCalculator
-    from .network import Potential
-    from .prior import Surrogate
+    from .network import NetworkCalculator, Potential
 
-    if isinstance(calculator, Surrogate):
-        return calculator.evaluate
+    own = getattr(calculator, "evaluate", None)  # a model that evaluates batches itself (the Surrogate)
+    if callable(own):
+        return own
     model = calculator.model if isinstance(calculator, NetworkCalculator) else calculator
     if isinstance(model, Potential):
         return lambda structures: _network_batch(model, structures)
@@ -216,7 +216,7 @@ def _sevennet_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np
 SEVENNET_BATCH_SIZE = 16
 
 
-def _sevennet(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+def _sevennet_cpu_or_batch(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """SevenNet batched on an accelerator; on a CPU one structure after the other, which is faster there (16 Ti4O8
     cells: 8.2 s one by one, 10.7 s as one batch, one thread)."""
     if str(calculator.device) == "cpu":
@@ -225,7 +225,7 @@ def _sevennet(calculator, structures: list[Atoms]) -> list[tuple[float, np.ndarr
 
 
 # ASE calculator class -> how to evaluate a batch with it
-_BATCHES: dict[str, Callable] = {"CHGNetCalculator": _chgnet_batch, "SevenNetCalculator": _sevennet}
+_BATCHES: dict[str, Callable] = {"CHGNetCalculator": _chgnet_batch, "SevenNetCalculator": _sevennet_cpu_or_batch}
 
 
 def _network_batch(model, structures: list[Atoms]) -> list[tuple[float, np.ndarray, np.ndarray]]:
