@@ -16,7 +16,7 @@ def test_every_rendered_table_matches_its_rows():
 
 
 def test_a_number_changed_by_hand_is_caught():
-    text = doc_tables.DOCS.read_text()
+    text = doc_tables.write(doc_tables.DOCS.read_text())  # as rendered from today's rows
     block = next(doc_tables.BLOCK.finditer(text))
     body = block["body"]
     changed = body.replace("|", "| 1", 1) if "| 1" not in body else body.replace("| 1", "| 2", 1)
