@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import replace
 
@@ -15,6 +14,7 @@ import numpy as np
 from ase.io import read
 from oracle_data import oracle_dataset
 from prior_learning_curve import _errors, _labelled
+from rows import emit_row
 
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.potentials import get_calculator
@@ -67,7 +67,4 @@ if __name__ == "__main__":
                    "validation": metrics["rmse_validation_mev_per_atom"],
                    "near": _errors(predicted, test, near), "window": _errors(predicted, test, window),
                    "wall_s": round(time.perf_counter() - start)}
-            print(json.dumps(row), flush=True)
-            if args.output:
-                with open(args.output, "a") as handle:
-                    handle.write(json.dumps(row) + "\n")
+            emit_row(row, args.output)

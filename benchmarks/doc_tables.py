@@ -8,11 +8,12 @@ on its rows (``benchmarks/results/*.jsonl``). ``python doc_tables.py`` fails, na
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
 from pathlib import Path
+
+from rows import read_rows
 
 HERE = Path(__file__).parent
 DOCS = HERE.parent / "docs" / "benchmarks.md"
@@ -21,7 +22,7 @@ BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end 
 
 def rows(name: str) -> list[dict]:
     """The rows of ``results/<name>``, one JSON object per line."""
-    return [json.loads(line) for line in (HERE / "results" / name).read_text().splitlines() if line.strip()]
+    return read_rows(HERE / "results" / name)
 
 
 def _signed(row: dict, key: str) -> str:

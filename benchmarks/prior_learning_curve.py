@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from ase.io import read
 from oracle_data import oracle_dataset
+from rows import emit_row
 
 from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, with_optional
 from aiida_cryspai.ml.descriptors import DescriptorSettings
@@ -153,10 +154,7 @@ def run(composition: str, volume: float, sizes: list[int], oracle: str, prior_na
                 row.update(epochs=fine_tune_epochs)
             elif method == "prior scaled":
                 row.update(prior_scale=round(scale, 4))
-            RESULTS.parent.mkdir(exist_ok=True)
-            with RESULTS.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-            print(json.dumps(row), flush=True)
+            emit_row(row, RESULTS)
 
 
 if __name__ == "__main__":

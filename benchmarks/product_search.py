@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from known_structures import candidates
+from rows import emit_row, read_rows
 
 from aiida_cryspai.analysis.compare import matcher, to_pymatgen
 from aiida_cryspai.analysis.symmetry import spacegroup
@@ -141,7 +142,7 @@ def rescore(path: Path, tolerance: float) -> None:
     from aiida.orm import load_node
 
     oracle = get_calculator("chgnet")
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = read_rows(path)
     known = {}
     for row in rows:
         if "pk" not in row:
@@ -171,10 +172,7 @@ def main() -> None:
         rescore(Path(args.output), args.tolerance)
         return
     oracle = get_calculator("chgnet")
-    done = set()
-    if args.output and Path(args.output).exists():
-        done = {(r["composition"], r["seed"]) for r in map(json.loads, Path(args.output).read_text().splitlines())
-                if "seed" in r}
+    done = {(r["composition"], r["seed"]) for r in read_rows(args.output) if "seed" in r} if args.output else set()
     for composition in args.compositions:
         known = None
         for seed in args.seeds:
@@ -185,10 +183,7 @@ def main() -> None:
             row = {"composition": composition, "seed": seed, "method": "cryspai predict", "prior": args.prior,
                    "templates": args.templates, "protocol": args.protocol, "budget": args.budget,
                    **score(result.pop("node"), known, args.tolerance), **result}
-            print(json.dumps(row), flush=True)
-            if args.output:
-                with open(args.output, "a") as handle:
-                    handle.write(json.dumps(row) + "\n")
+            emit_row(row, args.output)
 
 
 if __name__ == "__main__":

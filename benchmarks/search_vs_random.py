@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from known_structures import candidates
+from rows import emit_row
 
 from aiida_cryspai.analysis.compare import unique_indices
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
@@ -434,7 +435,4 @@ if __name__ == "__main__":
                           json.loads(args.override), prior_calculator, args.prior,
                           Path(args.checkpoints) if args.checkpoints else None)
                 row.update(oracle=args.oracle, prior=args.prior if method in ("screening", "cryspai+prior") else None)
-                print(json.dumps(row), flush=True)
-                if args.output:
-                    with open(args.output, "a") as handle:
-                        handle.write(json.dumps(row) + "\n")
+                emit_row(row, args.output)

@@ -14,11 +14,10 @@ command line's default). Rows are appended to ``--output`` as each composition f
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
+from rows import emit_row, read_rows
 
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.ml.potentials import batch_evaluator, get_calculator
@@ -68,9 +67,7 @@ def main() -> None:
     def relax(structures):
         return [found for _, found in relaxed_volumes(structures, calculator, guards, **RANDOM_SCAN_RELAX_SETTINGS)]
 
-    done = set()
-    if args.output and Path(args.output).exists():
-        done = {json.loads(line)["composition"] for line in Path(args.output).read_text().splitlines()}
+    done = {r["composition"] for r in read_rows(args.output)} if args.output else set()
     for name in args.compositions:
         if name in done:
             continue
@@ -91,10 +88,7 @@ def main() -> None:
         for key in ("eq2", "scan_random", "scan_templates"):
             if row[key] is not None:
                 row[f"{key}_error_pct"] = round(100 * (row[key] - known) / known, 1)
-        print(json.dumps(row), flush=True)
-        if args.output:
-            with open(args.output, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+        emit_row(row, args.output)
 
 
 if __name__ == "__main__":

@@ -187,21 +187,26 @@ def scan_compression(at_pressure: list[tuple[float, float] | None], at_zero: lis
     return compressed / uncompressed if compressed and uncompressed else 1.0
 
 
+def trust_floor(reference_volume: float, compression: float = 1.0) -> float:
+    """The smallest volume a scan of random structures may set: ``SCAN_TRUST_FLOOR`` x Eq. 2's ``reference_volume``,
+    x the pressure's ``compression`` (:func:`scan_compression`; Eq. 2 is a 0 GPa volume)."""
+    return SCAN_TRUST_FLOOR * reference_volume * min(1.0, compression)
+
+
 def place_at_minima(minima: list[tuple[float, float] | None], reference_volume: float, known: bool,
                     relaxed: list[tuple[float, float] | None] = (), compression: float = 1.0
                     ) -> tuple[float, list[float], list[int]]:
     """From the scans' minima: the search volume (the lowest plausible minimum; of random structures, ``known``
     False, the lowest plausible of the ``relaxed`` ones ((volume, energy or enthalpy per atom) each) when any, else
     of the minima, only those within ``RANDOM_SCAN_LIMITS`` x ``reference_volume`` counting, and never below
-    ``SCAN_TRUST_FLOOR`` x ``reference_volume`` x ``compression`` (under a pressure, :func:`scan_compression`: Eq. 2
-    is a 0 GPa volume); ``reference_volume`` where none counts), each structure's volume (its own minimum, the
+    :func:`trust_floor`; ``reference_volume`` where none counts), each structure's volume (its own minimum, the
     search volume without one) and their order, lowest first."""
     if known:
         volume = volume_from_scan(minima, reference_volume) or reference_volume
     else:
         volume = (volume_from_scan(list(relaxed), reference_volume, RANDOM_SCAN_LIMITS)
                   or volume_from_scan(minima, reference_volume, RANDOM_SCAN_LIMITS) or reference_volume)
-        volume = max(volume, SCAN_TRUST_FLOOR * reference_volume * min(1.0, compression))
+        volume = max(volume, trust_floor(reference_volume, compression))
     return volume, [m[0] if m is not None else volume for m in minima], lowest_first(minima)
 
 

@@ -35,7 +35,7 @@ from ..search.geometry import min_volume_per_atom
 from ..search.objective import Objective
 from ..search.plausibility import implausible_energies
 from ..search.templates import SeedStructureError, fit_seed_to_composition
-from ..search.volume import SCAN_TRUST_FLOOR
+from ..search.volume import SCAN_TRUST_FLOOR, trust_floor
 from .oracle import OracleWorkChain, oracle_outputs
 
 # Property of a Computer: the most oracle CalcJobs one run keeps on it at once (``cryspai setup --max-concurrent``)
@@ -568,8 +568,8 @@ class CrySPAIWorkChain(WorkChain):
                         f"their 0 GPa volume: bond lengths of the geometry guards x {self.ctx.length_scale:.3f}")
         order = outputs["order"].get_list()
         self.ctx.template_order = order + [key for key in sorted(self.ctx.templates) if key not in order]
-        compression = min(1.0, outputs["compression"].value) if "compression" in outputs else 1.0
-        floor = SCAN_TRUST_FLOOR * self.ctx.volume_node.value * compression
+        floor = trust_floor(self.ctx.volume_node.value,
+                            outputs["compression"].value if "compression" in outputs else 1.0)
         if not scanned and abs(self.ctx.search_volume - floor) < 1e-6 * floor:
             self.report(f"the random structures' scan found no plausible minimum above {SCAN_TRUST_FLOOR} x Eq. 2's "
                         "volume (x the pressure's compression; a potential's holes lie in compressed cells): that "
