@@ -16,11 +16,13 @@ TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
 $(STAMP): setup.cfg pyproject.toml
 	# From Debian: Abinit 9.6.2 and its pseudopotential tables (PseudoDojo psp8 under /usr/share/abinit/psp);
-	# SLURM and munge for the tests' one-node cluster (tests/slurm); Chromium + its driver for the report test
+	# SLURM and munge for the tests' one-node cluster (tests/slurm); Chromium + its driver for the report test;
+	# Graphviz for the provenance graph of docs/design.md (`verdi node graph generate`, benchmarks/graph_picture.py)
 	command -v abinit >/dev/null && test -d /usr/share/abinit/psp && command -v slurmctld >/dev/null && \
 		command -v munged >/dev/null && command -v chromium >/dev/null && \
-		command -v chromedriver >/dev/null || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive \
-		$(SUDO) apt-get install -y -q abinit abinit-data slurm-wlm munge chromium chromium-driver; }
+		command -v chromedriver >/dev/null && command -v dot >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q abinit abinit-data slurm-wlm munge chromium \
+		chromium-driver graphviz; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build 2.13.0 (setup.cfg); install it first so nothing pulls a CUDA build

@@ -80,8 +80,21 @@ def product_search_summary() -> str:
     return "\n".join(lines)
 
 
+def same_results() -> str:
+    """The same runs before and after a change that must not change results: ranks 1-4 and the counts."""
+    lines = ["| run | commit | rank 1 | rank 2 | rank 3 | rank 4 | oracle relaxations | iterations, converged "
+             "| wall (s) |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows("same_results.jsonl"):
+        ranks = [f"{number}, {energy:+.4f}" for number, energy in r["ranks"]] + [""] * (4 - len(r["ranks"]))
+        converged = f"yes ({r['converged_by']})" if r["converged"] else "no"
+        lines.append(f"| {r['composition']} {r['engine']} seed {r['seed']}, {r['label']} | {r['commit']} | "
+                     f"{' | '.join(ranks)} | {r['oracle_relaxations']} | {r['iterations']}, {converged} | "
+                     f"{r['wall_s']:.0f} |")
+    return "\n".join(lines)
+
+
 TABLES = {"volume-table": volume_table, "product-search": product_search,
-          "product-search-summary": product_search_summary}
+          "product-search-summary": product_search_summary, "same-results": same_results}
 
 
 def check(text: str) -> list[str]:

@@ -115,8 +115,10 @@ def run_one(composition: str, seed: int, budget: int, prior: str, templates: str
     _, node = run_get_node(builder)
     wall = time.perf_counter() - start
     summary = node.outputs.summary.get_dict() if "summary" in node.outputs else {}
-    screening = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "screening"]
-    scans = [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "volume_scan"]
+    stages = [node] + [link.node for link in node.base.links.get_outgoing().all() if link.link_label == "population"]
+    calls = [link for stage in stages for link in stage.base.links.get_outgoing().all()]
+    screening = [link.node for link in calls if link.link_label == "screening"]
+    scans = [link.node for link in calls if link.link_label == "volume_scan"]
     n_scan = sum(len(n.inputs.structures) * len(n.inputs.parameters["volume_scan"]) for n in scans)
     n_scan_relaxed = sum(1 for n in scans if "results" in n.outputs
                          for r in n.outputs.results.get_dict().values() if "scan_relaxed" in r)

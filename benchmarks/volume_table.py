@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from rows import emit_row, read_rows
 
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
@@ -25,6 +24,7 @@ from aiida_cryspai.ml.relax import RelaxGuards, relaxed_volumes
 from aiida_cryspai.protocols.schema import GuardParameters
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.generation import random_structures_by_spacegroup
+from aiida_cryspai.search.seeds import stage_seed
 from aiida_cryspai.search.templates import prototype_structures
 from aiida_cryspai.search.volume import (
     RANDOM_SCAN_PER_SYSTEM,
@@ -42,14 +42,6 @@ KNOWN = {
     "Cu4": ("metal", 47.242), "Al4": ("metal", 66.43), "Mg2": ("metal", 46.472),
     "NaCl": ("halide", 44.852), "LiF": ("halide", 16.326), "CaF2": ("halide", 40.76), "KCl": ("halide", 62.304),
 }
-SEED_STAGE_VOLUME_SCAN = 6  # index of "volume_scan" in workchains.main.SEED_STAGES
-
-
-def stage_seed(run_seed: int) -> int:
-    """The seed of the work chain's volume-scan structures for run seed ``run_seed`` (CrySPAIWorkChain._seed)."""
-    return int(np.random.SeedSequence(run_seed, spawn_key=(SEED_STAGE_VOLUME_SCAN,)).generate_state(1)[0])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("compositions", nargs="*", default=list(KNOWN))
@@ -57,9 +49,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
-    from aiida_cryspai.workchains.main import SEED_STAGES
-
-    assert SEED_STAGES.index("volume_scan") == SEED_STAGE_VOLUME_SCAN
     calculator = get_calculator(args.scanner)
     evaluate = batch_evaluator(calculator)
     guards = RelaxGuards(**GuardParameters().model_dump())
@@ -77,7 +66,7 @@ def main() -> None:
         start = time.perf_counter()
         randoms = random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS),
                                                   RANDOM_SCAN_PER_SYSTEM * len(CRYSTAL_SYSTEMS), eq2,
-                                                  stage_seed(args.seed))
+                                                  stage_seed(args.seed, "volume_scan"))
         random_volume, _ = scan_for_volume(randoms, evaluate, eq2, known=False, relax=relax)
         templates = prototype_structures(composition, eq2)[:64]
         template_volume = scan_for_volume(templates, evaluate, eq2, known=True)[0] if templates else None

@@ -75,3 +75,14 @@ def representatives(
             kept.append(index)
         found.append(match)
     return found
+
+
+def lowest_distinct(structures: list[Atoms], objectives: list[float], window: float, n: int) -> list[int]:
+    """Indices of at most ``n`` distinct structures, lowest objective first, within ``window`` (eV/atom) of the
+    lowest (the refinement's choice)."""
+    order = sorted(range(len(structures)), key=lambda i: objectives[i])
+    if not order:
+        return []
+    keep = unique_indices([structures[i] for i in order], [objectives[i] for i in order])
+    lowest = objectives[order[0]]
+    return [order[k] for k in keep if objectives[order[k]] <= lowest + window][:n]

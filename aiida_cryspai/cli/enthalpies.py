@@ -11,7 +11,7 @@ import click
 
 def parse_pressures(text: str) -> list[float]:
     """``"0,10,20"`` -> [0.0, 10.0, 20.0]; each within the search's pressure range, at least two, ascending."""
-    from ..workchains.main import PRESSURE_RANGE_GPA
+    from ..workchains.request import PRESSURE_RANGE_GPA
 
     try:
         values = [float(part) for part in text.replace(" ", "").split(",") if part]

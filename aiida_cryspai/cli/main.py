@@ -78,7 +78,7 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
                    bin_dir=bin_dir)
     from aiida.manage import get_manager
 
-    from ..workchains.main import MAX_CONCURRENT_PROPERTY
+    from ..workchains.request import MAX_CONCURRENT_PROPERTY
 
     profile = get_manager().get_profile()
     click.echo(f"profile: {loaded['profile']} ({profile.storage_backend} storage, "
@@ -133,7 +133,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
             pressure, prior, templates, seed_structures, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
-    from ..workchains.main import InputError, check_prerelax, check_pressure, check_request, resolve_prior
+    from ..workchains.request import InputError, check_prerelax, check_pressure, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     if templates is not None:

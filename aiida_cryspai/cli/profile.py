@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-CODE_SCRIPTS = {"relax": "cryspai-relax", "train": "cryspai-train", "evolve": "cryspai-evolve"}
+from ..executables.files import CODE_SCRIPTS
+
 DEFAULT_PROFILE = "cryspai"
 PRODUCTION_PROFILE = "cryspai-production"
 
@@ -178,7 +179,7 @@ def ensure_computer(label: str = "localhost", scheduler: str | None = None, max_
     from aiida.manage.configuration import get_config
     from aiida.orm import Computer, load_computer
 
-    from ..workchains.main import MAX_CONCURRENT_PROPERTY
+    from ..workchains.request import MAX_CONCURRENT_PROPERTY
 
     if scheduler is not None and scheduler not in SCHEDULERS:
         raise click.BadParameter(f"{scheduler}: the scheduler of a computer on this machine is one of "

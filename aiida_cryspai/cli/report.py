@@ -41,7 +41,7 @@ def iteration_errors(node) -> list[dict]:
     rows: dict[int, dict] = {}
     for label, training in called(node, "TrainCalculation"):
         if training.is_finished_ok:
-            iteration = int(label.rsplit("_", 1)[-1])
+            iteration = int(label.split("/")[0].rsplit("_", 1)[-1])
             rows.setdefault(iteration, {"iteration": iteration})["validation"] = \
                 training.outputs.metrics["rmse_validation_mev_per_atom"]
     oracle_times = [(loop_iteration(label), oracle.ctime) for label, oracle in oracle_runs(node)
@@ -60,7 +60,7 @@ def ga_curves(node) -> dict[str, dict[str, list[float]]]:
     curves: dict[str, dict[str, list[float]]] = {}
     for label, evolve in called(node, "EvolveCalculation"):
         if evolve.is_finished_ok:
-            name, system = label.rsplit("_", 1)
+            name, system = label.split("/")
             curves.setdefault(name, {})[system] = list(evolve.outputs.summary["best_per_generation"])
     return curves
 

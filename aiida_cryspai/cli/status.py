@@ -40,7 +40,7 @@ def run_status(node) -> dict:
         "network_out_of_sample_rmse": None if rmse_out_of_sample is None else round(rmse_out_of_sample, 1),
         "network_out_of_sample_rmse_near_basin": None if rmse_basin is None else round(rmse_basin, 1),
     }
-    screening = [run for label, run in called(node, "OracleWorkChain") if label == "screening"]
+    screening = [run for label, run in called(node, "OracleWorkChain") if label == "population/screening"]
     if screening:
         status.update(screening_progress(screening[-1]))
     if node.is_finished_ok and "summary" in node.outputs:

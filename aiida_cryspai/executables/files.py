@@ -16,3 +16,6 @@ METRICS = "metrics.json"  # cryspai-train: the training's metrics
 INITIAL = "initial.xyz"  # cryspai-evolve: structures that seed the population (optional)
 RECOMMENDED = "recommended.xyz"  # cryspai-evolve: the recommended structures
 EVOLVE = "evolve.json"  # cryspai-evolve: the GA's summary
+
+# the console scripts of the CalcJobs, by the name of the code a search takes (codes.relax, codes.train, ...)
+CODE_SCRIPTS = {"relax": "cryspai-relax", "train": "cryspai-train", "evolve": "cryspai-evolve"}

@@ -52,7 +52,7 @@ class OracleParameters(_Section):
     @field_validator("prerelax")
     @classmethod
     def _batch_engine(cls, value: str | None) -> str | None:
-        # the form only: that the potential exists is checked with the engines (workchains.main.check_parameters)
+        # the form only: that the potential exists is checked with the engines (workchains/request.check_search_inputs)
         if value is not None and not (value.startswith("ase:") and len(value) > 4):
             raise ValueError(f"must be a batch engine (ase:<potential>), got {value}")
         return value

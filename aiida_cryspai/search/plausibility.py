@@ -86,3 +86,12 @@ def implausible_energies(energies_per_atom: Sequence[float | None], margin: floa
                    f"structures less {median - floor:.2f})"
             for index, value in enumerate(energies_per_atom)
             if value is not None and np.isfinite(value) and value < floor}
+
+
+def implausible_keys(results: Sequence[tuple[str, float]], margin: float | None) -> dict[str, str]:
+    """Key -> reason for each (key, objective per atom) of ``results`` implausibly far below the others
+    (:func:`implausible_energies`: a potential's hole); none without a ``margin``."""
+    if margin is None:
+        return {}
+    found = implausible_energies([value for _, value in results], margin)
+    return {results[index][0]: reason for index, reason in found.items()}

@@ -225,3 +225,15 @@ def fit_seed_to_composition(atoms: Atoms, composition: Composition, name: str) -
     raise SeedStructureError(f"seed structure {name} has {len(atoms)} atoms (primitive cell "
                              f"{len(primitive_cell(atoms))}); {composition.formula} has {composition.n_atoms}, "
                              "not a multiple of either")
+
+
+def first_batch_keys(random_keys: list[str], template_order: list[str], seed_keys: list[str],
+                     fraction: float) -> tuple[list[str], list[str]]:
+    """The known structures and the random ones of a first oracle batch as long as ``random_keys``: the seed files
+    always, the other known structures (in ``template_order``: lowest on the scan's potential, or nearest in
+    chemistry) up to ``fraction`` of the batch, random structures for the rest."""
+    batch = len(random_keys)
+    seeds = [key for key in template_order if key in seed_keys]
+    n_known = min(len(template_order), max(len(seeds), round(fraction * batch)))
+    known = (seeds + [key for key in template_order if key not in seeds])[:n_known]
+    return known, sorted(random_keys)[: max(0, batch - n_known)]

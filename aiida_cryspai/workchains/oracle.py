@@ -17,6 +17,31 @@ def oracle_outputs(node: orm.ProcessNode, namespace: str) -> dict:
     return dict(getattr(node.outputs, namespace)) if namespace in node.outputs else {}
 
 
+def oracle_costs(node: orm.ProcessNode) -> tuple[dict[str, int], int, float]:
+    """What a finished OracleWorkChain's relaxations ended as (status -> count), their ionic steps and wall time (s)."""
+    statuses: dict[str, int] = {}
+    steps, wall = 0, 0.0
+    for results in oracle_outputs(node, "results").values():
+        for info in results.get_dict().values():
+            statuses[info["status"]] = statuses.get(info["status"], 0) + 1
+            steps, wall = steps + int(info["n_steps"]), wall + float(info["wall_s"])
+    return statuses, steps, wall
+
+
+def search_oracle_inputs(engine: orm.Str, structures: dict, parameters: dict, codes, max_parallel: int,
+                         options: dict | None, label: str, prerelax: str | None = None) -> dict:
+    """The inputs of the OracleWorkChain of a search's batch: the oracle ``engine`` on ``structures`` with its
+    relaxation ``parameters``; ``codes``: the search's (``relax``, ``oracle`` for an engine with its own code);
+    ``prerelax``: a batch engine that relaxes every structure first (per-structure engines)."""
+    uses_relax_code = get_engine(engine.value).uses_relax_code
+    inputs = {"engine": engine, "structures": structures, "parameters": orm.Dict(parameters),
+              "code": codes["relax"] if uses_relax_code else codes["oracle"], "max_parallel": orm.Int(max_parallel),
+              "options": {"threads": 1, **(options or {})}, "metadata": {"call_link_label": label}}
+    if prerelax:
+        inputs.update(prerelax_engine=orm.Str(prerelax), prerelax_code=codes["relax"])
+    return inputs
+
+
 def validate_engine(value, _ctx):
     try:
         get_engine(value.value)

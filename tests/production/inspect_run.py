@@ -46,10 +46,11 @@ def inspect(pk: int) -> dict:
               "finished_ok": c.is_finished_ok} for c in calcjobs]
     candidates = node.outputs.summary["candidates"] if "summary" in node.outputs else []
     trainings = [{"pk": c.pk, "state": c.process_state.value if c.process_state else None, "job_id": c.get_job_id()}
-                 for c in node.called if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
+                 for c in node.called_descendants
+                 if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
     return {
         "state": state,
-        "n_called": len(node.called),
+        "n_called": len(node.called_descendants),
         "outputs": sorted(node.outputs),
         "calcjobs": slurm,
         "best_energy_per_atom": candidates[0]["energy_per_atom"] if candidates else None,

@@ -8,7 +8,8 @@ import pytest
 from aiida.engine import run_get_node
 from aiida.orm import CalcJobNode, load_computer
 
-from aiida_cryspai.workchains.main import MAX_CONCURRENT_PROPERTY, CrySPAIWorkChain
+from aiida_cryspai.workchains.main import CrySPAIWorkChain
+from aiida_cryspai.workchains.request import MAX_CONCURRENT_PROPERTY
 
 from ..parameters import TINY
 from . import cluster

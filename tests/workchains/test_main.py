@@ -185,13 +185,14 @@ def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profil
                                                          overrides={**TINY, "volume_method": "scan"})
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
-    scan = node.base.links.get_outgoing(link_label_filter="volume_scan").one().node
+    population = node.base.links.get_outgoing(link_label_filter="population").one().node
+    scan = population.base.links.get_outgoing(link_label_filter="volume_scan").one().node
     relaxed = [r["scan_relaxed"] for r in scan.outputs.results.get_dict().values() if "scan_relaxed" in r]
     assert len(scan.inputs.structures) == 28 and len(relaxed) == 8
     fcc = relax(bulk("Cu", "fcc", a=3.6), EMT(), fmax=0.001, record_frames=False).atoms.get_volume()
     volume = node.outputs.summary["volume"]
     assert volume["method"] == "scan" and volume["estimated"] / 4 == pytest.approx(fcc, rel=0.05)
-    trainings = [n for n in node.called if n.process_label == "TrainCalculation"]
+    trainings = [n for n in node.called_descendants if n.process_label == "TrainCalculation"]
     assert trainings and trainings[0].outputs.metrics["rmse_validation_mev_per_atom"] is None
     summary = node.outputs.summary.get_dict()
     assert summary["oracle"]["relaxations"] <= 2 and summary["candidates"]
@@ -210,15 +211,16 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     assert node.is_finished_ok, node.exit_message
     # screening: 1 per crystal system and the library's Cu4 structures on the prior, none of them an oracle call;
     # the first batch is its best 7
-    templates = node.base.links.get_outgoing(link_label_filter="template_structures").one().node
+    population = node.base.links.get_outgoing(link_label_filter="population").one().node
+    templates = population.base.links.get_outgoing(link_label_filter="template_structures").one().node
     known = [link.node for link in templates.base.links.get_outgoing().all() if link.link_label.startswith("known_")]
     assert len(known) > 10
-    screening = node.base.links.get_outgoing(link_label_filter="screening").one().node
+    screening = population.base.links.get_outgoing(link_label_filter="screening").one().node
     assert screening.inputs.engine.value == "ase:chgnet"
     assert len(screening.inputs.structures) == 7 + len(known)
     origins = [c["origin"] for c in node.outputs.summary["candidates"]]
     assert all(o.startswith(("prototype ", "random (space group ", "GA generation ")) for o in origins), origins
-    ranking = node.base.links.get_outgoing(link_label_filter="screening_ranking").one().node
+    ranking = population.base.links.get_outgoing(link_label_filter="screening_ranking").one().node
     first = node.base.links.get_outgoing(link_label_filter="oracle_01").one().node
     chosen = {link.node.uuid for link in ranking.base.links.get_outgoing().all() if link.link_label.startswith("rank_")}
     assert {s.uuid for s in first.inputs.structures.values()} <= chosen and len(first.inputs.structures) >= 1
@@ -226,13 +228,14 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     prior = node.inputs.prior.get_dict()
     assert prior["name"] == "chgnet" and len(prior["checkpoint_sha256"]) == 64
     assert node.outputs.summary["prior"] == prior
-    labelled = [n for n in node.called if isinstance(n, CalcFunctionNode) and n.process_label == "label_frames"]
+    labelled = [n for n in node.called_descendants
+                if isinstance(n, CalcFunctionNode) and n.process_label == "label_frames"]
     assert labelled
     dataset = node.outputs.dataset.to_arrays()
     assert dataset["prior_energies"].shape == dataset["energies"].shape
     assert np.isfinite(dataset["prior_energies"]).all() and np.isfinite(dataset["prior_forces"]).all()
     # CHGNet and EMT have different zeros: the correction carries the whole offset, the surrogate the oracle's
-    trainings = [n for n in node.called if n.process_label == "TrainCalculation"]
+    trainings = [n for n in node.called_descendants if n.process_label == "TrainCalculation"]
     assert trainings and all(t.inputs.prior.uuid == node.inputs.prior.uuid for t in trainings)
     model = node.outputs.model.load_model()
     assert model.prior == prior
@@ -253,7 +256,7 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     ("ase:emt", "ase:mace", "unknown prior"),
 ])
 def test_unusable_priors_are_refused(aiida_profile, cryspai_codes, engine, prior, words):
-    from aiida_cryspai.workchains.main import InputError
+    from aiida_cryspai.workchains.request import InputError
 
     try:
         builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine=engine, codes=cryspai_codes, prior=prior)

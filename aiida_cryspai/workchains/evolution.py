@@ -1,0 +1,137 @@
+"""``cryspai.evolution``: the evolutionary search on the network (paper Fig. 1, "GA per crystal system" and
+"recommend").
+
+one GA per crystal system on the network, seeded with that system's best oracle structures -> the recommendations of
+all systems ranked (predicted objective - kappa x spread), those the oracle has relaxed left out.
+"""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.engine import WorkChain, append_
+from aiida.plugins import CalculationFactory
+
+from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
+from ..calcfunctions.recommendation import recommend_structures
+from ..data.model import ModelData
+from ..protocols import get_protocol
+from ..search.objective import Objective
+
+EvolveCalculation = CalculationFactory("cryspai.evolve")
+
+
+def validate_parameters(value, _ctx):
+    parameters = value.get_dict()
+    missing = {"crystal_systems", "volume", "seeds", "ga", "local", "recommendation"} - set(parameters)
+    if missing:
+        return f"the evolution's parameters lack {', '.join(sorted(missing))}"
+    unknown = set(parameters["crystal_systems"]) - set(CRYSTAL_SYSTEMS)
+    if unknown or not parameters["crystal_systems"]:
+        return f"crystal_systems must be some of {', '.join(CRYSTAL_SYSTEMS)}, got {parameters['crystal_systems']}"
+
+
+def evolution_parameters(systems: list[str], volume: float, seeds: list[int], ga: dict, kappa: float,
+                         objective: Objective, local: dict, recommendation: dict) -> dict:
+    """The ``parameters`` of an evolution: the GA of each of ``systems`` (with its seed) at ``volume``, the local
+    optimisation on the network, the ranking by the objective - kappa x spread."""
+    return {"crystal_systems": list(systems), "volume": volume, "seeds": dict(zip(systems, seeds, strict=True)),
+            "ga": ga, "acquisition_kappa": kappa, "objective": objective.to_dict(), "local": local,
+            "recommendation": {**recommendation, "objective": objective.to_dict()}}
+
+
+class EvolutionWorkChain(WorkChain):
+    """A GA per crystal system on a network and the ranked recommendations of all of them."""
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input("composition", valid_type=orm.Str, help="The composition (atoms in the cell).")
+        spec.input("model", valid_type=ModelData, help="The network the GA relaxes and ranks on.")
+        spec.input("parameters", valid_type=orm.Dict, validator=validate_parameters,
+                   help="crystal_systems, volume (Å^3), seeds (system -> seed), ga, local (with guards), "
+                        "acquisition_kappa, objective, recommendation (recommend_structures' settings).")
+        spec.input_namespace("initial_structures", valid_type=orm.StructureData, dynamic=True, required=False,
+                             help="Structures that seed a system's population, keys <system>_<n>.")
+        spec.input_namespace("known", valid_type=orm.StructureData, dynamic=True, required=False,
+                             help="Structures the oracle has relaxed: their matches are not recommended again.")
+        spec.input_namespace("codes", help="Codes of the console scripts.")
+        spec.input("codes.evolve", valid_type=orm.AbstractCode, help="cryspai-evolve.")
+        spec.input("options", valid_type=dict, non_db=True, required=False,
+                   help="Extra metadata.options for every GA CalcJob.")
+        spec.outline(cls.run_ga, cls.recommend)
+        spec.output_namespace("structures", valid_type=orm.StructureData, dynamic=True, required=False,
+                              help="The recommended structures, best first.")
+        spec.output("selection", valid_type=orm.Dict, required=False,
+                    help="Where each recommendation came from (crystal system, GA key, prediction).")
+
+    @classmethod
+    def get_builder_from_protocol(cls, composition: str, model: ModelData, volume: float, seed: int = 1,
+                                  protocol: str = "fast", overrides: dict | None = None, final: bool = False,
+                                  code: orm.AbstractCode | None = None, computer: str = "localhost"):
+        """A builder of the loop's GA (``final``: the final search's) in every crystal system at ``volume`` with the
+        settings of ``protocol``; every system seeded from ``seed``."""
+        from ..executables.files import CODE_SCRIPTS
+        from ..search.seeds import stage_seed
+
+        parameters = get_protocol(protocol, overrides)
+        stage = "final_ga" if final else "ga"
+        builder = cls.get_builder()
+        builder.composition = orm.Str(composition)
+        builder.model = model
+        builder.parameters = orm.Dict(evolution_parameters(
+            CRYSTAL_SYSTEMS, volume, [stage_seed(seed, stage, 0, i) for i in range(len(CRYSTAL_SYSTEMS))],
+            parameters[stage], 0.0 if final else parameters["acquisition_kappa"], Objective(), parameters["local"],
+            {"n_verify": parameters["n_verify"], "symprec": 0.1}))
+        builder.codes.evolve = code or orm.load_code(f"{CODE_SCRIPTS['evolve']}@{computer}")
+        return builder
+
+    def run_ga(self):
+        """One GA CalcJob per crystal system on the network; the work chain waits for all of them."""
+        parameters = self.inputs.parameters.get_dict()
+        initial = self.inputs.get("initial_structures", {})
+        for system in parameters["crystal_systems"]:
+            ga = {"composition": self.inputs.composition.value, "crystal_system": system,
+                  "volume": parameters["volume"], "seed": parameters["seeds"][system], "ga": parameters["ga"],
+                  "acquisition_kappa": parameters.get("acquisition_kappa", 0.0),
+                  "objective": parameters.get("objective"), "local": parameters["local"]}
+            inputs = {
+                "code": self.inputs.codes.evolve,
+                "model": self.inputs.model,
+                "parameters": orm.Dict(ga),
+                "initial_structures": {key.removeprefix(f"{system}_"): node for key, node in sorted(initial.items())
+                                       if key.startswith(f"{system}_")},
+                "metadata": {"options": {"threads": 1, **(self.inputs.get("options", {}) or {})},
+                             "call_link_label": system},
+            }
+            self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))
+        self.report(f"GA in {len(parameters['crystal_systems'])} crystal systems on the network")
+
+    def recommend(self):
+        """The recommendations of every system, ranked, without the structures the oracle has relaxed."""
+        inputs = {}
+        runs = {node.inputs.parameters["crystal_system"]: node for node in self.ctx.ga_runs}
+        for system in (s for s in CRYSTAL_SYSTEMS if s in runs):
+            node = runs[system]
+            if not node.is_finished_ok:
+                self.report(f"GA of {system} failed (exit {node.exit_status}); it proposes nothing")
+            elif "structures" not in node.outputs:
+                self.report(f"GA of {system} kept no structure (every one stopped by a guard); it proposes nothing")
+            else:
+                inputs[f"predicted_{system}"] = node.outputs.predicted_energies
+                inputs.update({f"structure_{system}_{key}": structure
+                               for key, structure in node.outputs.structures.items()})
+        if not any(name.startswith("structure_") for name in inputs):
+            return
+        known = self.inputs.get("known", {})
+        inputs.update({f"known_{n}": known[key] for n, key in enumerate(sorted(known, key=_known_order))})
+        outputs = recommend_structures(orm.Dict(self.inputs.parameters["recommendation"]), **inputs,
+                                       metadata={"call_link_label": "recommendation"})
+        self.out("selection", outputs["selection"])
+        for key, node in outputs.items():
+            if key != "selection":
+                self.out(f"structures.{key}", node)
+
+
+def _known_order(key: str) -> int:
+    """Known structures are keyed s<n>, in the order the oracle relaxed them."""
+    return int(key.removeprefix("s"))

@@ -1,0 +1,128 @@
+"""The loop's stages run alone, each a child work chain with its own protocol builder: the initial population of
+a composition, the surrogate on a small dataset of EMT relaxations, the evolution on the network it trained."""
+
+import numpy as np
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+from ase.build import bulk
+
+from aiida_cryspai.data.dataset import DatasetData
+from aiida_cryspai.ml.dataset import frames_to_arrays
+from aiida_cryspai.ml.relax import relax
+from aiida_cryspai.workchains.evolution import EvolutionWorkChain
+from aiida_cryspai.workchains.population import InitialPopulationWorkChain
+from aiida_cryspai.workchains.surrogate import SurrogateWorkChain
+
+from ..parameters import SMALL
+
+NETWORK_RMSE_BOUND = 30.0  # meV/atom on held-out frames of EMT's Cu relaxations
+
+
+def emt_frames(emt, structures: dict, seed: int) -> DatasetData:
+    """The frames of EMT relaxations of rattled copies of ``structures`` (name -> Atoms), one group each."""
+    rng = np.random.default_rng(seed)
+    frames, groups, sources = [], [], []
+    for group, (name, atoms) in enumerate(structures.items()):
+        start = atoms.copy()
+        start.positions += rng.normal(0.0, 0.15, start.positions.shape)
+        start.set_cell(start.cell[:] * 1.06, scale_atoms=True)
+        outcome = relax(start, emt, fmax=0.05, max_steps=200)
+        frames += outcome.frames
+        groups += [group] * len(outcome.frames)
+        sources += [name] * len(outcome.frames)
+    return DatasetData.from_arrays(frames_to_arrays(frames, groups, sources))
+
+
+@pytest.fixture(scope="module")
+def cu_frames(emt):
+    cells = {"fcc": bulk("Cu", "fcc", a=3.6, cubic=True), "hcp": bulk("Cu", "hcp", a=2.55).repeat((1, 1, 2)),
+             "bcc": bulk("Cu", "bcc", a=2.87).repeat((2, 1, 1)), "sc": bulk("Cu", "sc", a=2.4).repeat((2, 2, 1))}
+    return emt_frames(emt, cells, seed=0)
+
+
+@pytest.fixture(scope="module")
+def surrogate_run(aiida_profile, cu_frames):
+    from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
+
+    codes = ensure_codes(ensure_computer())
+    builder = SurrogateWorkChain.get_builder_from_protocol("Cu4", {"batch_01": cu_frames}, overrides=SMALL,
+                                                           code=codes["train"])
+    builder.settings = orm.Dict({"training_seed": 1})
+    _, node = run_get_node(builder)
+    return node
+
+
+def test_the_population_alone_gives_the_first_batch_at_eq2s_volume(aiida_profile, cryspai_codes):
+    builder = InitialPopulationWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", seed=4, overrides=SMALL,
+                                                                   code=cryspai_codes["relax"])
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    structures = dict(node.outputs.structures)
+    summary = node.outputs.summary.get_dict()
+    assert set(structures) == set(summary["batch"]) and len(structures) == 7 * SMALL["initial_per_system"]
+    assert summary["volume_method"] == "paper" and node.outputs.volume.creator.process_label == "estimate_volume"
+    for key, structure in structures.items():  # each at the search volume, made by the random generation
+        assert structure.get_cell_volume() == pytest.approx(node.outputs.volume.value, rel=1e-6)
+        assert summary["batch"][key].startswith("random (space group ")
+        assert structure.creator.process_label == "generate_random_structures"
+
+
+def test_the_surrogate_alone_trains_a_network_on_its_frames(surrogate_run, cu_frames):
+    node = surrogate_run
+    assert node.is_finished_ok, node.exit_message
+    assert node.outputs.dataset.n_frames == node.outputs.added.n_frames <= cu_frames.n_frames
+    metrics = node.outputs.metrics.get_dict()
+    assert metrics["n_validation"] > 0 and metrics["rmse_validation_mev_per_atom"] < NETWORK_RMSE_BOUND, metrics
+    assert node.outputs.model.creator.inputs.dataset.uuid == node.outputs.dataset.uuid
+    assert "convergence" not in node.outputs  # no earlier network to test
+
+
+def test_the_surrogate_tests_the_previous_network_on_new_frames(surrogate_run, emt):
+    """Given the network and new frames, the surrogate reports its out-of-sample RMSE on them: the same number as
+    the network's own predictions give."""
+    from aiida_cryspai.ml.prior import predicted_energies
+
+    new = emt_frames(emt, {"fcc": bulk("Cu", "fcc", a=3.6, cubic=True)}, seed=7)
+    builder = SurrogateWorkChain.get_builder_from_protocol("Cu4", {"batch_02": new},
+                                                           overrides={**SMALL, "min_samples": 10**6},
+                                                           code=surrogate_run.inputs.codes.train)
+    builder.dataset, builder.model = surrogate_run.outputs.dataset, surrogate_run.outputs.model
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    assert "model" not in node.outputs  # below min_samples: no training
+    arrays = node.outputs.added.to_arrays()
+    errors = (predicted_energies(surrogate_run.outputs.model.load_model(), arrays) - arrays["energies"]) \
+        / arrays["n_atoms"]
+    rmse = 1000 * np.sqrt(np.mean(errors**2))
+    assert node.outputs.convergence["rmse_mev_per_atom"] == pytest.approx(rmse, rel=1e-6)
+
+
+def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_run):
+    from aiida_cryspai.analysis.compare import matcher, to_pymatgen
+
+    model = surrogate_run.outputs.model
+    fcc = orm.StructureData(ase=bulk("Cu", "fcc", a=3.6, cubic=True))
+    builder = EvolutionWorkChain.get_builder_from_protocol("Cu4", model, volume=48.0, seed=5, overrides=SMALL,
+                                                           final=True, code=orm.load_code("cryspai-evolve@localhost"))
+    parameters = builder.parameters.get_dict()
+    parameters.update(crystal_systems=["cubic", "hexagonal"],
+                      seeds={"cubic": parameters["seeds"]["cubic"], "hexagonal": parameters["seeds"]["hexagonal"]})
+    builder.parameters = orm.Dict(parameters)
+    builder.known = {"s0": fcc}
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    ga = [n for n in node.called if n.process_label == "EvolveCalculation"]
+    assert sorted(n.inputs.parameters["crystal_system"] for n in ga) == ["cubic", "hexagonal"]
+    selection = node.outputs.selection.get_dict()
+    assert selection and set(selection) == set(node.outputs.structures)
+    assert {info["ga_crystal_system"] for info in selection.values()} <= {"cubic", "hexagonal"}
+    predicted = [selection[key]["predicted_energy_per_atom"] for key in sorted(selection)]
+    assert predicted == sorted(predicted)  # best first
+    sm = matcher()
+    network = model.load_model()
+    for key, structure in node.outputs.structures.items():
+        atoms = structure.get_ase()
+        assert not sm.fit(to_pymatgen(atoms), to_pymatgen(fcc.get_ase()))  # the known structure is not proposed
+        mine = network.predict_energies([atoms])[0] / len(atoms)
+        assert mine == pytest.approx(selection[key]["predicted_energy_per_atom"], abs=0.02)
