@@ -169,16 +169,14 @@ def resolve_codes(engine: str, codes: dict | None = None, computer: str = "local
 
     from ..executables.files import CODE_SCRIPTS
 
-    codes = dict(codes or {})
-    for name, script in CODE_SCRIPTS.items():
-        codes[name] = codes.get(name) or orm.load_code(f"{script}@{computer}")
+    given = dict(codes or {})
+    codes = {name: given.get(name) or orm.load_code(f"{script}@{computer}") for name, script in CODE_SCRIPTS.items()}
     oracle_engine = get_engine(engine)
     if oracle_engine.uses_relax_code:
-        codes.pop("oracle", None)
         return codes
     label = f"{oracle_engine.code_label}@{computer}"
     try:
-        codes["oracle"] = codes.get("oracle") or orm.load_code(label)
+        codes["oracle"] = given.get("oracle") or orm.load_code(label)
     except NotExistent:
         raise InputError("ERROR_INVALID_ENGINE", f"engine {engine} needs a code: none is called {label}; create it "
                          "with `verdi code create core.code.installed` (for VASP: --default-calc-job-plugin "
