@@ -9,26 +9,53 @@ from __future__ import annotations
 
 import argparse
 
+# data of the many structures of a batch, drawn as one node each would hide the stages: left out of the picture
+PER_STRUCTURE = ("structures__", "relaxed_structures__", "energies__", "initial_structures__", "known__",
+                 "structure_", "energy_", "rank_", "known_", "predicted_", "ga")
+
+
+def _drawn(link) -> bool:
+    return not link.link_label.startswith(PER_STRUCTURE)
+
 
 def iteration_graph(run, iteration: int):
-    """aiida's Graph of ``run``'s stages of ``iteration`` and what they called, links labelled."""
+    """aiida's Graph of ``run``'s stages of ``iteration`` (links labelled): each stage with its inputs and outputs
+    and the processes it called with theirs, the per-structure data left out."""
     from aiida.common.links import LinkType
+    from aiida.orm.utils.links import LinkPair
     from aiida.tools.visualization import Graph
+    from aiida.tools.visualization.graph import default_link_styles
 
-    graph = Graph(graph_attr={"rankdir": "TB", "size": "14,20"}, node_id_type="pk")
+    graph = Graph(graph_attr={"rankdir": "LR"}, node_id_type="pk")
     graph.add_node(run)
     stages = {f"{name}_{iteration:02d}" for name in ("oracle", "surrogate", "ga")}
     calls = run.base.links.get_outgoing(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).all()
-    chosen = [link.node for link in calls if link.link_label in stages]
+    chosen = [link for link in calls if link.link_label in stages]
     if not chosen:
         raise SystemExit(f"run {run.pk} has no stage of iteration {iteration}")
-    for stage in chosen:
-        graph.add_incoming(stage, link_types=("input_work", "call_work"), annotate_links="label")
-        graph.add_outgoing(stage, link_types=("return",), annotate_links="label")
-        for link in stage.base.links.get_outgoing(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).all():
-            graph.add_edge(stage, link.node, link_pair=None)
-            graph.add_incoming(link.node, link_types=("input_calc", "input_work"), annotate_links="label")
-            graph.add_outgoing(link.node, link_types=("create", "return"), annotate_links="label")
+
+    def edge(source, target, link) -> None:
+        pair = LinkPair(link.link_type, link.link_label)
+        graph.add_edge(source, target, link_pair=pair, style=default_link_styles(pair, True, False))
+
+    def add(process, call_link) -> None:
+        graph.add_node(process)
+        edge(process.caller, process, call_link)
+        for link in process.base.links.get_incoming(link_type=(LinkType.INPUT_CALC, LinkType.INPUT_WORK)).all():
+            if _drawn(link) and link.node.pk != run.pk:
+                graph.add_node(link.node)
+                edge(link.node, process, link)
+        for link in process.base.links.get_outgoing(link_type=(LinkType.CREATE, LinkType.RETURN)).all():
+            if _drawn(link):
+                graph.add_node(link.node)
+                edge(process, link.node, link)
+
+    for link in chosen:
+        add(link.node, link)
+        for inner in link.node.base.links.get_outgoing(link_type=(LinkType.CALL_WORK, LinkType.CALL_CALC)).all():
+            if inner.link_label in ("cubic", "prior", "dataset", "convergence", "train", "recommendation") or \
+                    inner.link_label.startswith("batch_"):
+                add(inner.node, inner)
     return graph
 
 

@@ -12,7 +12,8 @@ For each composition and seed, one CrySPAIWorkChain (oracle CHGNet, prior SevenN
   None when none did;
 - ``oracle_relaxations`` (all of them, verification and refinement included), ``prior_relaxations`` (the
   screening's), ``scan_single_points`` and ``scan_relaxations`` (the volume scan's, on the prior), ``wall_s`` (the
-  work chain's, screening included);
+  work chain's, screening included), ``wall_to_find_s`` (to the end of the oracle batch that found the target: the
+  wait for the answer) and ``before_oracle_s`` (volume, scan and screening: before the first oracle relaxation);
 - the volume the product chose and Eq. 2's, the best oracle energy above the target.
 
 Rows are appended to ``--output`` as each run finishes; a rerun skips the (composition, seed) pairs already there;
@@ -65,8 +66,9 @@ def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
     return sorted(found, key=lambda entry: entry[1])
 
 
-def oracle_sequence(node) -> list[tuple[str, float, object]]:
-    """(key, energy per atom, relaxed structure) of every oracle relaxation of the run, in the order run."""
+def oracle_sequence(node) -> list[tuple[str, float, object, object]]:
+    """(key, energy per atom, relaxed structure, when its batch ended) of every oracle relaxation of the run, in the
+    order run."""
     from aiida.orm import WorkChainNode
 
     runs = [(link.link_label, link.node) for link in node.base.links.get_outgoing(node_class=WorkChainNode).all()
@@ -78,9 +80,9 @@ def oracle_sequence(node) -> list[tuple[str, float, object]]:
         for key in sorted(run.inputs.structures.keys()):
             if key in energies:
                 atoms = structures[key].get_ase()
-                sequence.append((key, energies[key].value / len(atoms), atoms))
+                sequence.append((key, energies[key].value / len(atoms), atoms, run.mtime))
             else:
-                sequence.append((key, np.inf, None))
+                sequence.append((key, np.inf, None, run.mtime))
     return sequence
 
 
@@ -89,7 +91,7 @@ def first_find(sequence, known, tolerance: float) -> tuple[int | None, str]:
     sm = matcher()
     lowest = known[0][1]
     references = [(name, to_pymatgen(atoms)) for name, energy, atoms in known if energy <= lowest + tolerance]
-    for position, (_, energy, atoms) in enumerate(sequence, start=1):
+    for position, (_, energy, atoms, _) in enumerate(sequence, start=1):
         if atoms is None:
             continue
         if energy < lowest - tolerance:
@@ -132,10 +134,24 @@ def score(node, known, tolerance: float) -> dict:
     """The fields of a row that judge the run ``node`` against the targets ``known`` (:func:`targets`)."""
     sequence = oracle_sequence(node)
     position, how = first_find(sequence, known, tolerance)
-    energies = [energy for _, energy, atoms in sequence if atoms is not None]
+    energies = [entry[1] for entry in sequence if entry[2] is not None]
+    found_at = sequence[position - 1][3] if position else None
     return {"target": known[0][0], "target_ev_per_atom": round(known[0][1], 5), "relaxations_to_find": position,
             "found_how": how, "oracle_relaxations": len(sequence),
-            "best_above_target_mev": round(1000 * (min(energies) - known[0][1]), 1) if energies else None}
+            "best_above_target_mev": round(1000 * (min(energies) - known[0][1]), 1) if energies else None,
+            "uuid": node.uuid, **timing(node, found_at)}
+
+
+def timing(node, found_at) -> dict:
+    """Seconds from the run's start to the end of the oracle batch that found the target (``wall_to_find_s``,
+    what a user waits for the answer) and before its first oracle relaxation (``before_oracle_s``: Eq. 2, the volume
+    scan and the screening on the prior)."""
+    from aiida.orm import WorkChainNode
+
+    starts = [link.node.ctime for link in node.base.links.get_outgoing(node_class=WorkChainNode).all()
+              if link.link_label.startswith("oracle_")]
+    return {"wall_to_find_s": round((found_at - node.ctime).total_seconds(), 1) if found_at else None,
+            "before_oracle_s": round((min(starts) - node.ctime).total_seconds(), 1) if starts else None}
 
 
 def rescore(path: Path, tolerance: float) -> None:
@@ -147,11 +163,27 @@ def rescore(path: Path, tolerance: float) -> None:
     rows = read_rows(path)
     known = {}
     for row in rows:
-        if "pk" not in row:
+        node = _stored_run(row, load_node)
+        if node is None:
+            print(f"{row['composition']} seed {row['seed']}: its run is not in this profile; the row stays")
             continue
         known.setdefault(row["composition"], targets(row["composition"], oracle))
-        row.update(score(load_node(row["pk"]), known[row["composition"]], tolerance))
+        row.update(score(node, known[row["composition"]], tolerance))
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def _stored_run(row: dict, load_node):
+    """The row's run in this profile: by its uuid, or (older rows) its pk where that node is a run of the same
+    composition, seed and exit status (a pk alone may name another node in another profile)."""
+    from aiida.common.exceptions import NotExistent
+
+    try:
+        node = load_node(row["uuid"] if "uuid" in row else row["pk"])
+    except NotExistent:
+        return None
+    same = (node.process_label == "CrySPAIWorkChain" and node.inputs.composition.value == row["composition"]
+            and node.inputs.seed.value == row["seed"] and node.exit_status == row["exit_status"])
+    return node if same else None
 
 
 def main() -> None:
