@@ -93,8 +93,19 @@ def same_results() -> str:
     return "\n".join(lines)
 
 
+def run_profile() -> str:
+    """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
+    lines = ["| run | stage | processes | wall (s) | CalcJobs | CalcJob time, summed (s) | script work, summed (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows("profile_runs.jsonl"):
+        lines.append(f"| {r['composition']} (pk {r['pk']}) | {r['stage']} | {r['processes']} | {r['wall_s']} | "
+                     f"{r['calcjobs']} | {r['calcjob_s']} | {r['script_s']} |")
+    return "\n".join(lines)
+
+
 TABLES = {"volume-table": volume_table, "product-search": product_search,
-          "product-search-summary": product_search_summary, "same-results": same_results}
+          "product-search-summary": product_search_summary, "same-results": same_results,
+          "run-profile": run_profile}
 
 
 def check(text: str) -> list[str]:
