@@ -181,8 +181,9 @@ def _stored_run(row: dict, load_node):
         node = load_node(row["uuid"] if "uuid" in row else row["pk"])
     except NotExistent:
         return None
-    same = (node.process_label == "CrySPAIWorkChain" and node.inputs.composition.value == row["composition"]
-            and node.inputs.seed.value == row["seed"] and node.exit_status == row["exit_status"])
+    same = (getattr(node, "process_label", None) == "CrySPAIWorkChain"
+            and node.inputs.composition.value == row["composition"] and node.inputs.seed.value == row["seed"]
+            and node.exit_status == row["exit_status"])
     return node if same else None
 
 
