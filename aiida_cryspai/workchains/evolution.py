@@ -16,6 +16,7 @@ from ..calcfunctions.recommendation import recommend_structures
 from ..data.model import ModelData
 from ..protocols import get_protocol
 from ..search.objective import Objective
+from .settings import calcjob_options
 
 EvolveCalculation = CalculationFactory("cryspai.evolve")
 
@@ -100,7 +101,7 @@ class EvolutionWorkChain(WorkChain):
                 "parameters": orm.Dict(ga),
                 "initial_structures": {key.removeprefix(f"{system}_"): node for key, node in sorted(initial.items())
                                        if key.startswith(f"{system}_")},
-                "metadata": {"options": {"threads": 1, **(self.inputs.get("options", {}) or {})},
+                "metadata": {"options": calcjob_options(self.inputs.get("options")),
                              "call_link_label": system},
             }
             self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))

@@ -9,6 +9,7 @@ from aiida.engine import ToContext, WorkChain, append_, if_, while_
 
 from ..data.dataset import DatasetData
 from ..engines import PER_STRUCTURE, EngineError, get_engine
+from .settings import calcjob_options
 
 
 def oracle_outputs(node: orm.ProcessNode, namespace: str) -> dict:
@@ -36,7 +37,7 @@ def search_oracle_inputs(engine: orm.Str, structures: dict, parameters: dict, co
     uses_relax_code = get_engine(engine.value).uses_relax_code
     inputs = {"engine": engine, "structures": structures, "parameters": orm.Dict(parameters),
               "code": codes["relax"] if uses_relax_code else codes["oracle"], "max_parallel": orm.Int(max_parallel),
-              "options": {"threads": 1, **(options or {})}, "metadata": {"call_link_label": label}}
+              "options": calcjob_options(options), "metadata": {"call_link_label": label}}
     if prerelax:
         inputs.update(prerelax_engine=orm.Str(prerelax), prerelax_code=codes["relax"])
     return inputs

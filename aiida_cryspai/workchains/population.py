@@ -32,7 +32,7 @@ from ..search.volume import (
     trust_floor,
 )
 from .oracle import OracleWorkChain, oracle_outputs
-from .settings import guard_settings, pseudopotentials, relaxation_parameters
+from .settings import calcjob_options, guard_settings, pseudopotentials, relaxation_parameters
 
 RelaxCalculation = CalculationFactory("cryspai.relax")
 
@@ -126,7 +126,7 @@ class InitialPopulationWorkChain(WorkChain):
         return self.inputs.parameters.get_dict()
 
     def _options(self) -> dict:
-        return {"threads": 1, **(self.inputs.get("options", {}) or {})}
+        return calcjob_options(self.inputs.get("options"))
 
     def _seed(self, stage: str, *indices: int) -> int:
         return stage_seed(self.inputs.seed.value, stage, *indices)

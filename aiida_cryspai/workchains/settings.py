@@ -7,6 +7,11 @@ from ..search.composition import parse_composition
 from ..search.geometry import min_volume_per_atom
 
 
+def calcjob_options(options: dict | None, threads: int = 1) -> dict:
+    """``metadata.options`` of a search's CalcJob: ``threads`` for its script, then the user's ``options``."""
+    return {"threads": threads, **(options or {})}
+
+
 def dft_settings(parameters: dict, protocol: str) -> dict:
     """The DFT engine's protocol name and overrides (``oracle.abinit``, ``oracle.vasp``) from the search
     parameters."""

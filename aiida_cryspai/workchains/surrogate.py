@@ -17,6 +17,7 @@ from ..calcfunctions.prior import label_frames
 from ..data.dataset import DatasetData
 from ..protocols import get_protocol
 from ..search.composition import parse_composition
+from .settings import calcjob_options
 
 TrainCalculation = CalculationFactory("cryspai.train")
 
@@ -140,7 +141,7 @@ class SurrogateWorkChain(WorkChain):
             "dataset": self.ctx.dataset,
             "parameters": orm.Dict({"descriptor": descriptor, "training": training}),
             **({"prior": self.inputs.prior} if "prior" in self.inputs else {}),
-            "metadata": {"options": {"threads": 2, **(self.inputs.get("options", {}) or {})},
+            "metadata": {"options": calcjob_options(self.inputs.get("options"), threads=2),
                          "call_link_label": "train"},
         }
         node = self.submit(TrainCalculation, **inputs)
