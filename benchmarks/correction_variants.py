@@ -16,6 +16,7 @@ from oracle_data import oracle_dataset
 from prior_learning_curve import _errors, _labelled
 from rows import emit_row
 
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import Surrogate, train_correction
@@ -59,8 +60,9 @@ if __name__ == "__main__":
         frames = [a for a in frames if a.get_potential_energy() / len(a) <= lowest + 1.0]
         for name in args.variants:
             start = time.perf_counter()
-            correction, metrics = train_correction(frames, np.array([a.info["group"] for a in frames]), descriptor,
-                                                   replace(base, **VARIANTS[name]), args.prior, log=lambda _: None)
+            correction, metrics = train_correction(frames_to_arrays(frames, [a.info["group"] for a in frames]),
+                                                   descriptor, replace(base, **VARIANTS[name]), args.prior,
+                                                   log=lambda _: None)
             predicted = np.array([e for e, _, _ in Surrogate(args.prior, correction, prior).evaluate(test)])
             row = {"composition": args.composition, "oracle": args.oracle, "prior": args.prior, "relaxations": size,
                    "variant": name, "network_used": metrics["network_used"],

@@ -16,6 +16,7 @@ import numpy as np
 from ase.io import read
 from oracle_data import oracle_dataset
 
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.evaluation import evaluate
 from aiida_cryspai.ml.training import TrainingSettings, train
@@ -54,9 +55,8 @@ def learning_curve(composition: str, volume: float, sizes: list[int], pool_relax
         chosen = rng.permutation(len(pool))[:size]
         frames = [pool[k] for k in chosen]
         groups = np.array([a.info["group"] for a in frames])
-        energies = np.array([a.get_potential_energy() for a in frames])
         start = time.perf_counter()
-        model, metrics = train(frames, energies, groups, descriptor, settings, log=lambda _: None)
+        model, metrics = train(frames_to_arrays(frames, groups), descriptor, settings, log=lambda _: None)
         row = {"composition": composition, "n_train_frames": size, "optimizer": settings.optimizer,
                "ensemble_size": settings.ensemble_size, "force_weight": settings.force_weight,
                "descriptor": {k: v for k, v in descriptor.as_dict().items() if k != "species"},

@@ -16,6 +16,7 @@ from ase.io import read
 from oracle_data import oracle_dataset
 
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings, features_of
 from aiida_cryspai.ml.network import NetworkCalculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
@@ -45,8 +46,8 @@ def main(composition: str, volume: float, n_structures: int, steps: int) -> dict
     for size in (1, 4):
         settings = TrainingSettings(**{**parameters["training"], "ensemble_size": size})
         start = time.perf_counter()
-        model, metrics = train(chosen, energies[window], np.array([a.info["group"] for a in chosen]), descriptor,
-                               settings, log=lambda _: None)
+        model, metrics = train(frames_to_arrays(chosen, [a.info["group"] for a in chosen]), descriptor, settings,
+                               log=lambda _: None)
         out[f"train_500_frames_ensemble_{size}_s"] = round(time.perf_counter() - start, 1)
 
     structures = random_structures(parse_composition(composition), list(CRYSTAL_SYSTEMS),

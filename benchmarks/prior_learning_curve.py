@@ -86,7 +86,7 @@ def fine_tuned_chgnet(frames: list, test: list, epochs: int, seed: int = 0) -> n
 def prior_line(frames: list, scaled: bool) -> tuple[float, float]:
     """(a, b) of E_oracle = a E_prior + N b on ``frames``: b alone (a = 1, one offset per atom: one composition
     here), or a by least squares too (``fit_prior_scale``) and b as the mean residual per atom."""
-    scale = fit_prior_scale(frames) if scaled else 1.0
+    scale = fit_prior_scale(frames_to_arrays(frames, [a.info["group"] for a in frames])) if scaled else 1.0
     offset = np.mean([(a.get_potential_energy() - scale * a.info["prior_energies"]) / len(a) for a in frames])
     return scale, float(offset)
 
@@ -134,14 +134,13 @@ def run(composition: str, volume: float, sizes: list[int], oracle: str, prior_na
                 scale, offset = prior_line(frames, scaled=method == "prior scaled")
                 predicted = np.array([scale * a.info["prior_energies"] + offset * len(a) for a in test])
             elif method == "prior + correction":
-                correction, fit = train_correction(frames, frame_groups, descriptor, settings, prior_name,
-                                                   log=lambda _: None)
+                correction, fit = train_correction(frames_to_arrays(frames, frame_groups), descriptor, settings,
+                                                   prior_name, log=lambda _: None)
                 predicted = np.array([e for e, _, _ in Surrogate(prior_name, correction, prior).evaluate(test)])
             elif method == "fine-tuned prior":
                 predicted = fine_tuned_chgnet(frames, test, epochs=fine_tune_epochs)
             else:
-                model, _ = train(frames, np.array([a.get_potential_energy() for a in frames]), frame_groups,
-                                 descriptor, settings, log=lambda _: None)
+                model, _ = train(frames_to_arrays(frames, frame_groups), descriptor, settings, log=lambda _: None)
                 predicted = model.predict_energies(test)
             row = {"composition": composition, "oracle": oracle, "prior": prior_name, "relaxations": size,
                    "frames": len(frames), "method": method, "protocol": protocol,

@@ -46,6 +46,7 @@ from rows import emit_row
 from aiida_cryspai.analysis.compare import unique_indices
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS, crystal_system_of
 from aiida_cryspai.ml.acquisition import allocate_by_weight, choose_candidates
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import Surrogate, prior_labels, train_correction
@@ -305,10 +306,9 @@ def cryspai_search(composition, volume: float, oracle: Oracle, seed: int, protoc
                     groups.append(index)
         start = time.perf_counter()
         if prior is None:
-            model, metrics = train(frames, np.array([a.get_potential_energy() for a in frames]), np.array(groups),
-                                   descriptor, training, log=lambda _: None)
+            model, metrics = train(frames_to_arrays(frames, groups), descriptor, training, log=lambda _: None)
         else:
-            correction, metrics = train_correction(frames, np.array(groups), descriptor, training, prior_name,
+            correction, metrics = train_correction(frames_to_arrays(frames, groups), descriptor, training, prior_name,
                                                    log=lambda _: None)
             model = Surrogate(prior_name, correction, prior)
             log(f"iteration {iteration}: prior x {metrics['prior_scale']:.3f}, network "

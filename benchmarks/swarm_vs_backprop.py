@@ -18,6 +18,7 @@ from ase.build import bulk
 from ase.io import read
 from oracle_data import oracle_dataset
 
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.relax import relax, relax_batch
@@ -54,12 +55,11 @@ def main(optimizers: list[str], window: float) -> list[dict]:
             reference[name] = (outcome.atoms, outcome.energy / len(atoms))
         chgnet_order = sorted(reference, key=lambda n: reference[n][1])
         descriptor = DescriptorSettings(species=[element], **parameters["descriptor"])
-        energies = np.array([a.get_potential_energy() for a in frames])
         groups = np.array([a.info["group"] for a in frames])
         for optimizer in optimizers:
             settings = TrainingSettings(**{**parameters["training"], "optimizer": optimizer, "ensemble_size": 1})
             start = time.perf_counter()
-            model, metrics = train(frames, energies, groups, descriptor, settings, log=lambda _: None)
+            model, metrics = train(frames_to_arrays(frames, groups), descriptor, settings, log=lambda _: None)
             wall = time.perf_counter() - start
             relaxed = relax_batch([reference[n][0] for n in chgnet_order], model, fmax=0.01, max_steps=300,
                                   record_frames=False)

@@ -36,8 +36,9 @@ def read_labelled(path: str) -> list:
 def train_command(data, output, protocol, seed, prior):
     """Train the atomic-energy network on DATA (extxyz with energies in eV; info 'group' keeps a trajectory
     together in the validation split). Prints the training metrics as JSON."""
+    from ..ml.dataset import frames_to_arrays
     from ..ml.descriptors import DescriptorSettings
-    from ..ml.prior import PriorError, check_prior, train_with_prior
+    from ..ml.prior import PriorError, check_prior, train_correction
     from ..ml.training import TrainingSettings, train
     from ..protocols import ProtocolError, get_protocol
 
@@ -48,7 +49,6 @@ def train_command(data, output, protocol, seed, prior):
     structures = read_labelled(data)
     species = sorted({s for atoms in structures for s in atoms.get_chemical_symbols()})
     groups = np.array([int(a.info.get("group", index)) for index, a in enumerate(structures)])
-    energies = np.array([a.get_potential_energy() for a in structures])
     descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
     settings = TrainingSettings(**{**parameters["training"], "seed": seed})
     prior_name = None if prior == "none" else prior.removeprefix("ase:")
@@ -56,10 +56,11 @@ def train_command(data, output, protocol, seed, prior):
         check_prior(prior_name, "data", species)
     except PriorError as error:
         raise click.BadParameter(str(error), param_hint="--prior") from None
+    arrays = frames_to_arrays(structures, groups)
     if prior_name is None:
-        model, metrics = train(structures, energies, groups, descriptor, settings, log=lambda m: None)
+        model, metrics = train(arrays, descriptor, settings, log=lambda m: None)
     else:
-        model, metrics = train_with_prior(structures, groups, descriptor, settings, prior_name, log=lambda m: None)
+        model, metrics = train_correction(arrays, descriptor, settings, prior_name, log=lambda m: None)
     model.save(output, metrics)
     click.echo(json.dumps({**metrics, "model": str(Path(output))}))
 

@@ -67,8 +67,9 @@ def ga_curves(node) -> dict[str, dict[str, list[float]]]:
 
 def parity_points(node) -> dict[str, list]:
     """Network against oracle energies per atom on frames each network had not seen: every network on the next
-    oracle batch (the convergence checks) and the final network on the verification batch."""
-    from ..ml.dataset import arrays_to_frames
+    oracle batch (the convergence checks) and the final network on the verification batch. A network trained on a
+    prior predicts with it (the prior's labels stored with the frames, computed where they are not)."""
+    from ..ml.prior import label_with_prior, predicted_energies
     from ..workchains.oracle import oracle_outputs
 
     points = {"oracle": [], "predicted": [], "group": []}
@@ -77,7 +78,10 @@ def parity_points(node) -> dict[str, list]:
         arrays = dataset.to_arrays()
         if len(arrays["energies"]) == 0:
             return
-        predicted = model.load_model().predict_energies(arrays_to_frames(arrays))
+        network = model.load_model()
+        if network.prior:
+            arrays = label_with_prior(arrays, network.prior["name"])
+        predicted = predicted_energies(network, arrays)
         points["oracle"] += list(arrays["energies"] / arrays["n_atoms"])
         points["predicted"] += list(predicted / arrays["n_atoms"])
         points["group"] += [group] * len(predicted)

@@ -13,9 +13,9 @@ from .common import log, start_script, write_json
 def main(argv: list[str] | None = None) -> None:
     args, parameters = start_script("cryspai-train", __doc__, {"dataset": files.DATASET, "output": files.MODEL}, argv)
 
-    from ..ml.dataset import arrays_to_frames, load_arrays
+    from ..ml.dataset import load_arrays
     from ..ml.descriptors import DescriptorSettings
-    from ..ml.prior import label_with_prior, train_correction
+    from ..ml.prior import train_correction
     from ..ml.training import TrainingSettings, train
 
     arrays = load_arrays(args.dataset)
@@ -24,13 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = TrainingSettings(**parameters.get("training", {}))
     log(f"training on {len(arrays['energies'])} frames from {len(set(arrays['groups'].tolist()))} relaxations")
     if prior:
-        arrays = label_with_prior(arrays, prior)  # nothing to compute when the frames were labelled already
-        log(f"learning the correction to the prior {prior}")
-        model, metrics = train_correction(arrays_to_frames(arrays), arrays["groups"], descriptor, settings, prior,
-                                          log=log)
+        log(f"learning the correction to the prior {prior}")  # labelled by it where the dataset is not yet
+        model, metrics = train_correction(arrays, descriptor, settings, prior, log=log)
     else:
-        model, metrics = train(arrays_to_frames(arrays), arrays["energies"], arrays["groups"], descriptor, settings,
-                               log=log)
+        model, metrics = train(arrays, descriptor, settings, log=log)
     model.save(args.output, metrics)
     write_json(files.METRICS, metrics)
     log(f"validation RMSE {metrics['rmse_validation_mev_per_atom']} meV/atom after {metrics['epochs']} epochs")

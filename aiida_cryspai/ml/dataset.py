@@ -70,10 +70,14 @@ def empty_arrays() -> dict[str, np.ndarray]:
     }
 
 
-def frames_to_arrays(frames: list[Atoms], groups: list[int], sources: list[str]) -> dict[str, np.ndarray]:
-    """Flatten frames carrying single-point results (energy; forces and stress where known)."""
+def frames_to_arrays(frames: list[Atoms], groups, sources: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Flatten frames carrying single-point results (energy; forces and stress where known) and the optional arrays
+    every frame carries as :func:`arrays_to_frames` puts them (the inverse of it); ``sources`` default to the group
+    numbers."""
     if not frames:
         return empty_arrays()
+    if sources is None:
+        sources = [str(group) for group in groups]
 
     def result(atoms: Atoms, name: str, shape):
         calc = atoms.calc
@@ -81,7 +85,7 @@ def frames_to_arrays(frames: list[Atoms], groups: list[int], sources: list[str])
             return np.asarray(calc.results[name], dtype=float).reshape(shape)
         return np.full(shape, np.nan)
 
-    return {
+    arrays = {
         "n_atoms": np.array([len(a) for a in frames], dtype=np.int64),
         "cells": np.array([a.cell[:] for a in frames], dtype=float),
         "positions": np.concatenate([a.positions for a in frames]),
@@ -92,6 +96,12 @@ def frames_to_arrays(frames: list[Atoms], groups: list[int], sources: list[str])
         "groups": np.asarray(groups, dtype=np.int64),
         "sources": np.asarray(sources, dtype="<U80"),
     }
+    for name in OPTIONAL_ARRAYS:
+        if name in _PER_ATOM and all(name in atoms.arrays for atoms in frames):
+            arrays = with_optional(arrays, name, np.concatenate([atoms.arrays[name] for atoms in frames]))
+        elif name not in _PER_ATOM and all(name in atoms.info for atoms in frames):
+            arrays = with_optional(arrays, name, [atoms.info[name] for atoms in frames])
+    return arrays
 
 
 def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
@@ -120,6 +130,25 @@ def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
                 atoms.info[name] = np.array(arrays[name][k])
         frames.append(atoms)
     return frames
+
+
+def structures_of(arrays: dict[str, np.ndarray]) -> list[Atoms]:
+    """The geometry of every frame (periodic Atoms without results): what descriptors and models read; the labels
+    stay in ``arrays``."""
+    offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
+    return [Atoms(arrays["numbers"][lo:hi], positions=arrays["positions"][lo:hi], cell=cell, pbc=True)
+            for lo, hi, cell in zip(offsets[:-1], offsets[1:], arrays["cells"])]
+
+
+def per_frame(arrays: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
+    """The per-atom array ``name`` split into one block per frame."""
+    return np.split(arrays[name], np.cumsum(arrays["n_atoms"])[:-1]) if len(arrays["n_atoms"]) else []
+
+
+def species_counts(arrays: dict[str, np.ndarray], numbers: list[int]) -> np.ndarray:
+    """(frames, species) the number of atoms of each of ``numbers`` in every frame."""
+    return np.array([[np.count_nonzero(block == z) for z in numbers] for block in per_frame(arrays, "numbers")],
+                    dtype=float).reshape(len(arrays["n_atoms"]), len(numbers))
 
 
 def concatenate(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

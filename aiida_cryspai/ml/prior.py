@@ -4,16 +4,18 @@ E = E_prior + sum_atoms correction; forces and stress are the prior's plus the a
 ``SumCalculator`` for one structure; :meth:`Surrogate.evaluate` for a batch). The network learns oracle − prior
 on every frame; its per-species reference energies absorb the constant shift between the two. The prior's
 values on a frame are computed once (:func:`prior_labels`) and stored with the dataset as optional arrays
-(``prior_energies``, ``prior_forces``, ``prior_stress``), so retraining never recomputes them.
+(``prior_energies``, ``prior_forces``, ``prior_stress``), so retraining never recomputes them. The data stay in that
+one form, the dataset's arrays, from the dataset to the trainer: labels and residual are arrays added or replaced.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import chemical_symbols
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from .dataset import _unknown, rows, species_counts, structures_of, subset, with_optional
 from .network import EnsembleModel, Potential, load_potential
 from .potentials import CALCULATORS, _network_batch, batch_evaluator, get_calculator
 
@@ -56,25 +58,27 @@ def prior_labels(frames: list[Atoms], calculator) -> dict[str, np.ndarray]:
             "prior_stress": np.asarray(stresses, dtype=float).reshape(-1, 6)}
 
 
-def _prior_energy(atoms: Atoms) -> float:
-    if "prior_energies" not in atoms.info or not np.isfinite(atoms.info["prior_energies"]):
-        raise ValueError("a frame has no prior energy: compute the prior's labels first (prior_labels)")
-    return float(atoms.info["prior_energies"])
+def _prior_energies(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    prior = arrays.get("prior_energies")
+    if prior is None or not np.isfinite(prior).all():
+        raise ValueError("a frame has no prior energy: compute the prior's labels first (label_with_prior)")
+    return prior
 
 
-def fit_prior_scale(frames: list[Atoms], min_spread: float = MIN_SCALE_SPREAD,
+def fit_prior_scale(arrays: dict[str, np.ndarray], min_spread: float = MIN_SCALE_SPREAD,
                     limits: tuple[float, float] = SCALE_LIMITS) -> float:
-    """The factor ``a`` of E_oracle ≈ a E_prior + sum_species n_s b_s, least squares over ``frames``.
+    """The factor ``a`` of E_oracle ≈ a E_prior + sum_species n_s b_s, least squares over the frames of the
+    dataset ``arrays`` (which carry the prior's labels).
 
     Universal potentials are systematically soft (their energy differences smaller than DFT's); one factor on the
     prior corrects most of it and, with two numbers, cannot overfit a single relaxation as a network can. 1 when the
     prior's energies per atom (less their composition's mean) span less than ``min_spread`` eV/atom — too little
     to tell a slope — and clipped to ``limits``."""
-    symbols = sorted({s for atoms in frames for s in atoms.get_chemical_symbols()})
-    counts = np.array([[atoms.get_chemical_symbols().count(s) for s in symbols] for atoms in frames], dtype=float)
-    prior = np.array([_prior_energy(atoms) for atoms in frames])
-    oracle = np.array([atoms.get_potential_energy() for atoms in frames])
-    if len(frames) < len(symbols) + 2:
+    prior = _prior_energies(arrays)
+    numbers = sorted(set(arrays["numbers"].tolist()), key=lambda z: chemical_symbols[z])  # by symbol, as ever
+    counts = species_counts(arrays, numbers)
+    oracle = np.asarray(arrays["energies"], dtype=float)
+    if len(oracle) < len(numbers) + 2:
         return 1.0
     # the prior's energy per atom with the best per-species fit removed: what the slope is measured on
     offsets = np.linalg.lstsq(counts, prior, rcond=None)[0]
@@ -84,23 +88,14 @@ def fit_prior_scale(frames: list[Atoms], min_spread: float = MIN_SCALE_SPREAD,
     return float(np.clip(solution[0], *limits))
 
 
-def residual_frames(frames: list[Atoms], scale: float = 1.0) -> tuple[list[Atoms], np.ndarray]:
-    """Copies of ``frames`` labelled with oracle − ``scale`` × prior (energy, forces and stress where both are
-    known), and those residual energies; each frame carries its prior values as ``arrays_to_frames`` puts them
-    (``info`` and ``arrays``)."""
-    residual, energies = [], []
-    for atoms in frames:
-        results = {"energy": atoms.get_potential_energy() - scale * _prior_energy(atoms)}
-        oracle = atoms.calc.results
-        if "forces" in oracle and "prior_forces" in atoms.arrays:
-            results["forces"] = np.asarray(oracle["forces"]) - scale * atoms.arrays["prior_forces"]
-        if "stress" in oracle and "prior_stress" in atoms.info and np.isfinite(atoms.info["prior_stress"]).all():
-            results["stress"] = np.asarray(oracle["stress"]) - scale * np.asarray(atoms.info["prior_stress"])
-        copy = atoms.copy()
-        copy.calc = SinglePointCalculator(copy, **results)
-        residual.append(copy)
-        energies.append(results["energy"])
-    return residual, np.asarray(energies)
+def residual_arrays(arrays: dict[str, np.ndarray], scale: float = 1.0) -> dict[str, np.ndarray]:
+    """The dataset ``arrays`` labelled with oracle − ``scale`` × prior: energies, and forces and stresses where both
+    are known (unknown, NaN, elsewhere)."""
+    residual = {**arrays, "energies": arrays["energies"] - scale * _prior_energies(arrays)}
+    for label, prior in (("forces", "prior_forces"), ("stress", "prior_stress")):
+        residual[label] = arrays[label] - scale * arrays[prior] if prior in arrays else np.full_like(arrays[label],
+                                                                                                     np.nan)
+    return residual
 
 
 class Surrogate:
@@ -143,31 +138,20 @@ class Surrogate:
         return LinearCombinationCalculator([self.prior, NetworkCalculator(self.correction)], [self.scale, 1.0])
 
 
-def train_with_prior(structures: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
-    """Train the correction of ``prior`` on oracle-labelled ``structures``: the prior's labels are computed, the
-    network learns oracle − prior, and the model records the prior (name, version, checkpoint SHA-256)."""
-    from .dataset import arrays_to_frames, frames_to_arrays, with_optional
-
-    arrays = frames_to_arrays(structures, list(groups), [str(g) for g in groups])
-    for name, values in prior_labels(structures, get_calculator(prior)).items():
-        arrays = with_optional(arrays, name, values)
-    return train_correction(arrays_to_frames(arrays), np.asarray(groups), descriptor, settings, prior, log=log)
-
-
-def train_correction(frames: list[Atoms], groups: np.ndarray, descriptor, settings, prior: str, log=print):
-    """The correction to ``prior`` on ``frames`` that carry the prior's labels: the prior's scale fitted first
-    (:func:`fit_prior_scale`), then the network on the residual with the stronger ``correction_weight_decay``, kept
-    only where it beats its reference energies on held-out relaxations. The model records the prior and its
-    scale."""
+def train_correction(arrays: dict[str, np.ndarray], descriptor, settings, prior: str, log=print):
+    """The correction to ``prior`` on the dataset ``arrays``, labelled by the prior where it is not yet
+    (:func:`label_with_prior`): the prior's scale fitted first (:func:`fit_prior_scale`), then the network on the
+    residual (:func:`residual_arrays`) with the stronger ``correction_weight_decay``, kept only where it beats its
+    reference energies on held-out relaxations. The model records the prior and its scale."""
     from dataclasses import replace
 
     from .training import train
 
-    scale = fit_prior_scale(frames)
+    arrays = label_with_prior(arrays, prior)
+    scale = fit_prior_scale(arrays)
     log(f"prior {prior} scaled by {scale:.4f}")
-    residual, energies = residual_frames(frames, scale)
     correction = replace(settings, only_if_better=True, weight_decay=settings.correction_weight_decay)
-    model, metrics = train(residual, energies, np.asarray(groups), descriptor, correction, log=log)
+    model, metrics = train(residual_arrays(arrays, scale), descriptor, correction, log=log)
     model.prior = CALCULATORS[prior].provenance()
     model.prior_scale = scale
     metrics = {**metrics, "prior": model.prior, "prior_scale": scale}
@@ -194,9 +178,7 @@ def load_surrogate(path) -> EnsembleModel | Surrogate:
 def predicted_energies(model: EnsembleModel, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Total energies (eV) that ``model`` predicts for the frames of ``arrays``: the network's, plus the prior's
     stored ``prior_energies`` for a model trained on a prior (never recomputed here)."""
-    from .dataset import arrays_to_frames
-
-    predicted = model.predict_energies(arrays_to_frames(arrays))
+    predicted = model.predict_energies(structures_of(arrays))
     if not model.prior:
         return predicted
     prior = arrays.get("prior_energies")
@@ -207,13 +189,11 @@ def predicted_energies(model: EnsembleModel, arrays: dict[str, np.ndarray]) -> n
 
 def label_with_prior(arrays: dict[str, np.ndarray], prior: str) -> dict[str, np.ndarray]:
     """``arrays`` with the prior's energies, forces and stresses on every frame that has none yet."""
-    from .dataset import _unknown, arrays_to_frames, rows, subset, with_optional
-
     known = arrays.get("prior_energies")
     missing = np.arange(len(arrays["energies"])) if known is None else np.flatnonzero(~np.isfinite(known))
     if len(missing) == 0:
         return arrays
-    labels = prior_labels(arrays_to_frames(subset(arrays, missing)), get_calculator(prior))
+    labels = prior_labels(structures_of(subset(arrays, missing)), get_calculator(prior))
     out = dict(arrays)
     for name, values in labels.items():
         full = np.array(out[name] if name in out else _unknown(name, arrays["n_atoms"]), dtype=float)

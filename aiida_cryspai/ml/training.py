@@ -24,7 +24,7 @@ import torch
 from ase import Atoms
 
 from ..protocols.schema import TrainingParameters
-from .dataset import has_forces
+from .dataset import per_frame, structures_of
 from .descriptors import DescriptorSettings, PairJacobian, build_graph, features_of, pair_jacobian, species_indices
 from .network import AtomicEnergyModel, EnsembleModel, Potential
 
@@ -134,15 +134,17 @@ class _Chunk:
     forces: torch.Tensor | None
 
 
-def _chunks(structures: list[Atoms], data: FeatureSet, descriptor: DescriptorSettings, size: int, forces: bool,
-            rng: np.random.Generator) -> list[_Chunk]:
+def _chunks(structures: list[Atoms], data: FeatureSet, descriptor: DescriptorSettings, size: int,
+            forces: list[np.ndarray] | None, rng: np.random.Generator) -> list[_Chunk]:
+    """Mini-batches of ``size`` structures in a random order; with ``forces`` (the oracle's, one block per
+    structure), each carries their pair Jacobian and those forces."""
     order = rng.permutation(len(structures))
     chunks = []
     for start in range(0, len(order), size):
         members = np.sort(order[start : start + size])
         part = [structures[k] for k in members]
-        jacobian = pair_jacobian(build_graph(part, descriptor))[1] if forces else None
-        target = torch.as_tensor(np.concatenate([a.calc.results["forces"] for a in part])) if forces else None
+        jacobian = pair_jacobian(build_graph(part, descriptor))[1] if forces is not None else None
+        target = torch.as_tensor(np.concatenate([forces[k] for k in members])) if forces is not None else None
         chunks.append(_Chunk(data.subset(members), jacobian, target))
     return chunks
 
@@ -308,23 +310,24 @@ def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet) -
 
 
 def train(
-    structures: list[Atoms],
-    energies: np.ndarray,
-    groups: np.ndarray,
+    arrays: dict[str, np.ndarray],
     descriptor: DescriptorSettings,
     settings: TrainingSettings,
     log=print,
 ) -> tuple[EnsembleModel, dict]:
-    """Train ``settings.ensemble_size`` networks on ``structures`` with total ``energies`` (eV).
+    """Train ``settings.ensemble_size`` networks on the frames of the dataset ``arrays`` (:mod:`.dataset`): their
+    total ``energies`` (eV), their ``forces`` where every training frame has them, split by ``groups``.
 
     Returns the ensemble (one network when the size is 1) and its metrics."""
     start = time.perf_counter()
-    data = build_features(structures, energies, descriptor)
-    train_idx, val_idx = split_by_group(np.asarray(groups), settings.validation_fraction, settings.seed)
+    structures = structures_of(arrays)
+    forces = per_frame(arrays, "forces")
+    data = build_features(structures, arrays["energies"], descriptor)
+    train_idx, val_idx = split_by_group(np.asarray(arrays["groups"]), settings.validation_fraction, settings.seed)
     train_set = data.subset(train_idx)
     val_set = data.subset(val_idx) if len(val_idx) else None
     monitor = val_set if val_set is not None else train_set
-    use_forces = settings.force_weight > 0 and all(has_forces(structures[k]) for k in train_idx)
+    use_forces = settings.force_weight > 0 and all(np.isfinite(forces[k]).all() for k in train_idx)
     rng = np.random.default_rng(settings.seed)
     members, member_metrics = [], []
     # nothing held out to show that a network helps: it would be switched off, so none is trained (nor its
@@ -339,7 +342,8 @@ def train(
         member_metrics.append({"epochs": 0, "rmse_monitored_mev_per_atom": rmse_mev_per_atom(model, train_set)})
     else:
         batch = len(train_idx) if settings.optimizer != "adam" else settings.batch_size
-        chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch, use_forces, rng)
+        chunks = _chunks([structures[k] for k in train_idx], train_set, descriptor, batch,
+                         [forces[k] for k in train_idx] if use_forces else None, rng)
     for k in range(0 if untrained else settings.ensemble_size):
         torch.manual_seed(settings.seed + k)
         member_rng = np.random.default_rng(settings.seed + k)

@@ -47,6 +47,21 @@ def test_optional_arrays_follow_subsets_and_reach_the_frames(with_prior):
     frames = arrays_to_frames(picked)
     assert frames[0].info["prior_energies"] == pytest.approx(with_prior["prior_energies"][2])
     assert np.allclose(frames[1].arrays["prior_forces"], -frames[1].get_forces())
+    # and back: frames_to_arrays is the inverse of arrays_to_frames, optional arrays included
+    back = frames_to_arrays(frames, picked["groups"], list(picked["sources"]))
+    assert set(back) == set(picked)
+    for name in picked:
+        assert np.array_equal(back[name], picked[name]), name
+
+
+def test_the_geometry_alone_and_per_frame_blocks(with_prior):
+    from aiida_cryspai.ml.dataset import per_frame, species_counts, structures_of
+
+    structures = structures_of(with_prior)
+    assert [len(a) for a in structures] == [8, 8, 8] and all(a.calc is None for a in structures)
+    assert np.allclose(structures[2].positions, with_prior["positions"][16:24])
+    assert np.allclose(per_frame(with_prior, "prior_forces")[1], with_prior["prior_forces"][8:16])
+    assert species_counts(with_prior, [29, 8]).tolist() == [[8, 0]] * 3
 
 
 def test_concatenation_marks_missing_optional_values_unknown(with_prior):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.network import EnsembleModel, load_potential
 from aiida_cryspai.ml.training import TrainingSettings, build_features, rmse_mev_per_atom, train
@@ -20,8 +21,7 @@ def frames():
 @pytest.fixture(scope="module")
 def ensemble(frames):
     structures, groups = frames
-    energies = np.array([f.get_potential_energy() for f in structures])
-    return train(structures, energies, groups, DESCRIPTOR, TrainingSettings(hidden=16, ensemble_size=3),
+    return train(frames_to_arrays(structures, groups), DESCRIPTOR, TrainingSettings(hidden=16, ensemble_size=3),
                  log=lambda _: None)
 
 
@@ -32,7 +32,7 @@ def test_each_optimiser_learns(frames, optimizer):
     spread = float(np.std(energies / np.array([len(f) for f in structures])) * 1000)
     settings = TrainingSettings(hidden=16, optimizer=optimizer, learning_rate=0.01, max_epochs=400, ensemble_size=1,
                                 swarm_iterations=50)
-    _, metrics = train(structures, energies, groups, DESCRIPTOR, settings, log=lambda _: None)
+    _, metrics = train(frames_to_arrays(structures, groups), DESCRIPTOR, settings, log=lambda _: None)
     assert metrics["rmse_validation_mev_per_atom"] < min(20.0, spread / 4)
 
 
@@ -49,7 +49,7 @@ def test_the_swarm_improves_on_its_start_and_leaves_its_best_in_the_model(frames
     settings = TrainingSettings(hidden=16, optimizer="swarm", swarm_iterations=30)
     torch.manual_seed(0)
     model = _new_member(DESCRIPTOR, settings, data)
-    chunk = _chunks(structures, data, DESCRIPTOR, len(structures), False, np.random.default_rng(0))[0]
+    chunk = _chunks(structures, data, DESCRIPTOR, len(structures), None, np.random.default_rng(0))[0]
     before = rmse_mev_per_atom(model, chunk.data)
     after = swarm_search(model, chunk, settings, np.random.default_rng(0))
     assert after < 0.9 * before, (before, after)

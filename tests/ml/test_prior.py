@@ -7,7 +7,7 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from aiida_cryspai.ml.dataset import arrays_to_frames, frames_to_arrays, subset, with_optional
+from aiida_cryspai.ml.dataset import frames_to_arrays, structures_of, subset, with_optional
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.potentials import get_calculator
 from aiida_cryspai.ml.prior import (
@@ -16,7 +16,7 @@ from aiida_cryspai.ml.prior import (
     check_prior,
     fit_prior_scale,
     prior_labels,
-    residual_frames,
+    residual_arrays,
     train_correction,
 )
 from aiida_cryspai.ml.relax import relax, relax_batch
@@ -59,15 +59,14 @@ def _rmse_mev(predicted, reference, n_atoms):
 def test_correction_beats_the_prior_out_of_sample(oracle_dataset):
     groups = oracle_dataset["groups"]
     held_out = np.isin(groups, np.unique(groups)[::3])
-    train_frames = arrays_to_frames(subset(oracle_dataset, np.flatnonzero(~held_out)))
     test = subset(oracle_dataset, np.flatnonzero(held_out))
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
-    correction, metrics = train_correction(train_frames, np.array([f.info["group"] for f in train_frames]),
+    correction, metrics = train_correction(subset(oracle_dataset, np.flatnonzero(~held_out)),
                                            descriptor, TrainingSettings(hidden=8, ensemble_size=1), "emt",
                                            log=lambda _: None)
     assert metrics["prior_scale"] == correction.prior_scale != 1.0
     surrogate = Surrogate("emt", correction)
-    test_frames = arrays_to_frames(test)
+    test_frames = structures_of(test)
     predicted = [e for e, _, _ in surrogate.evaluate(test_frames)]
     n_atoms = test["n_atoms"]
     prior_error = _rmse_mev(test["prior_energies"], test["energies"], n_atoms)
@@ -80,10 +79,11 @@ def test_correction_beats_the_prior_out_of_sample(oracle_dataset):
 def test_surrogate_forces_and_stress_are_derivatives_of_its_energy(oracle_dataset):
     from ase.calculators.fd import calculate_numerical_forces, calculate_numerical_stress
 
-    frames = arrays_to_frames(oracle_dataset)
-    residual, energies = residual_frames(frames)
+    residual = residual_arrays(oracle_dataset)
+    assert np.allclose(residual["energies"], oracle_dataset["energies"] - oracle_dataset["prior_energies"])
+    assert np.allclose(residual["forces"], oracle_dataset["forces"] - oracle_dataset["prior_forces"])
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
-    correction, _ = train(residual, energies, oracle_dataset["groups"], descriptor,
+    correction, _ = train(residual, descriptor,
                           TrainingSettings(hidden=8, ensemble_size=2, max_epochs=20), log=lambda _: None)
     correction.prior_scale = 0.9  # the prior enters scaled (LinearCombinationCalculator for one structure)
     surrogate = Surrogate("emt", correction)
@@ -123,24 +123,16 @@ def test_a_soft_prior_is_rescaled_and_one_relaxation_trains_no_network(oracle_da
     """An oracle 1.25 times as stiff as the prior (plus a shift): the fitted scale is 1.25 and the residual is a
     constant. From a single relaxation nothing is held out, so the network is switched off rather than trusted:
     the surrogate is the scaled prior with its offset, exact here."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    frames = arrays_to_frames(oracle_dataset)
-    stiff = []
-    for atoms in frames:
-        copy = atoms.copy()
-        copy.info.update(atoms.info)
-        copy.arrays["prior_forces"] = atoms.arrays["prior_forces"]
-        copy.calc = SinglePointCalculator(copy, energy=1.25 * atoms.info["prior_energies"] - 0.3 * len(atoms),
-                                          forces=1.25 * atoms.arrays["prior_forces"])
-        stiff.append(copy)
+    stiff = {**oracle_dataset, "energies": 1.25 * oracle_dataset["prior_energies"] - 0.3 * oracle_dataset["n_atoms"],
+             "forces": 1.25 * oracle_dataset["prior_forces"], "stress": np.full_like(oracle_dataset["stress"], np.nan)}
     assert fit_prior_scale(stiff) == pytest.approx(1.25, abs=1e-9)
-    one = [a for a in stiff if a.info["group"] == stiff[0].info["group"]]
+    first = stiff["groups"] == stiff["groups"][0]
+    one = subset(stiff, np.flatnonzero(first))
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=6, angular_cutoff=3.5)
-    correction, metrics = train_correction(one, np.zeros(len(one), dtype=int), descriptor,
+    correction, metrics = train_correction(one, descriptor,
                                            TrainingSettings(hidden=8, ensemble_size=2, max_epochs=20), "emt",
                                            log=lambda _: None)
     assert not metrics["network_used"]
-    others = [a for a in stiff if a.info["group"] != stiff[0].info["group"]]
-    predicted = Surrogate("emt", correction).energies_and_spread(others)[0]
-    assert _rmse_mev(predicted, [a.get_potential_energy() for a in others], [len(a) for a in others]) < 1e-3
+    others = subset(stiff, np.flatnonzero(~first))
+    predicted = Surrogate("emt", correction).energies_and_spread(structures_of(others))[0]
+    assert _rmse_mev(predicted, others["energies"], others["n_atoms"]) < 1e-3

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from aiida_cryspai.ml.dataset import frames_to_arrays
 from aiida_cryspai.ml.descriptors import DescriptorSettings
 from aiida_cryspai.ml.network import NetworkCalculator
 from aiida_cryspai.ml.relax import RelaxGuards, relax, relax_batch
@@ -17,9 +18,8 @@ from ..labelled import emt_copper_frames
 @pytest.fixture(scope="module")
 def copper_model():
     frames, groups = emt_copper_frames(per_lattice=8, seed=0)
-    energies = np.array([f.get_potential_energy() for f in frames])
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
-    model, _ = train(frames, energies, groups, descriptor, TrainingSettings(hidden=16, ensemble_size=1),
+    model, _ = train(frames_to_arrays(frames, groups), descriptor, TrainingSettings(hidden=16, ensemble_size=1),
                      log=lambda _: None)
     return model
 

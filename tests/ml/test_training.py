@@ -19,7 +19,7 @@ def test_training_lowers_validation_rmse_below_bound(emt_frames):
     frames, groups = emt_frames
     energies = np.array([f.get_potential_energy() for f in frames])
     settings = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
-    model, metrics = train(frames, energies, groups, settings,
+    model, metrics = train(frames_to_arrays(frames, groups), settings,
                            TrainingSettings(hidden=16, ensemble_size=1, max_epochs=400, patience=40,
                                             learning_rate=0.01),
                            log=lambda _: None)
@@ -95,12 +95,11 @@ def test_forces_in_the_loss_lower_the_out_of_sample_error(emt_frames):
     chosen = np.isin(groups, train_groups)
     training = [f for f, keep in zip(frames, chosen) if keep]
     test = [f for f, keep in zip(frames, chosen) if not keep]
-    energies = np.array([f.get_potential_energy() for f in training])
     descriptor = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
     test_data = build_features(test, np.array([f.get_potential_energy() for f in test]), descriptor)
     errors = {}
     for weight in (0.0, 0.1):
-        model, metrics = train(training, energies, groups[chosen], descriptor,
+        model, metrics = train(frames_to_arrays(training, groups[chosen]), descriptor,
                                TrainingSettings(hidden=16, ensemble_size=1, max_epochs=300, force_weight=weight),
                                log=lambda _: None)
         assert metrics["forces_in_loss"] == (weight > 0)
