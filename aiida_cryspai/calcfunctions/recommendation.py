@@ -37,7 +37,8 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
                 atoms = structure.get_ase()
                 predicted = objective.of_atoms(atoms, info["energy_per_atom"] * len(atoms))
                 score = predicted - kappa * info.get("spread_per_atom", 0.0)
-                candidates.append((score, info["energy_per_atom"], system, key, atoms, info))
+                candidates.append((score, info["energy_per_atom"], system, key, atoms,
+                                   {**info, "objective": predicted}))
     candidates.sort(key=lambda c: c[0])
     known = [node.get_ase() for name, node in inputs.items() if name.startswith("known_")]
     keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]
@@ -54,7 +55,9 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
         symmetrised = refined(atoms, settings.get("symprec", 0.1))
         label = f"{settings.get('prefix', 'final')}_{rank:03d}"
         outputs[label] = StructureData(ase=symmetrised)
-        selection[label] = {"predicted_energy_per_atom": energy, "ga_crystal_system": system, "ga_key": key,
+        selection[label] = {"predicted_energy_per_atom": energy, "predicted_objective_per_atom": info["objective"],
+                            "spread_per_atom": info.get("spread_per_atom", 0.0), "ga_crystal_system": system,
+                            "ga_key": key,
                             "spacegroup_number": spacegroup(symmetrised).number,
                             "origin": f"GA generation {info.get('generation', 0)} of crystal system {system}"}
     outputs["selection"] = Dict(selection)

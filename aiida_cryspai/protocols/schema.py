@@ -188,6 +188,12 @@ class SearchParameters(_Section):
                                                  "out-of-sample RMSE on the new frames within this much of the "
                                                  "lowest energy (enthalpy) per atom is below the threshold "
                                                  "(saturation). 0: the paper's test alone.")
+    stop_patience: int = Field(0, ge=0, description="Also stop the loop when the best oracle objective has moved by "
+                               "no more than stop_tolerance_mev_per_atom over this many oracle batches and no GA "
+                               "recommendation's prediction less its ensemble spread lies lower (converged_by "
+                               "search). 0: the paper's test alone.")
+    stop_tolerance_mev_per_atom: float = Field(1.0, gt=0, description="What counts as no move of the best, and as no "
+                                               "promise below it, for stop_patience (meV/atom).")
     min_samples: PositiveInt = Field(2000, description="Dataset frames needed before the first training.")
     n_verify: PositiveInt = Field(16, description="Final recommendations relaxed by the oracle.")
     max_parallel_oracle: PositiveInt = Field(2, description="Oracle CalcJobs at once.")

@@ -8,7 +8,7 @@ all systems ranked (predicted objective - kappa x spread), those the oracle has 
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain, append_
+from aiida.engine import WorkChain, append_, while_
 from aiida.plugins import CalculationFactory
 
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
@@ -16,6 +16,7 @@ from ..calcfunctions.recommendation import recommend_structures
 from ..data.model import ModelData
 from ..protocols import get_protocol
 from ..search.objective import Objective
+from .request import compute_slots
 from .settings import calcjob_options
 
 EvolveCalculation = CalculationFactory("cryspai.evolve")
@@ -40,6 +41,13 @@ def evolution_parameters(systems: list[str], volume: float, seeds: list[int], ga
             "recommendation": {**recommendation, "objective": objective.to_dict()}}
 
 
+def loop_recommendation(n_verify: int | None, kappa: float, prefix: str, allocation: str, seed: int) -> dict:
+    """The ``recommendation`` settings of a loop's evolution: ``n_verify`` structures for the next oracle batch
+    (None: all), ranked by the prediction - kappa x spread, allocated by ``allocation``."""
+    return {"n_verify": n_verify if n_verify else 10**6, "kappa": kappa, "prefix": prefix, "symprec": 0.1,
+            "allocation": allocation, "seed": seed}
+
+
 class EvolutionWorkChain(WorkChain):
     """A GA per crystal system on a network and the ranked recommendations of all of them."""
 
@@ -59,7 +67,10 @@ class EvolutionWorkChain(WorkChain):
         spec.input("codes.evolve", valid_type=orm.AbstractCode, help="cryspai-evolve.")
         spec.input("options", valid_type=dict, non_db=True, required=False,
                    help="Extra metadata.options for every GA CalcJob.")
-        spec.outline(cls.run_ga, cls.recommend)
+        spec.input("max_parallel", valid_type=orm.Int, required=False,
+                   help="The most GA CalcJobs at once; by default the computer's --max-concurrent, or this machine's "
+                        "cores where it runs them without a queue (request.compute_slots), else all at once.")
+        spec.outline(cls.setup, while_(cls.has_systems_left)(cls.run_ga), cls.recommend)
         spec.output_namespace("structures", valid_type=orm.StructureData, dynamic=True, required=False,
                               help="The recommended structures, best first.")
         spec.output("selection", valid_type=orm.Dict, required=False,
@@ -86,11 +97,22 @@ class EvolutionWorkChain(WorkChain):
         builder.codes.evolve = code or orm.load_code(f"{CODE_SCRIPTS['evolve']}@{computer}")
         return builder
 
+    def setup(self):
+        self.ctx.systems_left = list(self.inputs.parameters["crystal_systems"])
+        default = compute_slots(self.inputs.codes.evolve)
+        self.ctx.max_parallel = self.inputs.max_parallel.value if "max_parallel" in self.inputs else default
+
+    def has_systems_left(self):
+        return bool(self.ctx.systems_left)
+
     def run_ga(self):
-        """One GA CalcJob per crystal system on the network; the work chain waits for all of them."""
+        """One GA CalcJob per crystal system on the network, at most ``max_parallel`` at once; the work chain waits
+        for them before the next ones."""
         parameters = self.inputs.parameters.get_dict()
         initial = self.inputs.get("initial_structures", {})
-        for system in parameters["crystal_systems"]:
+        count = self.ctx.max_parallel or len(self.ctx.systems_left)
+        systems, self.ctx.systems_left = self.ctx.systems_left[:count], self.ctx.systems_left[count:]
+        for system in systems:
             ga = {"composition": self.inputs.composition.value, "crystal_system": system,
                   "volume": parameters["volume"], "seed": parameters["seeds"][system], "ga": parameters["ga"],
                   "acquisition_kappa": parameters.get("acquisition_kappa", 0.0),
@@ -105,7 +127,7 @@ class EvolutionWorkChain(WorkChain):
                              "call_link_label": system},
             }
             self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))
-        self.report(f"GA in {len(parameters['crystal_systems'])} crystal systems on the network")
+        self.report(f"GA in {', '.join(systems)} on the network ({len(self.ctx.systems_left)} systems after them)")
 
     def recommend(self):
         """The recommendations of every system, ranked, without the structures the oracle has relaxed."""

@@ -14,6 +14,7 @@ from aiida.engine import ToContext, WorkChain, if_, while_
 from ..analysis.compare import lowest_distinct
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS, resolve_crystal_systems
 from ..calcfunctions.results import rank_results
+from ..calcfunctions.stopping import check_search
 from ..data.dataset import DatasetData
 from ..engines import get_engine
 from ..ml.potentials import CALCULATORS
@@ -23,12 +24,12 @@ from ..search.elite import keep_lowest
 from ..search.objective import Objective
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
-from .evolution import EvolutionWorkChain, evolution_parameters
-from .oracle import OracleWorkChain, oracle_costs, oracle_outputs, search_oracle_inputs
+from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
+from .oracle import OracleWorkChain, oracle_costs, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import RUN_EXIT_CODES, InputError, check_search_inputs, concurrency_limit, resolve_codes, resolve_prior
 from .settings import guard_settings, relaxation_parameters
-from .summary import loop_state, round_mev, run_info
+from .summary import loop_state, ranking_settings, round_mev, run_info, search_history
 from .surrogate import SurrogateWorkChain
 
 
@@ -123,14 +124,6 @@ class CrySPAIWorkChain(WorkChain):
         return guard_settings(self.parameters, self.inputs.composition.value, self.ctx.volume_estimate,
                               self.ctx.length_scale)
 
-    def _oracle_results(self):
-        """(key, relaxed structure, energy node) of every oracle relaxation so far, batch by batch."""
-        for uuid in self.ctx.oracle_runs:
-            node = orm.load_node(uuid)
-            structures = oracle_outputs(node, "relaxed_structures")
-            for key, energy in oracle_outputs(node, "energies").items():
-                yield key, structures[key], energy
-
     def _random_structures(self) -> dict:
         """Random symmetric structures of the next round, in all seven crystal systems, at the search volume."""
         rounds = self.ctx.random_rounds
@@ -218,12 +211,13 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.ionic_steps, self.ctx.oracle_wall_s = self.ctx.ionic_steps + steps, self.ctx.oracle_wall_s + wall
         # results implausibly far below the others (a potential's hole): out of the GA's seeds, volume and dataset
         refused = implausible_keys([(key, self.objective.of_atoms(structure.get_ase(), energy.value))
-                                    for key, structure, energy in self._oracle_results()],
+                                    for key, structure, energy in oracle_results(self.ctx.oracle_runs)],
                                    self.parameters.guards["energy_margin"])
         for key in sorted(set(refused) - set(self.ctx.refused)):
             self.report(f"oracle result {key} refused: {refused[key]}")
         self.ctx.refused.update(refused)
         self._keep_best(node)
+        self.ctx.best_by_batch.append(self.ctx.get("best_objective", float("inf")))
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
         self.report(f"oracle done: {counts}; best {self.ctx.get('best_objective', float('nan')):.4f} eV/atom "
                     f"({self.objective.name.removesuffix('_per_atom')}); "
@@ -306,11 +300,9 @@ class CrySPAIWorkChain(WorkChain):
 
     def run_evolutionary_search(self):
         """GA per crystal system (all seven, for a general network) on the current network."""
-        limit = self.parameters.oracle_per_iteration
-        recommendation = {"n_verify": limit if limit else 10**6, "kappa": self.parameters.acquisition_kappa,
-                          "prefix": f"ga{self.ctx.iteration:02d}", "symprec": 0.1,
-                          "allocation": self.parameters.oracle_allocation,
-                          "seed": self._seed("recommendation", self.ctx.iteration)}
+        recommendation = loop_recommendation(self.parameters.oracle_per_iteration, self.parameters.acquisition_kappa,
+                                             f"ga{self.ctx.iteration:02d}", self.parameters.oracle_allocation,
+                                             self._seed("recommendation", self.ctx.iteration))
         return self._submit_evolution("ga", list(CRYSTAL_SYSTEMS), self.parameters.ga,
                                       self.parameters.acquisition_kappa, recommendation, self.ctx.relaxed_uuids)
 
@@ -327,11 +319,25 @@ class CrySPAIWorkChain(WorkChain):
         self.ctx.candidates = self._recommended()
         self.report(f"{len(self.ctx.candidates)} new GA candidates for the next oracle batch")
         self.ctx.ga_saturated = not self.ctx.candidates
+        if self._search_settled():
+            return
         if not self.ctx.candidates:
             limit = self.parameters.oracle_per_iteration
             random = self._random_structures()
             self.ctx.candidates = {key: random[key] for key in (sorted(random)[:limit] if limit else sorted(random))}
             self.report(f"no new GA candidate: {len(self.ctx.candidates)} random symmetric structures instead")
+
+    def _search_settled(self) -> bool:
+        """The search's own test (``search/stopping.py``) where the protocol turns it on: converged_by "search"."""
+        if not self.parameters.stop_patience:
+            return False
+        verdict = check_search(orm.Dict(search_history(self.ctx, self.parameters)),
+                               getattr(self.ctx.evolution.outputs, "selection", orm.Dict({})),
+                               metadata={"call_link_label": f"stopping_{self.ctx.iteration:02d}"})
+        self.report(f"search {'settled' if verdict['settled'] else 'goes on'}: {verdict['reason']}")
+        if verdict["settled"]:
+            self.ctx.converged, self.ctx.converged_by = True, "search"
+        return bool(verdict["settled"])
 
     def run_final_search(self):
         """GA per crystal system on the final network (only the requested system when one is given)."""
@@ -357,7 +363,7 @@ class CrySPAIWorkChain(WorkChain):
         if not (self.budget.refine > 0 and self.budget.left(self.ctx.oracle_calls) != 0 and self.ctx.oracle_runs):
             return False
         results = [(key, structure, self.objective.of_atoms(structure.get_ase(), energy.value))
-                   for key, structure, energy in self._oracle_results() if key not in self.ctx.refused]
+                   for key, structure, energy in oracle_results(self.ctx.oracle_runs) if key not in self.ctx.refused]
         chosen = lowest_distinct([entry[1].get_ase() for entry in results], [entry[2] for entry in results],
                                  self.parameters.refine["energy_window"], self.budget.refine)
         self.ctx.to_refine = {f"refined_{results[i][0]}": results[i][1] for i in chosen}
@@ -376,15 +382,13 @@ class CrySPAIWorkChain(WorkChain):
     def rank_results(self):
         """Rank every oracle result by its objective; duplicates dropped; the summary written."""
         inputs, origins = {}, []
-        for key, structure, energy in self._oracle_results():
+        for key, structure, energy in oracle_results(self.ctx.oracle_runs):
             inputs.update({f"structure_{key}": structure, f"energy_{key}": energy})
             origins.append([key, self.ctx.origins.get(key, "")])
         if not inputs:
             return self.exit_codes.ERROR_NO_RESULTS
         refined = {key: start for key, start in self.ctx.refined.items() if f"energy_{key}" in inputs}
-        settings = {"n_candidates": max(self.budget.verify, 16), "symprec": 0.1, "objective": self.objective.to_dict(),
-                    "crystal_system": self.inputs.crystal_system.value, "refined": refined,
-                    "energy_margin": self.parameters.guards["energy_margin"], "origins": origins}
+        settings = ranking_settings(self.inputs, self.parameters, self.budget.verify, self.objective, refined, origins)
         outputs = rank_results(orm.Dict(run_info(self.inputs, self.ctx, self.parameters, len(refined))),
                                orm.Dict(settings), **inputs)
         self.out_many({**{f"candidates.{key}": node for key, node in outputs.items() if key.startswith("rank_")},

@@ -18,6 +18,15 @@ def oracle_outputs(node: orm.ProcessNode, namespace: str) -> dict:
     return dict(getattr(node.outputs, namespace)) if namespace in node.outputs else {}
 
 
+def oracle_results(uuids: list[str]):
+    """(key, relaxed structure, energy node) of every relaxation of the OracleWorkChains ``uuids``, in order."""
+    for uuid in uuids:
+        node = orm.load_node(uuid)
+        structures = oracle_outputs(node, "relaxed_structures")
+        for key, energy in oracle_outputs(node, "energies").items():
+            yield key, structures[key], energy
+
+
 def oracle_costs(node: orm.ProcessNode) -> tuple[dict[str, int], int, float]:
     """What a finished OracleWorkChain's relaxations ended as (status -> count), their ionic steps and wall time (s)."""
     statuses: dict[str, int] = {}

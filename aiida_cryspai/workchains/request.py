@@ -188,3 +188,18 @@ def concurrency_limit(code) -> int | None:
     """The most oracle CalcJobs a search keeps at once on ``code``'s computer (``cryspai setup --max-concurrent``)."""
     limit = code.computer.get_property(MAX_CONCURRENT_PROPERTY, None)
     return None if limit is None else int(limit)
+
+
+def compute_slots(code) -> int | None:
+    """How many compute CalcJobs (the GA's) one stage keeps at once on ``code``'s computer: its ``--max-concurrent``
+    where set; for this machine without a queue (local transport, direct scheduler) its number of cores, so that no
+    more processes run than there are cores; otherwise None (all at once: a queue spreads them)."""
+    import os
+
+    limit = concurrency_limit(code)
+    if limit is not None:
+        return limit
+    computer = code.computer
+    if computer.transport_type == "core.local" and computer.scheduler_type == "core.direct":
+        return os.cpu_count() or 1
+    return None

@@ -16,10 +16,26 @@ def loop_state() -> dict:
             "ga_saturated": False,  # the last GA proposed nothing new: the next batch is random structures
             "random_rounds": 1,  # round 0 is the initial population's
             "convergence_history": [], "training_history": [],
+            "best_by_batch": [],  # the best oracle objective after each oracle batch (the search's own test)
             "best_by_system": {},  # crystal system -> [(objective, uuid)]: the GA's seeds
             "relaxed_uuids": [],  # every structure the oracle relaxed: the GA's proposals must differ from them
             "refined": {},  # refined structure's key -> the key of the oracle structure it started from
             "refused": {}}  # oracle results refused as implausible (key -> reason)
+
+
+def ranking_settings(inputs, parameters, n_verify: int, objective, refined: dict, origins: list) -> dict:
+    """The settings of ``rank_results``: at least 16 candidates, the objective, the crystal system asked, which
+    structures were refined from which, the plausibility margin and every result's origin."""
+    return {"n_candidates": max(n_verify, 16), "symprec": 0.1, "objective": objective.to_dict(),
+            "crystal_system": inputs.crystal_system.value, "refined": refined,
+            "energy_margin": parameters.guards["energy_margin"], "origins": origins}
+
+
+def search_history(ctx, parameters) -> dict:
+    """What the search's own stopping test reads (``calcfunctions.stopping``): the best objective after each
+    oracle batch, the tolerance (eV/atom) and the patience."""
+    return {"best_by_batch": list(ctx.best_by_batch), "patience": parameters.stop_patience,
+            "tolerance_ev_per_atom": parameters.stop_tolerance_mev_per_atom / 1000.0}
 
 
 def run_info(inputs, ctx, parameters, n_refined: int) -> dict:

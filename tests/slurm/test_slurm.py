@@ -37,7 +37,7 @@ def slurm_codes(slurm, aiida_profile):
     return ensure_codes(computer)
 
 
-def test_the_slurm_computer_takes_a_concurrency_limit(slurm_codes):
+def test_the_slurm_computer_takes_a_concurrency_limit(slurm_codes, cryspai_codes):
     computer = load_computer("slurm-local")
     assert computer.scheduler_type == "core.slurm"
     assert computer.get_property(MAX_CONCURRENT_PROPERTY) == 3
@@ -49,6 +49,19 @@ def test_the_slurm_computer_takes_a_concurrency_limit(slurm_codes):
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", computer="slurm-local",
                                                          overrides={**TINY, "max_parallel_oracle": 1})
     assert builder.parameters["max_parallel_oracle"] == 1
+    # the GA's CalcJobs at once: the computer's limit; this machine run without a queue: its cores; no limit on a
+    # queue without one (it spreads them)
+    from aiida_cryspai.workchains.request import compute_slots
+
+    assert compute_slots(builder.codes.evolve) == 3
+    local = cryspai_codes["evolve"]
+    assert local.computer.get_property(MAX_CONCURRENT_PROPERTY, None) is None
+    assert compute_slots(local) == os.cpu_count()
+    computer.delete_property(MAX_CONCURRENT_PROPERTY)
+    try:
+        assert compute_slots(builder.codes.evolve) is None
+    finally:
+        computer.set_property(MAX_CONCURRENT_PROPERTY, 3)
 
 
 @pytest.mark.slow  # make test: the production daemon-crash run goes through this SLURM, with the same assertions

@@ -93,6 +93,23 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     # ... and the GA candidates carry the ensemble's spread
     spreads = [info["spread_per_atom"] for n in evolve for info in n.outputs.predicted_energies.get_dict().values()]
     assert spreads and max(spreads) > 0
+    # the search's own stopping test after each loop's evolution: its verdict is the science layer's on the
+    # recorded inputs, the best per oracle batch never rises, and the run stopped by it only where it settled
+    from aiida_cryspai.search.stopping import search_settled
+
+    checks = sorted((n for n in called if isinstance(n, CalcFunctionNode) and n.process_label == "check_search"),
+                    key=lambda n: n.ctime)
+    assert checks
+    for check in checks:
+        state = check.inputs.history.get_dict()
+        history = state["best_by_batch"]
+        assert history == sorted(history, reverse=True) and state["patience"] == 2
+        bounds = [info["predicted_objective_per_atom"] - info["spread_per_atom"]
+                  for info in check.inputs.selection.get_dict().values()]
+        expected = search_settled(history, bounds, state["tolerance_ev_per_atom"], state["patience"])
+        assert (check.outputs.result["settled"], check.outputs.result["reason"]) == expected
+    settled = any(check.outputs.result["settled"] for check in checks)
+    assert (ag4_run.outputs.summary["converged_by"] == "search") == settled
 
 
 @pytest.mark.parametrize(

@@ -110,15 +110,20 @@ def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_
                       seeds={"cubic": parameters["seeds"]["cubic"], "hexagonal": parameters["seeds"]["hexagonal"]})
     builder.parameters = orm.Dict(parameters)
     builder.known = {"s0": fcc}
+    builder.max_parallel = orm.Int(1)  # one GA at a time: the second starts when the first has finished
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
-    ga = [n for n in node.called if n.process_label == "EvolveCalculation"]
+    ga = sorted((n for n in node.called if n.process_label == "EvolveCalculation"), key=lambda n: n.ctime)
     assert sorted(n.inputs.parameters["crystal_system"] for n in ga) == ["cubic", "hexagonal"]
+    assert ga[1].ctime > max(out.ctime for out in ga[0].base.links.get_outgoing().all_nodes())
     selection = node.outputs.selection.get_dict()
     assert selection and set(selection) == set(node.outputs.structures)
     assert {info["ga_crystal_system"] for info in selection.values()} <= {"cubic", "hexagonal"}
     predicted = [selection[key]["predicted_energy_per_atom"] for key in sorted(selection)]
     assert predicted == sorted(predicted)  # best first
+    # at zero pressure the objective is the energy; the spread is the ensemble's, for the stopping test
+    assert all(info["predicted_objective_per_atom"] == pytest.approx(info["predicted_energy_per_atom"], abs=1e-9)
+               and info["spread_per_atom"] >= 0 for info in selection.values())
     sm = matcher()
     network = model.load_model()
     for key, structure in node.outputs.structures.items():
