@@ -96,6 +96,8 @@ class InitialPopulationWorkChain(WorkChain):
         spec.output("eq2_volume", valid_type=orm.Float, help="Eq. 2's volume (or the given one).")
         spec.exit_code(201, "ERROR_INVALID_COMPOSITION", message="Invalid composition: {message}")
         spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
+        spec.exit_code(410, "ERROR_NO_RANDOM_STRUCTURES", message="No random symmetric structure with sane contacts "
+                       "could be drawn: {message}")
 
     @classmethod
     def get_builder_from_protocol(cls, composition: str, engine: str = "ase:chgnet", protocol: str = "fast",
@@ -263,6 +265,9 @@ class InitialPopulationWorkChain(WorkChain):
         self.ctx.random = self._random(self.parameters["initial_per_system"], self._seed("random", 0), "random0",
                                        "random_structures")
         self.report(f"{len(self.ctx.random)} random symmetric structures over the 7 crystal systems")
+        if not self.ctx.random and not self.ctx.templates:
+            return self.exit_codes.ERROR_NO_RANDOM_STRUCTURES.format(
+                message=f"{self.inputs.composition.value} up to 3.8 x {self.ctx.search_volume:.2f} Å^3")
 
     def should_screen_on_prior(self):
         return "prior" in self.inputs and self.parameters["screening_per_system"] > 0
