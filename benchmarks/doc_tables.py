@@ -46,7 +46,14 @@ def _find(row: dict) -> str:
     return f"{position} ({row['found_how']})"
 
 
-PRODUCT_ROWS = "product_search_3c48647.jsonl"
+# the product's rows, oldest commit first; the commit is the file's suffix
+PRODUCT_FILES = ("product_search_3c48647.jsonl", "product_search_e5ef9c6.jsonl")
+
+
+def product_rows() -> list[dict]:
+    """Every row of :data:`PRODUCT_FILES`, each with the ``commit`` it was run at."""
+    return [{**row, "commit": name.removesuffix(".jsonl").rsplit("_", 1)[1]}
+            for name in PRODUCT_FILES for row in rows(name)]
 
 
 def _seconds(row: dict, key: str) -> str:
@@ -56,11 +63,13 @@ def _seconds(row: dict, key: str) -> str:
 def product_search() -> str:
     """`cryspai predict` from the composition alone: each run, with both counts and the wall times (the whole run,
     before the first oracle relaxation, to the answer; the last two for runs whose graph was read for them)."""
-    lines = ["| composition | seed | target | oracle relaxations to find | oracle relaxations | prior relaxations | "
-             "volume scan: single points / relaxations | wall (s) | before the first oracle relaxation (s) | "
-             "to the answer (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows(PRODUCT_ROWS):
-        lines.append(f"| {r['composition']} | {r['seed']} | {r['target']} | {_find(r)} | {r['oracle_relaxations']} | "
+    lines = ["| composition | seed | commit | target | oracle relaxations to find | oracle relaxations "
+             "| prior relaxations | volume scan: single points / relaxations | wall (s) "
+             "| before the first oracle relaxation (s) | "
+             "to the answer (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in product_rows():
+        lines.append(f"| {r['composition']} | {r['seed']} | {r['commit']} | {r['target']} | {_find(r)} | "
+                     f"{r['oracle_relaxations']} | "
                      f"{r['prior_relaxations']} | {r['scan_single_points']} / {r['scan_relaxations']} | "
                      f"{r['wall_s']:.0f} | {_seconds(r, 'before_oracle_s')} | {_seconds(r, 'wall_to_find_s')} |")
     return "\n".join(lines)
@@ -100,7 +109,7 @@ def break_even() -> str:
              "|---|---|---|---|---|---|---|---|"]
     baseline = _random_baseline()
     by_composition: dict[str, list[dict]] = {}
-    for r in rows(PRODUCT_ROWS):
+    for r in product_rows():
         if r.get("before_oracle_s") is not None and r["relaxations_to_find"] is not None:
             by_composition.setdefault(r["composition"], []).append(r)
     for composition, runs in by_composition.items():
@@ -124,7 +133,7 @@ def product_search_summary() -> str:
     lines = ["| composition | seeds | found within the budget | oracle relaxations to find | median "
              "| median wall (s) |", "|---|---|---|---|---|---|"]
     by_composition: dict[str, list[dict]] = {}
-    for r in rows(PRODUCT_ROWS):
+    for r in product_rows():
         by_composition.setdefault(r["composition"], []).append(r)
     for composition, runs in by_composition.items():
         runs = sorted(runs, key=lambda r: r["seed"])
