@@ -171,9 +171,24 @@ def run_profile() -> str:
     return "\n".join(lines)
 
 
+def stopping_replay() -> str:
+    """The search's stopping test replayed on finished runs that did not use it (benchmarks/stopping_replay.py)."""
+    lines = ["| run | patience | would stop after iteration | loop batches skipped | the best lowered after the stop "
+             "(meV/atom) | rank 1 against the best at the stop (meV/atom) | loop wall time saved (s) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows("stopping_replay.jsonl"):
+        stop = "never" if r["stop_iteration"] is None else f"{r['stop_iteration']} of {r['iterations']}"
+        rank1 = "" if r["rank1_above_stop_best_mev"] is None else f"{r['rank1_above_stop_best_mev']:+.2f}"
+        lines.append(f"| {r['composition']} {r['engine']} {r['protocol']} seed {r['seed']} (pk {r['pk']}) | "
+                     f"{r['patience']} | {stop} | {r['batches_skipped']} | {r['later_gain_mev']:.2f} | {rank1} | "
+                     f"{r['loop_seconds_saved']:.0f} |")
+    return "\n".join(lines)
+
+
 TABLES = {"volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results,
-          "run-profile": run_profile, "break-even": break_even}
+          "run-profile": run_profile, "break-even": break_even,
+          "stopping-replay": stopping_replay}
 
 
 def check(text: str) -> list[str]:

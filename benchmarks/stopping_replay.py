@@ -46,7 +46,9 @@ def proposal_bounds(evolution, objective: Objective) -> list[float]:
     """Prediction less spread (eV/atom) of each recommendation of a loop's EvolutionWorkChain."""
     selection = evolution.outputs.selection.get_dict() if "selection" in evolution.outputs else {}
     spreads = {}
-    for link in evolution.base.links.get_outgoing().all():
+    from aiida.common.links import LinkType
+
+    for link in evolution.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all():
         if link.node.process_label == "EvolveCalculation" and "predicted_energies" in link.node.outputs:
             spreads[link.link_label] = link.node.outputs.predicted_energies.get_dict()
     bounds = []
