@@ -96,8 +96,7 @@ class InitialPopulationWorkChain(WorkChain):
         spec.output("eq2_volume", valid_type=orm.Float, help="Eq. 2's volume (or the given one).")
         spec.exit_code(201, "ERROR_INVALID_COMPOSITION", message="Invalid composition: {message}")
         spec.exit_code(206, "ERROR_INVALID_PARAMETERS", message="Invalid parameters: {message}")
-        spec.exit_code(410, "ERROR_NO_RANDOM_STRUCTURES", message="No random symmetric structure with sane contacts "
-                       "could be drawn: {message}")
+        spec.exit_code(410, "ERROR_NO_RANDOM_STRUCTURES", message="No sane random structure drawn: {message}")
 
     @classmethod
     def get_builder_from_protocol(cls, composition: str, engine: str = "ase:chgnet", protocol: str = "fast",
