@@ -96,7 +96,7 @@ def replay(run, patience: int, tolerance_mev: float) -> dict:
     at_stop = history[-1]
     later = [entry for entry in batches if entry[0] > stop]
     end_of_stop = max(node.mtime for node in [evolutions[stop], *evolutions[stop].called_descendants])
-    loop_end = max((node.mtime for _, _, batch in later for node in [batch]), default=end_of_stop)
+    loop_end = max((batch.mtime for _, _, batch in later), default=end_of_stop)
     trainings = [node for label, node in called(run, "SurrogateWorkChain")
                  if int(label.removeprefix("surrogate_")) > stop]
     ga_after = [node for iteration, node in evolutions.items() if iteration > stop]

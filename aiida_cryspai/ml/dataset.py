@@ -108,12 +108,10 @@ def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
     """Atoms with single-point calculators; ``info`` holds ``group``, ``source`` and the per-frame optional
     arrays, ``arrays`` the per-atom ones."""
     optional = [name for name in array_names(arrays) if name in OPTIONAL_ARRAYS]
-    frames = []
+    frames = structures_of(arrays)
     offsets = np.concatenate([[0], np.cumsum(arrays["n_atoms"])])
-    for k, n in enumerate(arrays["n_atoms"]):
-        lo, hi = offsets[k], offsets[k] + n
-        atoms = Atoms(arrays["numbers"][lo:hi], positions=arrays["positions"][lo:hi], cell=arrays["cells"][k],
-                      pbc=True)
+    for k, atoms in enumerate(frames):
+        lo, hi = offsets[k], offsets[k + 1]
         results = {"energy": float(arrays["energies"][k])}
         forces = arrays["forces"][lo:hi]
         if not np.isnan(forces).any():
@@ -128,7 +126,6 @@ def arrays_to_frames(arrays: dict[str, np.ndarray]) -> list[Atoms]:
                 atoms.arrays[name] = np.array(arrays[name][lo:hi])
             else:
                 atoms.info[name] = np.array(arrays[name][k])
-        frames.append(atoms)
     return frames
 
 

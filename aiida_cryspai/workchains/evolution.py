@@ -99,8 +99,8 @@ class EvolutionWorkChain(WorkChain):
 
     def setup(self):
         self.ctx.systems_left = list(self.inputs.parameters["crystal_systems"])
-        default = compute_slots(self.inputs.codes.evolve)
-        self.ctx.max_parallel = self.inputs.max_parallel.value if "max_parallel" in self.inputs else default
+        self.ctx.max_parallel = (self.inputs.max_parallel.value if "max_parallel" in self.inputs
+                                 else compute_slots(self.inputs.codes.evolve))
 
     def has_systems_left(self):
         return bool(self.ctx.systems_left)
