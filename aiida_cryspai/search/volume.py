@@ -88,6 +88,8 @@ RANDOM_SCAN_PER_SYSTEM = 4
 # the lowest of them relaxed (variable cell) on the scan's potential from their own minimum, and how: relaxed to a
 # loose tolerance, the volume is what counts (SevenNet-0: 8 of 10-atom Al4O6 in 30 s on one core)
 RANDOM_SCAN_RELAXED = 8
+# where too few random structures can be drawn at the scan's volume, they are drawn at least this x the volume floor
+SCAN_DRAW_FLOOR = 2.0
 RANDOM_SCAN_RELAX_SETTINGS = {"fmax": 0.1, "max_steps": 150, "relax_cell": True}
 
 
@@ -185,6 +187,15 @@ def scan_compression(at_pressure: list[tuple[float, float] | None], at_zero: lis
     compressed = volume_from_scan(at_pressure, reference_volume, limits)
     uncompressed = volume_from_scan(at_zero, reference_volume, limits)
     return compressed / uncompressed if compressed and uncompressed else 1.0
+
+
+def scan_draw_volume(composition: Composition, volume: float) -> float:
+    """A volume at which random structures can be drawn for the scan when ``volume`` is too tight for them: Eq. 2
+    falls to the composition's volume floor for light covalent solids (Si4C4, C8, B4N4), where most random
+    arrangements have atoms too close and a seed can miss all 28. The looser of 1.5 x ``volume`` and
+    ``SCAN_DRAW_FLOOR`` x the floor; the scan spans 0.35-3.5 x the structures' own volume, so nothing is lost."""
+    floor = composition.n_atoms * min_volume_per_atom(composition.expanded())
+    return max(1.5 * volume, SCAN_DRAW_FLOOR * floor)
 
 
 def trust_floor(reference_volume: float, compression: float = 1.0) -> float:

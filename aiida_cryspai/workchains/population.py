@@ -29,6 +29,7 @@ from ..search.volume import (
     RANDOM_SCAN_RELAXED,
     SCAN_FACTORS,
     SCAN_TRUST_FLOOR,
+    scan_draw_volume,
     trust_floor,
 )
 from .oracle import OracleWorkChain, oracle_outputs
@@ -136,9 +137,10 @@ class InitialPopulationWorkChain(WorkChain):
         return guard_settings(self.parameters, self.inputs.composition.value, self.ctx.volume_estimate,
                               self.ctx.length_scale)
 
-    def _random(self, per_system: int, seed: int, prefix: str, label: str, compressed: bool = True) -> dict:
-        structures, origins = random_structures(self.inputs.composition, self.ctx.search_volume, per_system, seed,
-                                                prefix, self.ctx.length_scale if compressed else 1.0, label)
+    def _random(self, per_system: int, seed: int, prefix: str, label: str, compressed: bool = True,
+                volume: float | None = None) -> dict:
+        structures, origins = random_structures(self.inputs.composition, volume or self.ctx.search_volume, per_system,
+                                                seed, prefix, self.ctx.length_scale if compressed else 1.0, label)
         self.ctx.origins[label] = origins
         return structures
 
@@ -215,8 +217,11 @@ class InitialPopulationWorkChain(WorkChain):
         name = self._scan_potential()
         parameters = {"calculator": name, "volume_scan": list(SCAN_FACTORS)}
         if not structures:
-            structures = self._random(RANDOM_SCAN_PER_SYSTEM, self._seed("volume_scan"), "scan",
-                                      "volume_scan_structures", compressed=False)
+            structures = self._scan_draws()
+            if not structures:
+                self.report("no random structure could be drawn for the volume scan: Eq. 2's volume stays")
+                self.ctx.volume_scan = None
+                return None
             parameters.update({"volume_scan_relax": {"n": RANDOM_SCAN_RELAXED, **RANDOM_SCAN_RELAX_SETTINGS},
                                "guards": self._guards(), "pressure_gpa": self.inputs.pressure.value})
         node = self.submit(RelaxCalculation, code=self.inputs.codes.relax, structures=structures,
@@ -227,9 +232,24 @@ class InitialPopulationWorkChain(WorkChain):
                     f"{len(SCAN_FACTORS)} volumes on {name}{relaxed} -> RelaxCalculation<{node.pk}>")
         return ToContext(volume_scan=node)
 
+    def _scan_draws(self) -> dict:
+        """The scan's random structures, at the search volume; where fewer than asked can be drawn there (a volume
+        at the composition's floor), all of them at :func:`~..search.volume.scan_draw_volume`."""
+        wanted, seed = RANDOM_SCAN_PER_SYSTEM * len(CRYSTAL_SYSTEMS), self._seed("volume_scan")
+        structures = self._random(RANDOM_SCAN_PER_SYSTEM, seed, "scan", "volume_scan_structures", compressed=False)
+        if len(structures) < wanted:
+            volume = scan_draw_volume(parse_composition(self.inputs.composition.value), self.ctx.search_volume)
+            self.report(f"{len(structures)} of {wanted} random structures could be drawn at "
+                        f"{self.ctx.search_volume:.2f} Å^3: the scan's are drawn at {volume:.2f} Å^3")
+            structures = self._random(RANDOM_SCAN_PER_SYSTEM, seed, "scan", "volume_scan_structures_looser",
+                                      compressed=False, volume=volume)
+        return structures
+
     def choose_volume(self):
         """The search volume at the lowest minimum of the scans; each scanned known structure at its own."""
         node = self.ctx.volume_scan
+        if node is None:
+            return
         if not node.is_finished_ok:
             self.report(f"volume scan failed (exit {node.exit_status}): Eq. 2's volume stays")
             return

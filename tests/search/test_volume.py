@@ -4,7 +4,7 @@ import pytest
 
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.geometry import min_volume_per_atom
-from aiida_cryspai.search.volume import atomic_radius, estimate_volume
+from aiida_cryspai.search.volume import atomic_radius, estimate_volume, scan_draw_volume
 
 
 def test_equation_2():
@@ -24,6 +24,25 @@ def test_mixed_and_override():
 def test_adjustment_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         estimate_volume(parse_composition("Si8"), 0.0)
+
+
+def test_the_scan_draws_where_random_structures_fit():
+    """Eq. 2 puts Si4C4 on its volume floor, where most random arrangements have atoms too close (the product's
+    seed 0 drew none of the scan's 28 there); at the scan's drawing volume all 28 are drawn; a volume well above
+    the floor is loosened by 1.5 x only (the scan spans 0.35-3.5 x it)."""
+    from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
+    from aiida_cryspai.search.generation import random_structures_by_spacegroup
+    from aiida_cryspai.search.seeds import stage_seed
+
+    composition = parse_composition("Si4C4")
+    floor = composition.n_atoms * min_volume_per_atom(composition.expanded())
+    volume = estimate_volume(composition)
+    assert volume == pytest.approx(floor)
+    seed = stage_seed(0, "volume_scan")
+    loose = scan_draw_volume(composition, volume)
+    assert loose >= 2 * floor
+    assert len(random_structures_by_spacegroup(composition, list(CRYSTAL_SYSTEMS), 28, loose, seed)) == 28
+    assert scan_draw_volume(composition, 10 * floor) == pytest.approx(15 * floor)
 
 
 PSP8_FIRST_LINES = ("Si    ONCVPSP-3.2.3.1  r_core=   1.60303   1.72197   1.91712\n"
