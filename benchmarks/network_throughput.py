@@ -1,19 +1,20 @@
 """Throughput of the network: descriptors (atoms/s), batched relaxation vs one-by-one ASE relaxation
 (structures/s) on random symmetric structures of 8-20 atoms, and training time.
 
-    python benchmarks/network_throughput.py --composition Si8 --volume 160
+    cd benchmarks && python network_throughput.py --composition Si8 --volume 160 \
+        --output results/network_throughput.jsonl --commit <commit>
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 import torch
 from ase.io import read
 from oracle_data import oracle_dataset
+from rows import emit_row
 
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.ml.dataset import frames_to_arrays
@@ -26,13 +27,13 @@ from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.generation import random_structures
 
 
-def main(composition: str, volume: float, n_structures: int, steps: int) -> dict:
+def main(composition: str, volume: float, n_structures: int, steps: int, relaxations: int = 112) -> dict:
     torch.set_num_threads(1)
-    frames = read(oracle_dataset(composition, 112, volume, seed=0), index=":")
+    frames = read(oracle_dataset(composition, relaxations, volume, seed=0), index=":")
     parameters = get_protocol("precise")
     species = sorted({s for a in frames for s in a.get_chemical_symbols()})
     descriptor = DescriptorSettings(species=species, **parameters["descriptor"])
-    out = {"composition": composition, "threads": 1}
+    out = {"composition": composition, "threads": 1, "dataset_relaxations": relaxations}
 
     start = time.perf_counter()
     for atoms in frames:
@@ -77,5 +78,9 @@ if __name__ == "__main__":
     parser.add_argument("--volume", type=float, default=160.0)
     parser.add_argument("--structures", type=int, default=64)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--relaxations", type=int, default=112, help="oracle relaxations of the training data")
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--commit", default="working tree")
     args = parser.parse_args()
-    print(json.dumps(main(args.composition, args.volume, args.structures, args.steps)))
+    row = main(args.composition, args.volume, args.structures, args.steps, args.relaxations)
+    emit_row({**row, "commit": args.commit}, args.output)

@@ -25,6 +25,8 @@ class TrainCalculation(ScriptCalculation):
         spec.input("prior", valid_type=Dict, required=False,
                    help="The universal potential (name, version, checkpoint_sha256) whose correction the network "
                         "learns; absent: the network alone.")
+        spec.input("start_model", valid_type=ModelData, required=False,
+                   help="The previous network: training starts from its weights (a warm start) where they fit.")
         spec.inputs["metadata"]["options"]["parser_name"].default = "cryspai.train"
         spec.output("model", valid_type=ModelData, help="The trained network.")
         spec.output("metrics", valid_type=Dict, help="RMSE (train, validation) in meV/atom, sizes, epochs.")
@@ -35,4 +37,5 @@ class TrainCalculation(ScriptCalculation):
         with folder.open(files.DATASET, "wb") as handle:
             handle.write(buffer.getvalue())
         self.write_parameters(folder, {"prior": self.inputs.prior["name"]} if "prior" in self.inputs else None)
-        return self.make_calcinfo()
+        start = self.inputs.get("start_model")
+        return self.make_calcinfo([(start.uuid, start.filename, files.START_MODEL)] if start else None)

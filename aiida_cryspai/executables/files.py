@@ -12,6 +12,7 @@ FRAMES = "frames.npz"  # cryspai-relax: every frame visited, with energies, forc
 
 DATASET = "dataset.npz"  # cryspai-train: the dataset's arrays
 METRICS = "metrics.json"  # cryspai-train: the training's metrics
+START_MODEL = "start.pt"  # cryspai-train: the previous network, to train on from (optional)
 
 INITIAL = "initial.xyz"  # cryspai-evolve: structures that seed the population (optional)
 RECOMMENDED = "recommended.xyz"  # cryspai-evolve: the recommended structures

@@ -138,11 +138,12 @@ class Surrogate:
         return LinearCombinationCalculator([self.prior, NetworkCalculator(self.correction)], [self.scale, 1.0])
 
 
-def train_correction(arrays: dict[str, np.ndarray], descriptor, settings, prior: str, log=print):
+def train_correction(arrays: dict[str, np.ndarray], descriptor, settings, prior: str, log=print, start=None):
     """The correction to ``prior`` on the dataset ``arrays``, labelled by the prior where it is not yet
     (:func:`label_with_prior`): the prior's scale fitted first (:func:`fit_prior_scale`), then the network on the
     residual (:func:`residual_arrays`) with the stronger ``correction_weight_decay``, kept only where it beats its
-    reference energies on held-out relaxations. The model records the prior and its scale."""
+    reference energies on held-out relaxations; from the previous correction ``start`` where given (a warm start).
+    The model records the prior and its scale."""
     from dataclasses import replace
 
     from .training import train
@@ -151,7 +152,7 @@ def train_correction(arrays: dict[str, np.ndarray], descriptor, settings, prior:
     scale = fit_prior_scale(arrays)
     log(f"prior {prior} scaled by {scale:.4f}")
     correction = replace(settings, only_if_better=True, weight_decay=settings.correction_weight_decay)
-    model, metrics = train(residual_arrays(arrays, scale), descriptor, correction, log=log)
+    model, metrics = train(residual_arrays(arrays, scale), descriptor, correction, log=log, start=start)
     model.prior = CALCULATORS[prior].provenance()
     model.prior_scale = scale
     metrics = {**metrics, "prior": model.prior, "prior_scale": scale}

@@ -47,6 +47,7 @@ class TrainingSettings:
     correction_weight_decay: float = _DEFAULT.correction_weight_decay  # the same for a correction to a prior
     force_weight: float = _DEFAULT.force_weight  # force error (eV/Å)^2 against energy error (eV/atom)^2
     ensemble_size: int = _DEFAULT.ensemble_size
+    warm_start: bool = _DEFAULT.warm_start  # the caller passes the previous ensemble to train(start=...)
     # the network is switched off (its reference energies alone remain) when it does not beat them on the held-out
     # relaxations, or when there is none to tell: a correction to a prior must never make the prior worse
     only_if_better: bool = False
@@ -105,13 +106,21 @@ def build_features(structures: list[Atoms], energies: np.ndarray, settings: Desc
 
 
 def split_by_group(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation): whole groups go to validation until ``fraction`` of them is reached."""
+    """Indices (train, validation), whole groups (relaxations) at a time. Each group's side is fixed by (``seed``,
+    group) alone: it draws a number in [0, 1) and is held out when the draw is below ``fraction``. A dataset that
+    grows therefore keeps its held-out relaxations held out, and a network warm started from the previous one never
+    trained on them. Where no draw is below ``fraction`` the lowest is held out; never every group."""
+    groups = np.asarray(groups)
     unique = np.unique(groups)
-    rng = np.random.default_rng(seed)
-    rng.shuffle(unique)
-    n_val = max(1, int(round(fraction * len(unique)))) if len(unique) > 1 and fraction > 0 else 0
-    val_groups = set(unique[:n_val].tolist())
-    is_val = np.array([g in val_groups for g in groups])
+    if len(unique) < 2 or fraction <= 0:
+        return np.arange(len(groups)), np.zeros(0, dtype=int)
+    draws = np.array([np.random.default_rng([seed % 2**32, int(g) % 2**63]).random() for g in unique])
+    held = draws < fraction
+    if not held.any():
+        held[np.argmin(draws)] = True
+    if held.all():
+        held[np.argmax(draws)] = False
+    is_val = np.isin(groups, unique[held])
     return np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
 
 
@@ -175,11 +184,14 @@ def rmse_mev_per_atom(model: Potential, data: FeatureSet) -> float:
 
 
 class _EarlyStopping:
-    """Keeps the weights with the lowest monitored RMSE; says stop after ``patience`` steps without a better one."""
+    """Keeps the weights with the lowest monitored RMSE, the starting ones included (a warm-started network never ends
+    worse on the held-out relaxations than the one it started from); says stop after ``patience`` steps without a
+    better one."""
 
     def __init__(self, model: AtomicEnergyModel, monitor: FeatureSet, patience: int):
         self.model, self.monitor, self.patience = model, monitor, patience
-        self.best = math.inf
+        start = rmse_mev_per_atom(model, monitor)
+        self.best = start if math.isfinite(start) else math.inf
         self.last = math.inf
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
         self.since_best = 0
@@ -292,6 +304,19 @@ def _new_member(descriptor: DescriptorSettings, settings: TrainingSettings, trai
     return model
 
 
+def _warm_state(start: EnsembleModel | None, k: int, descriptor: DescriptorSettings,
+                settings: TrainingSettings) -> dict | None:
+    """The weights, normalisation and reference energies of the previous ensemble's ``k``-th network, to train on
+    from there (a warm start); None where there is none, where it does not fit (another descriptor, width or
+    activation) or where its network was switched off."""
+    if start is None or k >= len(start.members):
+        return None
+    member = start.members[k]
+    fits = (member.settings == descriptor and member.hidden == settings.hidden
+            and member.activation == settings.activation)
+    return member.state_dict() if fits and float(member.energy_scale) != 0.0 else None
+
+
 def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet) -> tuple[bool, str]:
     """Whether the ensemble's networks beat its reference energies alone on the held-out relaxations; if not, the
     networks are switched off (``energy_scale`` 0). Returns (used, a log line)."""
@@ -314,12 +339,14 @@ def train(
     descriptor: DescriptorSettings,
     settings: TrainingSettings,
     log=print,
+    start: EnsembleModel | None = None,
 ) -> tuple[EnsembleModel, dict]:
     """Train ``settings.ensemble_size`` networks on the frames of the dataset ``arrays`` (:mod:`.dataset`): their
-    total ``energies`` (eV), their ``forces`` where every training frame has them, split by ``groups``.
+    total ``energies`` (eV), their ``forces`` where every training frame has them, split by ``groups``. With
+    ``start`` (the previous ensemble) each network whose counterpart fits starts from its weights (warm start).
 
     Returns the ensemble (one network when the size is 1) and its metrics."""
-    start = time.perf_counter()
+    began = time.perf_counter()
     structures = structures_of(arrays)
     forces = per_frame(arrays, "forces")
     data = build_features(structures, arrays["energies"], descriptor)
@@ -348,7 +375,10 @@ def train(
         torch.manual_seed(settings.seed + k)
         member_rng = np.random.default_rng(settings.seed + k)
         model = _new_member(descriptor, settings, train_set)
-        extra = {}
+        warm = _warm_state(start, k, descriptor, settings)
+        if warm is not None:
+            model.load_state_dict(warm)
+        extra = {"warm_started": warm is not None}
         if settings.optimizer == "swarm":
             extra["rmse_after_swarm_mev_per_atom"] = swarm_search(model, chunks[0], settings, member_rng)
         stopping = _EarlyStopping(model, monitor, settings.patience)
@@ -360,7 +390,8 @@ def train(
         model.eval()
         members.append(model)
         member_metrics.append({"epochs": stopping.steps, "rmse_monitored_mev_per_atom": stopping.best, **extra})
-        log(f"network {k + 1}/{settings.ensemble_size}: {stopping.steps} steps, monitored RMSE "
+        log(f"network {k + 1}/{settings.ensemble_size}{' (warm start)' if warm is not None else ''}: "
+            f"{stopping.steps} steps, monitored RMSE "
             f"{stopping.best:.2f} meV/atom")
     ensemble = EnsembleModel(members)
     network_used = not untrained
@@ -377,8 +408,9 @@ def train(
         "n_train": int(train_set.n_structures),
         "n_validation": int(val_set.n_structures) if val_set is not None else 0,
         "epochs": max(m["epochs"] for m in member_metrics),
+        "warm_started": sum(bool(m.get("warm_started")) for m in member_metrics),
         "members": member_metrics,
-        "wall_s": time.perf_counter() - start,
+        "wall_s": time.perf_counter() - began,
     }
     ensemble.metrics = metrics
     return ensemble, metrics

@@ -87,6 +87,9 @@ class TrainingParameters(_Section):
                                                        "error ((eV/atom)^2) in the loss; 0: energies only (the "
                                                        "paper). Descriptor derivatives are computed once per frame "
                                                        "(memory grows with frames x pairs x descriptor length).")
+    warm_start: bool = Field(False, description="Each retraining starts from the previous network's weights "
+                                                "(where descriptor and width are unchanged) instead of new random "
+                                                "ones; the held-out relaxations stay held out as the data grow.")
     ensemble_size: PositiveInt = Field(4, le=32, description="Networks trained from different starts; their "
                                                              "spread is the uncertainty.")
 

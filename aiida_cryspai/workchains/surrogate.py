@@ -136,16 +136,19 @@ class SurrogateWorkChain(WorkChain):
         species = parse_composition(self.inputs.composition.value).symbols
         descriptor = dict(self.parameters["descriptor"], species=species)
         training = dict(self.parameters["training"], seed=self.inputs.settings.get("training_seed", 0))
+        warm = bool(training.get("warm_start")) and "model" in self.inputs
         inputs = {
             "code": self.inputs.codes.train,
             "dataset": self.ctx.dataset,
             "parameters": orm.Dict({"descriptor": descriptor, "training": training}),
             **({"prior": self.inputs.prior} if "prior" in self.inputs else {}),
+            **({"start_model": self.inputs.model} if warm else {}),
             "metadata": {"options": calcjob_options(self.inputs.get("options"), threads=2),
                          "call_link_label": "train"},
         }
         node = self.submit(TrainCalculation, **inputs)
-        self.report(f"training the network on {self.ctx.dataset.n_frames} frames -> TrainCalculation<{node.pk}>")
+        self.report(f"training the network on {self.ctx.dataset.n_frames} frames"
+                    f"{', from the previous one' if warm else ''} -> TrainCalculation<{node.pk}>")
         return ToContext(training=node)
 
     def inspect_training(self):

@@ -5,7 +5,7 @@ import pytest
 
 from aiida_cryspai.ml.dataset import arrays_to_frames, concatenate, frames_to_arrays, select_trajectory_frames
 from aiida_cryspai.ml.descriptors import DescriptorSettings
-from aiida_cryspai.ml.training import TrainingSettings, build_features, rmse_mev_per_atom, train
+from aiida_cryspai.ml.training import TrainingSettings, build_features, rmse_mev_per_atom, split_by_group, train
 
 from ..labelled import emt_copper_frames
 
@@ -105,3 +105,42 @@ def test_forces_in_the_loss_lower_the_out_of_sample_error(emt_frames):
         assert metrics["forces_in_loss"] == (weight > 0)
         errors[weight] = rmse_mev_per_atom(model, test_data)
     assert errors[0.1] < errors[0.0]
+
+
+def test_held_out_relaxations_stay_held_out_as_the_data_grow():
+    """A relaxation's side of the split depends on it alone: what was held out stays held out when more relaxations
+    join, and nothing a network trained on moves to the held-out side (a warm start never saw its validation)."""
+    groups = np.repeat(np.arange(60), 3)
+    train_first, held_first = split_by_group(groups[:60], 0.15, seed=0)
+    train_all, held_all = split_by_group(groups, 0.15, seed=0)
+    assert 0 < len(held_first) < 60 and 0 < len(held_all) < len(groups)
+    assert set(groups[held_first]) <= set(groups[held_all])
+    assert not set(groups[train_first]) & set(groups[held_all])
+    assert 0.05 < len(held_all) / len(groups) < 0.3  # about the fraction asked
+    assert not set(groups[held_all]) & set(groups[train_all])  # whole relaxations on one side
+
+
+def test_warm_start_trains_on_from_the_previous_network(emt_frames):
+    """The next network starts from the previous one's weights: it learns the new relaxations (bcc) and ends no worse
+    on the held-out ones than the network it started from."""
+    frames, groups = emt_frames
+    settings = DescriptorSettings(species=["Cu"], radial_cutoff=5.0, radial_order=8, angular_cutoff=3.5)
+    training = TrainingSettings(hidden=16, ensemble_size=2, max_epochs=200, patience=20)
+    first = groups < 16  # fcc and hcp relaxations; bcc joins next
+    frames_first = [f for f, keep in zip(frames, first) if keep]
+    previous, _ = train(frames_to_arrays(frames_first, groups[first]), settings, training, log=lambda _: None)
+    arrays = frames_to_arrays(frames, groups)
+    warm, metrics = train(arrays, settings, training, log=lambda _: None, start=previous)
+    assert metrics["warm_started"] == 2
+    _, held = split_by_group(groups, training.validation_fraction, training.seed)
+    energies = np.array([f.get_potential_energy() for f in frames])
+    validation = build_features([frames[k] for k in held], energies[held], settings)
+    for before, after in zip(previous.members, warm.members):
+        assert rmse_mev_per_atom(after, validation) <= rmse_mev_per_atom(before, validation) + 1e-9
+    assert metrics["rmse_validation_mev_per_atom"] < 15.0
+    bcc = build_features([f for f, g in zip(frames, groups) if g >= 16], energies[groups >= 16], settings)
+    assert rmse_mev_per_atom(warm, bcc) < rmse_mev_per_atom(previous, bcc)
+    # another width cannot start from these weights: trained from new ones
+    _, other = train(arrays, settings, TrainingSettings(hidden=8, ensemble_size=1, max_epochs=5),
+                     log=lambda _: None, start=previous)
+    assert other["warm_started"] == 0

@@ -38,7 +38,8 @@ def emt_frames(emt, structures: dict, seed: int) -> DatasetData:
 def cu_frames(emt):
     cells = {"fcc": bulk("Cu", "fcc", a=3.6, cubic=True), "hcp": bulk("Cu", "hcp", a=2.55).repeat((1, 1, 2)),
              "bcc": bulk("Cu", "bcc", a=2.87).repeat((2, 1, 1)), "sc": bulk("Cu", "sc", a=2.4).repeat((2, 2, 1))}
-    return emt_frames(emt, cells, seed=0)
+    # two rattled relaxations of each: a held-out relaxation has a sibling of its structure type in training
+    return emt_frames(emt, {f"{name}_{copy}": atoms for name, atoms in cells.items() for copy in (1, 2)}, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,32 @@ def test_the_surrogate_tests_the_previous_network_on_new_frames(surrogate_run, e
         / arrays["n_atoms"]
     rmse = 1000 * np.sqrt(np.mean(errors**2))
     assert node.outputs.convergence["rmse_mev_per_atom"] == pytest.approx(rmse, rel=1e-6)
+
+
+def test_the_surrogate_trains_on_from_the_previous_network(surrogate_run, emt):
+    """With ``warm_start`` the next training starts from the previous network (an input of the TrainCalculation in
+    the graph) and every member of the ensemble says so; it learns the new relaxations (bcc and sc Cu, strained)."""
+    from aiida.orm import CalcJobNode
+
+    new = emt_frames(emt, {"bcc": bulk("Cu", "bcc", a=2.95).repeat((2, 1, 1)),
+                           "sc": bulk("Cu", "sc", a=2.45).repeat((2, 2, 1))}, seed=11)
+    overrides = {**SMALL, "training": {**SMALL["training"], "warm_start": True}}
+    builder = SurrogateWorkChain.get_builder_from_protocol("Cu4", {"batch_02": new}, overrides=overrides,
+                                                           code=surrogate_run.inputs.codes.train)
+    builder.dataset, builder.model = surrogate_run.outputs.dataset, surrogate_run.outputs.model
+    builder.settings = orm.Dict({"training_seed": 1})
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    training = node.base.links.get_outgoing(node_class=CalcJobNode, link_label_filter="train").one().node
+    assert training.inputs.start_model.uuid == surrogate_run.outputs.model.uuid
+    metrics = node.outputs.metrics.get_dict()
+    assert metrics["warm_started"] == metrics["ensemble_size"] >= 1
+    assert metrics["rmse_validation_mev_per_atom"] < NETWORK_RMSE_BOUND, metrics
+    from aiida_cryspai.ml.prior import predicted_energies
+
+    arrays = node.outputs.added.to_arrays()
+    errors = (predicted_energies(node.outputs.model.load_model(), arrays) - arrays["energies"]) / arrays["n_atoms"]
+    assert 1000 * np.sqrt(np.mean(errors**2)) < node.outputs.convergence["rmse_mev_per_atom"]
 
 
 def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_run):
