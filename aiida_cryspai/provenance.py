@@ -55,7 +55,8 @@ def trace_candidate(run: orm.WorkflowNode, rank: int = 1) -> CandidateTrace:
     trace = CandidateTrace(rank, oracle_structure, calculation, oracle_run, start, proposer)
     if proposer.process_label == "recommend_structures":
         selection = proposer.outputs.selection[proposer_label]
-        ga_structure = _input(proposer, f"structure_{selection['ga_crystal_system']}_{selection['ga_key']}")
+        ga_structure = _input(proposer, selection.get("ga_input")
+                              or f"structure_{selection['ga_crystal_system']}_{selection['ga_key']}")
         trace.proposed_by = ga_structure.creator
         trace.model = trace.proposed_by.inputs.model
         trace.training_set = trace.model.creator.inputs.dataset

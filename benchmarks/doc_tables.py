@@ -185,7 +185,30 @@ def stopping_replay() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"volume-table": volume_table, "product-search": product_search,
+def warm_start() -> str:
+    """Retraining from new weights against from the previous network's, as the loop's dataset grows
+    (benchmarks/warm_start.py)."""
+    lines = ["| iteration | frames | start | L-BFGS steps (most of the ensemble) | training (s) | validation RMSE "
+             "| test RMSE | test RMSE within 0.2 eV/atom of the lowest |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows("warm_start.jsonl"):
+        lines.append(f"| {r['iteration']} | {r['n_frames']} | {r['start']} ({r['warm_started']} networks warm) | "
+                     f"{r['steps']} | {r['train_s']} | {r['validation_rmse']} | {r['test_rmse']} | "
+                     f"{r['rmse_near_mev_per_atom']} |")
+    return "\n".join(lines)
+
+
+def ga_batching() -> str:
+    """A GA round of seven crystal systems in seven processes against shared out and batched
+    (benchmarks/ga_batching.py)."""
+    lines = ["| layout | processes | at once | repeat | wall (s) | commit |", "|---|---|---|---|---|---|"]
+    for r in rows("ga_batching.jsonl"):
+        lines.append(f"| {r['layout']} | {r['processes']} | {r['slots']} | {r['repeat']} | {r['wall_s']} | "
+                     f"{r['commit']} |")
+    return "\n".join(lines)
+
+
+TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
+          "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay}

@@ -36,13 +36,18 @@ def test_relax_train_evolve_in_a_folder(tmp_path, monkeypatch):
     assert metrics["n_train"] > 0 and (tmp_path / "model.pt").exists()
 
     (tmp_path / "parameters.json").write_text(json.dumps({
-        "composition": "Cu4", "crystal_system": "cubic", "volume": 48.0, "seed": 1,
+        "composition": "Cu4", "crystal_systems": ["cubic", "tetragonal"], "seeds": {"cubic": 1, "tetragonal": 2},
+        "volume": 48.0,
         "ga": {"n_trial": 3, "n_generations": 1, "n_replace": 1, "n_offspring": 2, "n_recommend": 2},
         "local": {"max_steps": 10},
     }))
     evolve.main([])
     recommended = read("recommended.xyz", index=":")
     summary = json.loads((tmp_path / "evolve.json").read_text())
-    assert 1 <= len(recommended) <= 2 and summary["n_local_optimisations"] >= 3
-    energies = [a.info["predicted_energy_per_atom"] for a in recommended]
-    assert energies == sorted(energies)
+    # both systems' GAs ran in the one process, each recommending its own lowest
+    assert set(summary["systems"]) == {"cubic", "tetragonal"}
+    for system, info in summary["systems"].items():
+        mine = [a for a in recommended if a.info["crystal_system"] == system]
+        assert 1 <= len(mine) == info["n_recommended"] <= 2 and info["n_local_optimisations"] >= 3
+        energies = [a.info["predicted_energy_per_atom"] for a in mine]
+        assert energies == sorted(energies)

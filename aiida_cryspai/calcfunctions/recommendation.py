@@ -17,8 +17,9 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     ``<prefix>_<rank>`` best first.
 
     Ranked by the predicted objective minus kappa * sigma (``objective``: energy, or enthalpy under pressure, per
-    atom; ``kappa`` 0: the objective alone). ``inputs`` holds ``predicted_<system>`` (an
-    EvolveCalculation's ``predicted_energies``), ``structure_<system>_<key>`` (its recommended structures) and
+    atom; ``kappa`` 0: the objective alone). ``inputs`` holds ``predicted_<label>`` (an
+    EvolveCalculation's ``predicted_energies``; each entry names its crystal system, else the label is the system),
+    ``structure_<label>_<key>`` (its recommended structures) and
     optionally ``known_<n>``: structures the oracle has relaxed already, whose matches are not proposed again.
     With ``allocation`` ``"spacegroups"`` each place first draws a crystal system with the odds of the random
     symmetric search (its number of ``symmetric_choices``; ``seed``) and takes that system's best candidate.
@@ -30,15 +31,16 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
     for name, node in inputs.items():
         if not name.startswith("predicted_"):
             continue
-        system = name[len("predicted_"):]
+        label = name[len("predicted_"):]
         for key, info in node.get_dict().items():
-            structure = inputs.get(f"structure_{system}_{key}")
+            system = info.get("crystal_system", label)
+            structure = inputs.get(f"structure_{label}_{key}")
             if structure is not None:
                 atoms = structure.get_ase()
                 predicted = objective.of_atoms(atoms, info["energy_per_atom"] * len(atoms))
                 score = predicted - kappa * info.get("spread_per_atom", 0.0)
                 candidates.append((score, info["energy_per_atom"], system, key, atoms,
-                                   {**info, "objective": predicted}))
+                                   {**info, "objective": predicted, "input": f"structure_{label}_{key}"}))
     candidates.sort(key=lambda c: c[0])
     known = [node.get_ase() for name, node in inputs.items() if name.startswith("known_")]
     keep = [k - len(known) for k in unique_indices(known + [c[4] for c in candidates]) if k >= len(known)]
@@ -57,7 +59,7 @@ def recommend_structures(parameters: Dict, **inputs) -> dict:
         outputs[label] = StructureData(ase=symmetrised)
         selection[label] = {"predicted_energy_per_atom": energy, "predicted_objective_per_atom": info["objective"],
                             "spread_per_atom": info.get("spread_per_atom", 0.0), "ga_crystal_system": system,
-                            "ga_key": key,
+                            "ga_key": key, "ga_input": info["input"],
                             "spacegroup_number": spacegroup(symmetrised).number,
                             "origin": f"GA generation {info.get('generation', 0)} of crystal system {system}"}
     outputs["selection"] = Dict(selection)

@@ -1,4 +1,4 @@
-"""``cryspai.evolve``: the GA of one crystal system on a trained network (``cryspai-evolve``)."""
+"""``cryspai.evolve``: the GA of one or more crystal systems on a trained network (``cryspai-evolve``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from .base import ScriptCalculation
 
 
 class EvolveCalculation(ScriptCalculation):
-    """Runs the GA of ``parameters['crystal_system']`` and returns the recommended structures."""
+    """Runs the GAs of ``parameters['crystal_systems']`` (or of one ``crystal_system``), their generations relaxed
+    in one batch, and returns the recommended structures: keys ``c<n>``, or ``<system>_c<n>`` for several systems."""
 
     _retrieve = (files.RECOMMENDED, files.EVOLVE)
 
@@ -21,18 +22,28 @@ class EvolveCalculation(ScriptCalculation):
         super().define(spec)
         spec.input("model", valid_type=ModelData, help="The network used for local optimisation.")
         spec.input_namespace("initial_structures", valid_type=StructureData, dynamic=True, required=False,
-                             help="Structures that join the first trial set (e.g. the best oracle results).")
+                             help="Structures that join the first trial set (e.g. the best oracle results); "
+                                  "with several systems, keys <system>_<n>.")
         spec.inputs["metadata"]["options"]["parser_name"].default = "cryspai.evolve"
         spec.output_namespace("structures", valid_type=StructureData, dynamic=True,
                               help="Recommended structures, lowest predicted energy first.")
         spec.output("predicted_energies", valid_type=Dict,
-                    help="Per key: predicted energy per atom (eV), origin, generation.")
-        spec.output("summary", valid_type=Dict, help="Best energy per generation, counts, wall time.")
+                    help="Per key: crystal system, predicted energy per atom (eV), spread, origin, generation.")
+        spec.output("summary", valid_type=Dict, help="Per crystal system: best objective per generation, counts, "
+                                                     "wall time.")
 
     def prepare_for_submission(self, folder):
         from ase.io import write
 
-        initial = [s.get_ase() for s in self.inputs.get("initial_structures", {}).values()]
+        from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
+
+        one = self.inputs.parameters.get("crystal_system")
+        initial = []
+        for key, structure in sorted(self.inputs.get("initial_structures", {}).items()):
+            atoms = structure.get_ase()
+            system = key.split("_", 1)[0]
+            atoms.info["crystal_system"] = system if one is None and system in CRYSTAL_SYSTEMS else one
+            initial.append(atoms)
         if initial:
             buffer = io.StringIO()
             write(buffer, initial, format="extxyz")

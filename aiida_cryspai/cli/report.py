@@ -60,8 +60,10 @@ def ga_curves(node) -> dict[str, dict[str, list[float]]]:
     curves: dict[str, dict[str, list[float]]] = {}
     for label, evolve in called(node, "EvolveCalculation"):
         if evolve.is_finished_ok:
-            name, system = label.split("/")
-            curves.setdefault(name, {})[system] = list(evolve.outputs.summary["best_per_generation"])
+            name, systems = label.split("/")
+            summary = evolve.outputs.summary.get_dict()
+            for system, info in (summary.get("systems") or {systems: summary}).items():
+                curves.setdefault(name, {})[system] = list(info["best_per_generation"])
     return curves
 
 

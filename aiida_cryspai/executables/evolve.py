@@ -1,18 +1,22 @@
-"""``cryspai-evolve``: the GA of one crystal system on the trained network.
+"""``cryspai-evolve``: the GA of one or more crystal systems on the trained network.
 
-Reads ``model.pt`` and ``parameters.json`` (composition, crystal system, volume, seed, ``ga`` and
-``local`` settings, ``acquisition_kappa``, ``objective``) and optionally ``initial.xyz``; writes ``recommended.xyz``
-(predicted energy per atom, ensemble spread and origin in each frame's info) and ``evolve.json`` (best energy
-per generation, counts, wall time).
+Reads ``model.pt`` and ``parameters.json`` (composition, ``crystal_systems`` with their ``seeds`` (or one
+``crystal_system`` and its ``seed``), volume, ``ga`` and ``local`` settings, ``acquisition_kappa``, ``objective``) and
+optionally ``initial.xyz`` (each frame's ``crystal_system`` in its info says which GA it seeds); writes
+``recommended.xyz`` (crystal system, predicted energy per atom, ensemble spread and origin in each frame's info) and
+``evolve.json`` (per crystal system: best objective per generation, counts, wall time).
 
-With an ensemble and ``acquisition_kappa`` > 0 the ``n_recommend`` structures are chosen from the final trial
-set by the lower confidence bound E - kappa * sigma (low energy and high disagreement first); otherwise the
+The GAs of several systems run side by side and relax each generation in one batch on the network
+(:func:`~aiida_cryspai.search.ga.evolve_together`): one process and one network graph per step for all of them.
+With an ensemble and ``acquisition_kappa`` > 0 each system's ``n_recommend`` structures are chosen from its final
+trial set by the lower confidence bound E - kappa * sigma (low energy and high disagreement first); otherwise the
 lowest ones are recommended.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from . import files
 from .common import log, start_script, write_json
@@ -23,14 +27,14 @@ def main(argv: list[str] | None = None) -> None:
 
     from ase.io import read, write
 
-    from ..ml.acquisition import choose_candidates
     from ..ml.prior import load_surrogate
     from ..ml.relax import RelaxGuards, relax_batch
     from ..protocols.schema import LocalParameters
     from ..search.composition import parse_composition
-    from ..search.ga import GASettings, evolve
+    from ..search.ga import GASettings, evolve_together
     from ..search.objective import Objective
 
+    began = time.perf_counter()
     composition = parse_composition(parameters["composition"])
     potential = load_surrogate(args.model)  # the network, or a prior plus its correction
     local = dict(parameters.get("local", {}))
@@ -40,52 +44,55 @@ def main(argv: list[str] | None = None) -> None:
     objective = Objective.from_dict(parameters.get("objective"))
 
     def optimise(structures):
-        """One generation relaxed together on the network (one graph per step), under the objective's pressure."""
+        """A generation (of every system) relaxed together on the network (one graph per step), under the
+        objective's pressure."""
         outcomes = relax_batch(structures, potential, guards=guards, pressure_gpa=objective.pressure_gpa,
                                record_frames=False, **settings)
         return [(outcome.atoms, outcome.energy) if outcome.ok else None for outcome in outcomes]
 
-    ga = GASettings(**{**parameters.get("ga", {}), "length_scale": guards.length_scale})
+    systems = list(parameters.get("crystal_systems") or [parameters["crystal_system"]])
+    seeds = parameters.get("seeds") or {systems[0]: parameters.get("seed", 0)}
     initial = read(files.INITIAL, index=":", format="extxyz") if os.path.exists(files.INITIAL) else []
-    result = evolve(
-        composition,
-        parameters["crystal_system"],
-        float(parameters["volume"]),
-        optimise,
-        ga,
-        seed=int(parameters.get("seed", 0)),
-        initial=initial,
-        log=log,
-        objective=objective,
-    )
-    population = result.population
-    n_atoms = composition.n_atoms
-    spreads = potential.energies_and_spread([i.atoms for i in population])[1] / n_atoms if population else []
+    jobs = [{"system": system, "seed": int(seeds[system]),
+             "initial": [a for a in initial if a.info.get("crystal_system", system) == system]} for system in systems]
+    ga = GASettings(**{**parameters.get("ga", {}), "length_scale": guards.length_scale})
+    results = evolve_together(jobs, optimise, composition=composition, volume=float(parameters["volume"]),
+                              settings=ga, log=log, objective=objective)
     kappa = float(parameters.get("acquisition_kappa", 0.0))
-    chosen = choose_candidates([i.objective_per_atom for i in population], spreads, ga.n_recommend, kappa)
+    recommended, summary = [], {}
+    for system, result in zip(systems, results):
+        chosen = _recommend(system, result, potential, composition.n_atoms, ga.n_recommend, kappa)
+        recommended += chosen
+        summary[system] = {"best_per_generation": result.best_per_generation,
+                           "n_local_optimisations": result.n_local_optimisations, "n_recommended": len(chosen),
+                           "wall_s": result.wall_s}
+    write(files.RECOMMENDED, recommended, format="extxyz")
+    write_json(files.EVOLVE, {"systems": summary, "wall_s": time.perf_counter() - began})
+
+
+def _recommend(system: str, result, potential, n_atoms: int, n_recommend: int, kappa: float) -> list:
+    """The recommended structures of one system's GA, each with its prediction and origin in its info."""
+    from ..ml.acquisition import choose_candidates
+
+    population = result.population
+    spreads = potential.energies_and_spread([i.atoms for i in population])[1] / n_atoms if population else []
+    chosen = choose_candidates([i.objective_per_atom for i in population], spreads, n_recommend, kappa)
     if kappa > 0 and len(potential) > 1:
-        log(f"recommending {len(chosen)} of {len(population)} by E - {kappa} sigma (ensemble of {len(potential)})")
+        log(f"{system}: recommending {len(chosen)} of {len(population)} by E - {kappa} sigma "
+            f"(ensemble of {len(potential)})")
     recommended = []
     for index in chosen:
         individual = population[index]
         atoms = individual.atoms.copy()
         atoms.info = {
+            "crystal_system": system,
             "predicted_energy_per_atom": individual.energy_per_atom,
             "spread_per_atom": float(spreads[index]),
             "origin": individual.origin,
             "generation": individual.generation,
         }
         recommended.append(atoms)
-    write(files.RECOMMENDED, recommended, format="extxyz")
-    write_json(
-        files.EVOLVE,
-        {
-            "best_per_generation": result.best_per_generation,
-            "n_local_optimisations": result.n_local_optimisations,
-            "n_recommended": len(recommended),
-            "wall_s": result.wall_s,
-        },
-    )
+    return recommended
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ structures are recommended.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,3 +181,71 @@ def evolve(
     result.recommended = trial[: settings.n_recommend]
     result.wall_s = time.perf_counter() - start
     return result
+
+
+class _Lockstep:
+    """Gathers the batches of several GAs, each in its own thread, and relaxes them in one call of ``optimise``: a
+    generation of every crystal system in one batch (one network graph per step for all of them). A call waits
+    until every GA still running has handed in its batch; the GAs stay independent (each its own random numbers),
+    only their relaxations are shared."""
+
+    def __init__(self, optimise: LocalOptimiser, clients: int):
+        self.optimise, self.active = optimise, clients
+        self.pending: dict[int, list[Atoms]] = {}
+        self.results: dict[int, list] = {}
+        self.error: BaseException | None = None
+        self.condition = threading.Condition()
+
+    def _flush(self) -> None:
+        clients = sorted(self.pending)  # the same batch order whatever order the threads came in
+        batches = [self.pending.pop(client) for client in clients]
+        flat = [atoms for batch in batches for atoms in batch]
+        try:
+            outcomes = self.optimise(flat)
+        except BaseException as error:  # handed to every waiting GA, which raises it
+            self.error, outcomes = error, [None] * len(flat)
+        start = 0
+        for client, batch in zip(clients, batches):
+            self.results[client] = outcomes[start : start + len(batch)]
+            start += len(batch)
+        self.condition.notify_all()
+
+    def optimiser(self, client: int) -> LocalOptimiser:
+        def optimise(structures: list[Atoms]) -> list:
+            with self.condition:
+                self.pending[client] = structures
+                if len(self.pending) == self.active:
+                    self._flush()
+                while client not in self.results:
+                    self.condition.wait()
+                if self.error is not None:
+                    raise self.error
+                return self.results.pop(client)
+
+        return optimise
+
+    def leave(self) -> None:
+        with self.condition:
+            self.active -= 1
+            if self.active and len(self.pending) == self.active:
+                self._flush()
+
+
+def evolve_together(jobs: list[dict], optimise: LocalOptimiser, **common) -> list[GAResult]:
+    """:func:`evolve` for each of ``jobs`` (keyword arguments: system, seed, initial, ...) with ``common`` ones
+    (composition, volume, settings, log, objective), their relaxations batched together by ``optimise``. Each GA's
+    result is the one it would give alone with ``optimise`` (the relaxations of a structure do not depend on its
+    batch). Raises the first GA's error."""
+    if len(jobs) == 1:
+        return [evolve(optimise=optimise, **common, **jobs[0])]
+    lockstep = _Lockstep(optimise, len(jobs))
+
+    def run(index: int) -> GAResult:
+        try:
+            return evolve(optimise=lockstep.optimiser(index), **common, **jobs[index])
+        finally:
+            lockstep.leave()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(run, index) for index in range(len(jobs))]
+        return [future.result() for future in futures]

@@ -1,14 +1,15 @@
 """``cryspai.evolution``: the evolutionary search on the network (paper Fig. 1, "GA per crystal system" and
 "recommend").
 
-one GA per crystal system on the network, seeded with that system's best oracle structures -> the recommendations of
-all systems ranked (predicted objective - kappa x spread), those the oracle has relaxed left out.
+one GA per crystal system on the network, seeded with that system's best oracle structures (the systems shared out
+over as many CalcJobs as the computer runs at once; in each, their generations relaxed in one batch) -> the
+recommendations of all systems ranked (predicted objective - kappa x spread), those the oracle has relaxed left out.
 """
 
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain, append_, while_
+from aiida.engine import WorkChain, append_
 from aiida.plugins import CalculationFactory
 
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
@@ -68,9 +69,10 @@ class EvolutionWorkChain(WorkChain):
         spec.input("options", valid_type=dict, non_db=True, required=False,
                    help="Extra metadata.options for every GA CalcJob.")
         spec.input("max_parallel", valid_type=orm.Int, required=False,
-                   help="The most GA CalcJobs at once; by default the computer's --max-concurrent, or this machine's "
-                        "cores where it runs them without a queue (request.compute_slots), else all at once.")
-        spec.outline(cls.setup, while_(cls.has_systems_left)(cls.run_ga), cls.recommend)
+                   help="The number of GA CalcJobs, all at once, the crystal systems shared out over them; by default "
+                        "the computer's --max-concurrent, or this machine's cores where it runs them without a queue "
+                        "(request.compute_slots), else one per system.")
+        spec.outline(cls.setup, cls.run_ga, cls.recommend)
         spec.output_namespace("structures", valid_type=orm.StructureData, dynamic=True, required=False,
                               help="The recommended structures, best first.")
         spec.output("selection", valid_type=orm.Dict, required=False,
@@ -98,50 +100,48 @@ class EvolutionWorkChain(WorkChain):
         return builder
 
     def setup(self):
-        self.ctx.systems_left = list(self.inputs.parameters["crystal_systems"])
-        self.ctx.max_parallel = (self.inputs.max_parallel.value if "max_parallel" in self.inputs
-                                 else compute_slots(self.inputs.codes.evolve))
-
-    def has_systems_left(self):
-        return bool(self.ctx.systems_left)
+        systems = list(self.inputs.parameters["crystal_systems"])
+        jobs = (self.inputs.max_parallel.value if "max_parallel" in self.inputs
+                else compute_slots(self.inputs.codes.evolve)) or len(systems)
+        jobs = min(len(systems), jobs)
+        self.ctx.groups = [systems[k::jobs] for k in range(jobs)]
 
     def run_ga(self):
-        """One GA CalcJob per crystal system on the network, at most ``max_parallel`` at once; the work chain waits
-        for them before the next ones."""
+        """The GAs on the network in CalcJobs that run at once, each for its share of the crystal systems (their
+        generations relaxed in one batch); labelled by their systems."""
         parameters = self.inputs.parameters.get_dict()
         initial = self.inputs.get("initial_structures", {})
-        count = self.ctx.max_parallel or len(self.ctx.systems_left)
-        systems, self.ctx.systems_left = self.ctx.systems_left[:count], self.ctx.systems_left[count:]
-        for system in systems:
-            ga = {"composition": self.inputs.composition.value, "crystal_system": system,
-                  "volume": parameters["volume"], "seed": parameters["seeds"][system], "ga": parameters["ga"],
+        for systems in self.ctx.groups:
+            ga = {"composition": self.inputs.composition.value, "crystal_systems": systems,
+                  "seeds": {system: parameters["seeds"][system] for system in systems},
+                  "volume": parameters["volume"], "ga": parameters["ga"],
                   "acquisition_kappa": parameters.get("acquisition_kappa", 0.0),
                   "objective": parameters.get("objective"), "local": parameters["local"]}
             inputs = {
                 "code": self.inputs.codes.evolve,
                 "model": self.inputs.model,
                 "parameters": orm.Dict(ga),
-                "initial_structures": {key.removeprefix(f"{system}_"): node for key, node in sorted(initial.items())
-                                       if key.startswith(f"{system}_")},
+                "initial_structures": {key: node for key, node in sorted(initial.items())
+                                       if key.split("_", 1)[0] in systems},
                 "metadata": {"options": calcjob_options(self.inputs.get("options")),
-                             "call_link_label": system},
+                             "call_link_label": "_".join(systems)},
             }
             self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))
-        self.report(f"GA in {', '.join(systems)} on the network ({len(self.ctx.systems_left)} systems after them)")
+        self.report(f"GA on the network in {len(self.ctx.groups)} CalcJobs: "
+                    + "; ".join(", ".join(systems) for systems in self.ctx.groups))
 
     def recommend(self):
         """The recommendations of every system, ranked, without the structures the oracle has relaxed."""
         inputs = {}
-        runs = {node.inputs.parameters["crystal_system"]: node for node in self.ctx.ga_runs}
-        for system in (s for s in CRYSTAL_SYSTEMS if s in runs):
-            node = runs[system]
+        for node in self.ctx.ga_runs:
+            label = "_".join(node.inputs.parameters["crystal_systems"])
             if not node.is_finished_ok:
-                self.report(f"GA of {system} failed (exit {node.exit_status}); it proposes nothing")
+                self.report(f"GA of {label} failed (exit {node.exit_status}); it proposes nothing")
             elif "structures" not in node.outputs:
-                self.report(f"GA of {system} kept no structure (every one stopped by a guard); it proposes nothing")
+                self.report(f"GA of {label} kept no structure (every one stopped by a guard); it proposes nothing")
             else:
-                inputs[f"predicted_{system}"] = node.outputs.predicted_energies
-                inputs.update({f"structure_{system}_{key}": structure
+                inputs[f"predicted_{label}"] = node.outputs.predicted_energies
+                inputs.update({f"structure_{label}_{key}": structure
                                for key, structure in node.outputs.structures.items()})
         if not any(name.startswith("structure_") for name in inputs):
             return

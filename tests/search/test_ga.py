@@ -102,3 +102,42 @@ def test_aenergy_filter_discards_structures_above_the_species_sum(emt):
     assert energy_limit_per_atom(mixed, parse_composition("Ga4As4")) == pytest.approx(-4.0)
     with pytest.raises(ValueError, match="As"):
         energy_limit_per_atom(GASettings(aenergy={"Ga": -3.0}), parse_composition("Ga4As4"))
+
+
+def test_gas_of_several_systems_share_their_batches_and_keep_their_results(emt):
+    """Three crystal systems' GAs in lock step (one batch per generation for all of them) give exactly what each
+    gives alone, in fewer, larger batches."""
+    from aiida_cryspai.search.ga import evolve_together
+
+    settings = GASettings(n_trial=4, n_generations=2, n_replace=2, n_offspring=4, n_recommend=2)
+    composition = parse_composition("Cu4")
+    calls = []
+
+    def optimise(structures):
+        calls.append(len(structures))
+        return _emt_optimiser(emt)(structures)
+
+    jobs = [{"system": system, "seed": seed} for system, seed in (("cubic", 3), ("tetragonal", 4), ("hexagonal", 5))]
+    common = {"composition": composition, "volume": 48.0, "settings": settings, "log": lambda _: None}
+    together = evolve_together(jobs, optimise, **common)
+    batched_calls, calls[:] = list(calls), []
+    alone = [evolve(optimise=optimise, **common, **job) for job in jobs]
+    assert len(batched_calls) < len(calls) and sum(batched_calls) == sum(calls)
+    for a, b in zip(together, alone):
+        assert a.best_per_generation == b.best_per_generation
+        assert [i.energy for i in a.recommended] == [i.energy for i in b.recommended]
+        assert a.n_local_optimisations == b.n_local_optimisations > 0
+
+
+def test_an_error_in_one_ga_of_several_is_raised_not_hung(emt):
+    from aiida_cryspai.search.ga import evolve_together
+
+    settings = GASettings(n_trial=3, n_generations=1, n_replace=1, n_offspring=2, n_recommend=1)
+
+    def optimise(structures):
+        raise RuntimeError("the network failed")
+
+    jobs = [{"system": "cubic", "seed": 1}, {"system": "tetragonal", "seed": 2}]
+    with pytest.raises(RuntimeError, match="the network failed"):
+        evolve_together(jobs, optimise, composition=parse_composition("Cu4"), volume=48.0, settings=settings,
+                        log=lambda _: None)

@@ -1,11 +1,14 @@
 """The CrySPAI loop end to end on a real profile, real CalcJobs on localhost, EMT as the oracle."""
 
+import os
+
 import numpy as np
 import pytest
 from aiida.engine import run_get_node
 from aiida.orm import CalcFunctionNode, CalcJobNode, QueryBuilder, WorkflowNode
 from ase.build import bulk
 
+from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS
 from aiida_cryspai.ml.relax import relax
 from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
@@ -69,9 +72,14 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     calcjobs = [n for n in called if isinstance(n, CalcJobNode)]
     assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {n.process_label for n in calcjobs}
     assert all(n.is_finished_ok for n in calcjobs)
-    # the seven GAs of one iteration are separate CalcJobs
+    # each evolution shares the seven crystal systems out over at most as many GA CalcJobs as the machine has cores
     evolve = [n for n in calcjobs if n.process_label == "EvolveCalculation"]
-    assert len(evolve) >= 7
+    evolutions = {n.caller.pk for n in evolve}
+    assert evolutions
+    for pk in evolutions:
+        jobs = [n for n in evolve if n.caller.pk == pk]
+        assert sorted(s for n in jobs for s in n.inputs.parameters["crystal_systems"]) == sorted(CRYSTAL_SYSTEMS)
+        assert len(jobs) <= max(1, os.cpu_count() or 1)
     # every oracle structure counted in the summary went through a RelaxCalculation
     relaxed = sum(len(n.inputs.structures) for n in calcjobs if n.process_label == "RelaxCalculation")
     assert relaxed == ag4_run.outputs.summary["oracle"]["relaxations"] <= AG4_BUDGET
