@@ -47,7 +47,7 @@ def _find(row: dict) -> str:
 
 
 # the product's rows, oldest commit first; the commit is the file's suffix
-PRODUCT_FILES = ("product_search_3c48647.jsonl", "product_search_e5ef9c6.jsonl")
+PRODUCT_FILES = ("product_search_3c48647.jsonl", "product_search_23ff6cc.jsonl")
 
 
 def product_rows() -> list[dict]:

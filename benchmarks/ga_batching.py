@@ -43,7 +43,7 @@ def run_jobs(groups: list[list[str]], slots: int, model: Path, common: dict, roo
         folder = root / f"job{k}"
         folder.mkdir()
         (folder / "model.pt").write_bytes(model.read_bytes())
-        seeds = {s: stage_seed(1, "ga", 0, CRYSTAL_SYSTEMS.index(s)) for s in systems}
+        seeds = {s: stage_seed(1, "ga", 0, list(CRYSTAL_SYSTEMS).index(s)) for s in systems}
         (folder / "parameters.json").write_text(json.dumps({**common, "crystal_systems": systems, "seeds": seeds,
                                                             "threads": 1}))
         folders.append(folder)
