@@ -148,7 +148,8 @@ def test_every_result_changing_input_is_recorded(config, emt_runs):
         elif label == "TrainCalculation":
             assert "seed" in parameters["training"] and "descriptor" in parameters
         elif label == "EvolveCalculation":
-            assert {"seed", "ga", "local", "volume", "crystal_system"} <= set(parameters)
+            assert {"seeds", "ga", "local", "volume", "crystal_systems"} <= set(parameters)
+            assert set(parameters["seeds"]) == set(parameters["crystal_systems"])  # every GA's seed recorded
 
 
 @pytest.mark.slow

@@ -106,7 +106,7 @@ def test_the_surrogate_trains_on_from_the_previous_network(surrogate_run, emt):
 
     new = emt_frames(emt, {"bcc": bulk("Cu", "bcc", a=2.95).repeat((2, 1, 1)),
                            "sc": bulk("Cu", "sc", a=2.45).repeat((2, 2, 1))}, seed=11)
-    overrides = {**SMALL, "training": {**SMALL["training"], "warm_start": True}}
+    overrides = {**SMALL, "training": {**SMALL["training"], "warm_start": True, "ensemble_size": 2}}
     builder = SurrogateWorkChain.get_builder_from_protocol("Cu4", {"batch_02": new}, overrides=overrides,
                                                            code=surrogate_run.inputs.codes.train)
     builder.dataset, builder.model = surrogate_run.outputs.dataset, surrogate_run.outputs.model
