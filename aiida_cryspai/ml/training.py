@@ -184,14 +184,13 @@ def rmse_mev_per_atom(model: Potential, data: FeatureSet) -> float:
 
 
 class _EarlyStopping:
-    """Keeps the weights with the lowest monitored RMSE, the starting ones included (a warm-started network never ends
-    worse on the held-out relaxations than the one it started from); says stop after ``patience`` steps without a
-    better one."""
+    """Keeps the weights with the lowest monitored RMSE after a step (a warm start's own weights are not kept as
+    they are: it must learn the new relaxations, which the held-out ones may not show); says stop after ``patience``
+    steps without a better one."""
 
     def __init__(self, model: AtomicEnergyModel, monitor: FeatureSet, patience: int):
         self.model, self.monitor, self.patience = model, monitor, patience
-        start = rmse_mev_per_atom(model, monitor)
-        self.best = start if math.isfinite(start) else math.inf
+        self.best = math.inf
         self.last = math.inf
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
         self.since_best = 0
