@@ -72,9 +72,7 @@ def compare(composition: str, volume: float, protocol: str, iterations: int, poo
                    "test_rmse": round(evaluate(model, test)["rmse_mev_per_atom"], 1), "n_test": len(test),
                    **near_ground_state(model, test, lowest)}
             emit_row(row, output)
-            if start_name == "warm" or previous is None:
-                warm_model = model
-        previous = warm_model
+        previous = model  # the warm run's (at the first iteration there is nothing to start from: from new weights)
 
 
 if __name__ == "__main__":
