@@ -13,6 +13,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import tables_learning
+import tables_search
 from rows import read_rows
 
 HERE = Path(__file__).parent
@@ -211,7 +213,13 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results,
           "run-profile": run_profile, "break-even": break_even,
-          "stopping-replay": stopping_replay}
+          "stopping-replay": stopping_replay,
+          "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,
+          "ti4o8-variants": tables_search.ti4o8_variants, "table5-generations": tables_search.table5,
+          "prior-known-volume": tables_search.prior_known_volume,
+          "primitive-draws": tables_search.primitive_draws,
+          "prior-curve-first": tables_learning.first_measurement, "prior-fine-tuning": tables_learning.fine_tuning,
+          "prior-curve-si8": tables_learning.second_measurement, "prior-curve-oxides": tables_learning.oxides}
 
 
 def check(text: str) -> list[str]:
