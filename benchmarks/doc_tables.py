@@ -219,7 +219,13 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "prior-known-volume": tables_search.prior_known_volume,
           "primitive-draws": tables_search.primitive_draws,
           "prior-curve-first": tables_learning.first_measurement, "prior-fine-tuning": tables_learning.fine_tuning,
-          "prior-curve-si8": tables_learning.second_measurement, "prior-curve-oxides": tables_learning.oxides}
+          "prior-curve-si8": tables_learning.second_measurement, "prior-curve-oxides": tables_learning.oxides,
+          "table3-covalent": tables_search.table3_covalent, "table3-summary": tables_search.table3_summary,
+          "table3-hydrogen": tables_search.table3_hydrogen,
+          "templates-nonlibrary": tables_search.templates_nonlibrary,
+          "enthalpies-si": tables_search.enthalpies("Si"), "enthalpies-cao": tables_search.enthalpies("CaO"),
+          "enthalpies-sio2": tables_search.enthalpies("SiO2"), "transitions": tables_search.transitions,
+          "pressure-searches": tables_search.pressure_searches}
 
 
 def check(text: str) -> list[str]:
