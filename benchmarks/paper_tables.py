@@ -329,6 +329,19 @@ def _table5(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+DOC_ROWS = ("results/table2.jsonl", "results/table3.jsonl", "results/table5_27a7dab.jsonl")
+
+
+def render_docs(paths: list[str], output: Path) -> str:
+    """``docs/paper-tables.md`` rendered from the rows of ``paths`` under the introduction ``output`` holds."""
+    rows = []
+    for path in paths:
+        rows += [json.loads(line) for line in Path(path).read_text().splitlines() if line.startswith("{")]
+    header = output.read_text().split("\n## ")[0].rstrip() if output.exists() else \
+        "# The paper's tables on this machine"
+    return markdown(rows, header)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -375,12 +388,7 @@ def main() -> None:
                 with open(args.output, "a") as handle:
                     handle.write(row + "\n")
     else:
-        rows = []
-        for path in args.rows:
-            rows += [json.loads(line) for line in Path(path).read_text().splitlines() if line.startswith("{")]
-        header = Path(args.output).read_text().split("\n## ")[0].rstrip() if Path(args.output).exists() else \
-            "# The paper's tables on this machine"
-        Path(args.output).write_text(markdown(rows, header))
+        Path(args.output).write_text(render_docs(args.rows, Path(args.output)))
         print(f"wrote {args.output}", file=sys.stderr)
 
 

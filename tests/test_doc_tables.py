@@ -30,3 +30,11 @@ def test_a_number_changed_by_hand_is_caught():
     changed = body.replace("|", "| 1", 1) if "| 1" not in body else body.replace("| 1", "| 2", 1)
     assert doc_tables.check(text.replace(body, changed, 1)) == [block["name"]]
     assert doc_tables.check(doc_tables.write(text.replace(body, changed, 1))) == []
+
+
+def test_the_paper_tables_page_is_rendered_from_its_rows(monkeypatch):
+    import paper_tables
+
+    monkeypatch.chdir(BENCHMARKS)
+    page = BENCHMARKS.parent / "docs" / "paper-tables.md"
+    assert paper_tables.render_docs(list(paper_tables.DOC_ROWS), page) == page.read_text()
