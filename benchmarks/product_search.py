@@ -9,7 +9,9 @@ For each composition and seed, one CrySPAIWorkChain (oracle CHGNet, prior SevenN
   energy of the known structures (``known_structures.py``, each relaxed tightly by the oracle, and from a rattled
   copy where that falls lower: the target is an oracle minimum) **and** the same
   structure (StructureMatcher), or lower than every known structure (``below_target``; the structure is named);
-  None when none did;
+  None when none did; ``found_in``: the oracle batch that held it (``oracle_01``: the first batch, the prior's
+  screening's choice; ``oracle_02`` …: the loop's batches; ``oracle_verification``: the final GA's recommendations;
+  ``oracle_refinement``);
 - ``oracle_relaxations`` (all of them, verification and refinement included), ``prior_relaxations`` (the
   screening's), ``scan_single_points`` and ``scan_relaxations`` (the volume scan's, on the prior), ``wall_s`` (the
   work chain's, screening included), ``wall_to_find_s`` (to the end of the oracle batch that found the target: the
@@ -66,23 +68,23 @@ def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
     return sorted(found, key=lambda entry: entry[1])
 
 
-def oracle_sequence(node) -> list[tuple[str, float, object, object]]:
-    """(key, energy per atom, relaxed structure, when its batch ended) of every oracle relaxation of the run, in the
-    order run."""
+def oracle_sequence(node) -> list[tuple[str, float, object, object, str]]:
+    """(key, energy per atom, relaxed structure, when its batch ended, the batch's link label) of every oracle
+    relaxation of the run, in the order run."""
     from aiida.orm import WorkChainNode
 
     runs = [(link.link_label, link.node) for link in node.base.links.get_outgoing(node_class=WorkChainNode).all()
             if link.link_label.startswith("oracle_")]
     sequence = []
-    for _, run in sorted(runs, key=lambda entry: entry[1].ctime):
+    for label, run in sorted(runs, key=lambda entry: entry[1].ctime):
         energies = dict(run.outputs.energies) if "energies" in run.outputs else {}
         structures = dict(run.outputs.relaxed_structures) if "relaxed_structures" in run.outputs else {}
         for key in sorted(run.inputs.structures.keys()):
             if key in energies:
                 atoms = structures[key].get_ase()
-                sequence.append((key, energies[key].value / len(atoms), atoms, run.mtime))
+                sequence.append((key, energies[key].value / len(atoms), atoms, run.mtime, label))
             else:
-                sequence.append((key, np.inf, None, run.mtime))
+                sequence.append((key, np.inf, None, run.mtime, label))
     return sequence
 
 
@@ -91,7 +93,7 @@ def first_find(sequence, known, tolerance: float) -> tuple[int | None, str]:
     sm = matcher()
     lowest = known[0][1]
     references = [(name, to_pymatgen(atoms)) for name, energy, atoms in known if energy <= lowest + tolerance]
-    for position, (_, energy, atoms, _) in enumerate(sequence, start=1):
+    for position, (_, energy, atoms, _, _) in enumerate(sequence, start=1):
         if atoms is None:
             continue
         if energy < lowest - tolerance:
@@ -137,7 +139,8 @@ def score(node, known, tolerance: float) -> dict:
     energies = [entry[1] for entry in sequence if entry[2] is not None]
     found_at = sequence[position - 1][3] if position else None
     return {"target": known[0][0], "target_ev_per_atom": round(known[0][1], 5), "relaxations_to_find": position,
-            "found_how": how, "oracle_relaxations": len(sequence),
+            "found_how": how, "found_in": sequence[position - 1][4] if position else None,
+            "oracle_relaxations": len(sequence),
             "best_above_target_mev": round(1000 * (min(energies) - known[0][1]), 1) if energies else None,
             "uuid": node.uuid, **timing(node, found_at)}
 
