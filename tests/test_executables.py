@@ -51,3 +51,29 @@ def test_relax_train_evolve_in_a_folder(tmp_path, monkeypatch):
         assert 1 <= len(mine) == info["n_recommended"] <= 2 and info["n_local_optimisations"] >= 3
         energies = [a.info["predicted_energy_per_atom"] for a in mine]
         assert energies == sorted(energies)
+
+
+def test_a_script_asked_for_a_gpu_it_cannot_see_stops_with_one_line(tmp_path, monkeypatch):
+    import pytest
+
+    from aiida_cryspai.ml import device
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
+    write("structures.xyz", [bulk("Cu", "fcc", a=3.6)], format="extxyz")
+    (tmp_path / "parameters.json").write_text(json.dumps({"calculator": "emt", "device": "cuda"}))
+    with pytest.raises(SystemExit, match="cryspai-relax: device 'cuda' was asked for, but torch sees no CUDA GPU"):
+        relax.main([])
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_a_script_records_the_device_it_computed_on(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    atoms = bulk("Cu", "fcc", a=3.6)
+    atoms.info["key"] = "s0"
+    write("structures.xyz", [atoms], format="extxyz")
+    (tmp_path / "parameters.json").write_text(json.dumps({"calculator": "emt", "device": "auto", "max_steps": 5}))
+    relax.main([])
+    from aiida_cryspai.ml.device import gpu_available
+
+    assert json.loads((tmp_path / "versions.json").read_text())["device"] == ("cuda" if gpu_available() else "cpu")

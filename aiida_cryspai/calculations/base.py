@@ -11,6 +11,12 @@ from aiida.orm import Dict
 from ..executables import files
 
 
+def _check_device(value, _=None) -> str | None:
+    from ..ml.device import DEVICES
+
+    return None if value in DEVICES else f"unknown device {value!r}; choose one of {', '.join(DEVICES)}"
+
+
 class ScriptCalculation(CalcJob):
     """A CalcJob that runs one ``cryspai-*`` console script in its folder."""
 
@@ -22,6 +28,8 @@ class ScriptCalculation(CalcJob):
         spec.input("parameters", valid_type=Dict, help="Settings of the script, written to parameters.json.")
         spec.input("metadata.options.threads", valid_type=int, default=1,
                    help="Threads for torch/BLAS; several jobs share a machine, so keep it at the cores given.")
+        spec.input("metadata.options.device", valid_type=str, default="auto", validator=_check_device,
+                   help="Where the script's models compute: auto (a GPU where the computer has one), cpu or cuda.")
         spec.inputs["metadata"]["options"]["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
         spec.inputs["metadata"]["options"]["withmpi"].default = False
         spec.inputs["metadata"]["options"]["output_filename"].default = "aiida.out"
@@ -33,6 +41,7 @@ class ScriptCalculation(CalcJob):
     def write_parameters(self, folder, extra: dict | None = None) -> None:
         parameters = self.inputs.parameters.get_dict()
         parameters["threads"] = self.inputs.metadata.options.threads
+        parameters["device"] = self.inputs.metadata.options.device
         parameters.update(extra or {})
         with folder.open(files.PARAMETERS, "w") as handle:
             json.dump(parameters, handle, indent=1)

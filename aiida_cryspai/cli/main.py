@@ -114,6 +114,10 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Universal potential under the network, which learns the oracle's correction to it: ase:chgnet, "
                    "ase:sevennet, or none (the paper's pure network). default: CHGNet under DFT and ase:sevennet, "
                    "none under ase:chgnet and ase:emt.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where the network, the prior and an MLIP oracle compute: auto (a GPU where the computer that runs "
+                   "the CalcJobs has one), cpu, or cuda (refused here at once on this machine without a GPU; on a "
+                   "SLURM or PBS Pro cluster each CalcJob asks its queue for one GPU).")
 @click.option("--templates", type=click.Choice(["prototypes", "none"]), default=None,
               help="Known structure types as starting points: prototypes (the AFLOW prototype library pymatgen "
                    "ships, decorated with the composition's elements) or none.  [default: the protocol's, "
@@ -130,7 +134,7 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
 def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
-            pressure, prior, templates, seed_structures, reference, parameters_file, daemon, output):
+            pressure, prior, device, templates, seed_structures, reference, parameters_file, daemon, output):
     """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
     from ..protocols import ProtocolError, get_protocol
     from ..workchains.request import InputError, check_prerelax, check_pressure, check_request, resolve_prior
@@ -171,7 +175,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         builder = CrySPAIWorkChain.get_builder_from_protocol(
             composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
             max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer, prior=prior,
-            pressure=pressure,
+            pressure=pressure, device=device,
         )
     except InputError as error:
         raise click.UsageError(str(error)) from None

@@ -61,6 +61,12 @@ def start_script(
         parser.add_argument(f"--{name}", default=default)
     args = parser.parse_args(argv)
     parameters = read_json(args.parameters)
-    write_json(files.VERSIONS, package_versions())
     limit_threads(int(parameters.get("threads", 1)))
+    from ..ml.device import DeviceError, use_device
+
+    try:
+        device = use_device(parameters.get("device", "cpu"))
+    except DeviceError as error:
+        raise SystemExit(f"{prog}: {error}") from None
+    write_json(files.VERSIONS, {**package_versions(), "device": device})
     return args, parameters

@@ -41,8 +41,9 @@ class Potential(nn.Module):
         energies = self.structure_energies(graph.features(positions, deformation), graph.species, graph.structure,
                                            len(structures))
         d_positions, d_strain = torch.autograd.grad(energies.sum(), (positions, strain))
-        forces = [f.numpy() for f in torch.split(-d_positions, [len(a) for a in structures])]
-        return energies.detach().numpy(), forces, -d_strain.numpy()
+        # back to numpy through the CPU (the model may compute on a GPU, ``ml/device.py``)
+        forces = [f.cpu().numpy() for f in torch.split(-d_positions, [len(a) for a in structures])]
+        return energies.detach().cpu().numpy(), forces, -d_strain.cpu().numpy()
 
     def energy_forces_stress(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy (eV), forces (eV/Å) and stress (eV/Å^3, 3x3, ASE sign convention) of one structure."""

@@ -75,7 +75,9 @@ def _build_chgnet():
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
-    return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device="cpu")
+    from .device import current_device
+
+    return CHGNetCalculator(model=CHGNet.load(verbose=False), use_device=current_device())
 
 
 def _chgnet_checkpoint() -> Path:
@@ -87,7 +89,9 @@ def _chgnet_checkpoint() -> Path:
 def _build_sevennet():
     from sevenn.calculator import SevenNetCalculator
 
-    return SevenNetCalculator("7net-0", device="cpu")
+    from .device import current_device
+
+    return SevenNetCalculator("7net-0", device=current_device())
 
 
 def _sevennet_checkpoint() -> Path:

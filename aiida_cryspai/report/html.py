@@ -128,7 +128,7 @@ def render(report: dict) -> str:
         parts.append("</div>")
     parts += ["<h2>Provenance</h2>", _table(["", ""], [[k, v] for k, v in report["provenance"].items()])]
     if report["versions"]:
-        parts += ["<h3>Package versions on the computers that ran the CalcJobs</h3>",
+        parts += ["<h3>Package versions (and the device) on the computers that ran the CalcJobs</h3>",
                   _table(["package", "version"], [[k, v] for k, v in report["versions"].items()])]
         if len(report["versions"]) == 1:
             parts.append("<p class=note>The CalcJobs of this run did not report their package versions (made by "

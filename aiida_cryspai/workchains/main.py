@@ -27,7 +27,7 @@ from ..search.seeds import stage_seed
 from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
 from .oracle import OracleWorkChain, oracle_costs, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
-from .request import RUN_EXIT_CODES, InputError, check_search_inputs, concurrency_limit, resolve_codes, resolve_prior
+from .request import RUN_EXIT_CODES, InputError, check_search_inputs, complete_builder, resolve_codes, resolve_prior
 from .settings import guard_settings, relaxation_parameters
 from .summary import loop_state, ranking_settings, round_mev, run_info, search_history
 from .surrogate import SurrogateWorkChain
@@ -82,11 +82,12 @@ class CrySPAIWorkChain(WorkChain):
                                   crystal_system: str = "all", volume: float | None = None, seed: int = 1,
                                   max_oracle_calls: int | None = None, overrides: dict | None = None,
                                   codes: dict | None = None, computer: str = "localhost",
-                                  prior: str | None = "default", pressure: float = 0.0):
+                                  prior: str | None = "default", pressure: float = 0.0, device: str = "auto"):
         """A builder filled from ``protocol`` (``fast``, ``moderate``, ``precise``) with ``overrides`` merged in,
         the initial population's part from its own builder. ``codes``: ``relax``/``train``/``evolve`` (default
         ``cryspai-*@computer``); ``prior``: a universal potential under the network (``ase:chgnet``,
-        ``ase:sevennet``), ``None`` for the pure network, ``"default"`` for the engine's choice."""
+        ``ase:sevennet``), ``None`` for the pure network, ``"default"`` for the engine's choice; ``device``: where
+        the models compute (``auto``, ``cpu``, ``cuda``: :func:`request.device_options`)."""
         codes = resolve_codes(engine, codes, computer)
         name = resolve_prior(engine, prior)
         population = InitialPopulationWorkChain.get_builder_from_protocol(
@@ -97,11 +98,7 @@ class CrySPAIWorkChain(WorkChain):
         builder.crystal_system = orm.Str(crystal_system)
         if max_oracle_calls is not None:
             builder.max_oracle_calls = orm.Int(max_oracle_calls)
-        builder.codes = codes
-        limit = concurrency_limit(codes.get("oracle") or codes["relax"])
-        if limit is not None and "max_parallel_oracle" not in (overrides or {}):
-            builder.parameters = orm.Dict({**builder.parameters.get_dict(), "max_parallel_oracle": limit})
-        return builder
+        return complete_builder(builder, codes, overrides, device)
 
     @property
     def parameters(self) -> AttributeDict:
@@ -135,7 +132,7 @@ class CrySPAIWorkChain(WorkChain):
         return structures
 
     def validate_inputs(self):
-        """Check every input before anything runs (exit codes 201-209)."""
+        """Check every input before anything runs (exit codes 201-210)."""
         try:
             check_search_inputs(self.inputs)
         except (InputError, ProtocolError, ValueError, TypeError) as error:  # InputError names its exit code

@@ -1,5 +1,5 @@
 """The checks of a search request, shared by the work chains' first steps and the command line: each raises
-:class:`InputError` carrying the label of the exit code (201-209) it maps to."""
+:class:`InputError` carrying the label of the exit code (201-210) it maps to."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ PRESSURE_RANGE_GPA = (-100.0, 1000.0)
 INPUT_EXIT_CODES = [(status, f"ERROR_INVALID_{label}", f"Invalid {what}: {{message}}") for status, label, what in (
     (201, "COMPOSITION", "composition"), (202, "ENGINE", "engine"), (203, "CRYSTAL_SYSTEM", "crystal system"),
     (204, "VOLUME", "volume"), (205, "BUDGET", "oracle budget"), (206, "PARAMETERS", "parameters"),
-    (207, "PRIOR", "prior"), (208, "SEED_STRUCTURE", "seed structure"), (209, "PRESSURE", "pressure"))]
+    (207, "PRIOR", "prior"), (208, "SEED_STRUCTURE", "seed structure"), (209, "PRESSURE", "pressure"),
+    (210, "DEVICE", "device"))]
 # a search's exit codes: its inputs', then 401-404 a stage that failed
 RUN_EXIT_CODES = INPUT_EXIT_CODES + [
     (401, "ERROR_ORACLE_FAILED", "The oracle workchain failed: {message}"),
@@ -131,6 +132,9 @@ def check_search_inputs(inputs) -> dict:
     from .settings import dft_settings, pseudopotentials
 
     composition = inputs.composition.value
+    device = (inputs.get("options") or {}).get("device", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise InputError("ERROR_INVALID_DEVICE", f"unknown device {device!r}; choose one of auto, cpu, cuda")
     check_request(composition, inputs.engine.value, inputs.crystal_system.value,
                   inputs.volume.value if "volume" in inputs else None,
                   inputs.max_oracle_calls.value if "max_oracle_calls" in inputs else None, inputs.pressure.value)
@@ -184,10 +188,48 @@ def resolve_codes(engine: str, codes: dict | None = None, computer: str = "local
     return codes
 
 
+# what a CalcJob asks its scheduler for where it should compute on a GPU (``device: cuda``)
+GPU_SCHEDULER_COMMANDS = {"core.slurm": "#SBATCH --gres=gpu:1", "core.pbspro": "#PBS -l ngpus=1"}
+
+
+def device_options(device: str, code, options: dict | None = None) -> dict:
+    """The CalcJob options of a search that computes its models on ``device`` (``auto``, ``cpu``, ``cuda``): the
+    device for the scripts and, for ``cuda`` on a computer with a known queue, its request for a GPU (the user's own
+    ``custom_scheduler_commands`` win). ``cuda`` on this machine without a GPU is refused here, before anything
+    runs; on a remote computer the scripts refuse it there if no GPU can be seen."""
+    from ..ml.device import DEVICES, gpu_available
+
+    if device not in DEVICES:
+        raise InputError("ERROR_INVALID_DEVICE", f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    computer = code.computer
+    if device == "cuda" and computer.transport_type == "core.local" and not gpu_available():
+        raise InputError("ERROR_INVALID_DEVICE", f"device cuda: torch sees no CUDA GPU on this machine (computer "
+                         f"{computer.label}); use --device cpu or auto")
+    options = {**(options or {}), "device": device}
+    command = GPU_SCHEDULER_COMMANDS.get(computer.scheduler_type)
+    if device == "cuda" and command and "custom_scheduler_commands" not in options:
+        options["custom_scheduler_commands"] = command
+    return options
+
+
 def concurrency_limit(code) -> int | None:
     """The most oracle CalcJobs a search keeps at once on ``code``'s computer (``cryspai setup --max-concurrent``)."""
     limit = code.computer.get_property(MAX_CONCURRENT_PROPERTY, None)
     return None if limit is None else int(limit)
+
+
+def complete_builder(builder, codes: dict, overrides: dict | None, device: str):
+    """A search's ``builder`` with its ``codes``, the CalcJob options of ``device`` (:func:`device_options`) and
+    ``max_parallel_oracle`` at the oracle computer's limit (``cryspai setup --max-concurrent``) unless the user's
+    ``overrides`` set it."""
+    from aiida import orm
+
+    builder.codes = codes
+    builder.options = device_options(device, codes["relax"], builder.get("options"))
+    limit = concurrency_limit(codes.get("oracle") or codes["relax"])
+    if limit is not None and "max_parallel_oracle" not in (overrides or {}):
+        builder.parameters = orm.Dict({**builder.parameters.get_dict(), "max_parallel_oracle": limit})
+    return builder
 
 
 def compute_slots(code) -> int | None:

@@ -223,3 +223,16 @@ def test_setup_is_idempotent(aiida_profile):
     assert [line for line in first.output.splitlines() if " installed (" not in line] == second.output.splitlines()
     assert " installed (" not in second.output
     assert "cryspai-relax@localhost" in first.output
+
+
+def test_cuda_on_this_machine_without_a_gpu_is_refused_in_one_line(aiida_profile, tmp_path, monkeypatch):
+    from aiida_cryspai.ml import device
+
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
+    before = _count_runs()
+    result = CliRunner().invoke(cryspai, ["predict", "Cu4", "--engine", "ase:emt", "--device", "cuda",
+                                          "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "device cuda: torch sees no CUDA GPU on this machine" in result.output
+    assert "Traceback" not in result.output and result.output.count("Error") == 1
+    assert _count_runs() == before

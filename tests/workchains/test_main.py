@@ -72,6 +72,10 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     calcjobs = [n for n in called if isinstance(n, CalcJobNode)]
     assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {n.process_label for n in calcjobs}
     assert all(n.is_finished_ok for n in calcjobs)
+    # where each script computed: what it was asked for (its option) and what it used there (its versions output)
+    for job in calcjobs:
+        assert job.get_option("device") == "auto"
+        assert job.outputs.versions["device"] in ("cpu", "cuda")
     # each evolution shares the seven crystal systems out over at most as many GA CalcJobs as the machine has cores
     evolve = [n for n in calcjobs if n.process_label == "EvolveCalculation"]
     evolutions = {n.caller.pk for n in evolve}
@@ -138,6 +142,37 @@ def test_bad_input_gets_an_exit_code_and_runs_nothing(aiida_profile, cryspai_cod
     assert 200 <= node.exit_status < 300
     assert node.called == []
     assert "candidates" not in node.outputs
+
+
+def test_an_unknown_device_is_refused_with_its_exit_code(aiida_profile, cryspai_codes):
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", codes=cryspai_codes)
+    builder.options = {**builder.options, "device": "tpu"}
+    _, node = run_get_node(builder)
+    assert node.exit_status == 210 and "unknown device 'tpu'" in node.exit_message
+    assert node.called == []
+
+
+def test_device_options_ask_a_queue_for_a_gpu_and_refuse_cuda_where_none_is_seen(monkeypatch):
+    from types import SimpleNamespace
+
+    from aiida_cryspai.ml import device
+    from aiida_cryspai.workchains.request import InputError, device_options
+
+    def code(transport, scheduler):
+        return SimpleNamespace(computer=SimpleNamespace(label="c", transport_type=transport, scheduler_type=scheduler))
+
+    monkeypatch.setattr(device, "gpu_available", lambda: False)
+    cluster = code("core.ssh", "core.slurm")
+    assert device_options("cuda", cluster, {"threads": 2}) == {
+        "threads": 2, "device": "cuda", "custom_scheduler_commands": "#SBATCH --gres=gpu:1"}
+    mine = {"custom_scheduler_commands": "#SBATCH --gpus=a100:1"}
+    assert device_options("cuda", cluster, mine)["custom_scheduler_commands"] == "#SBATCH --gpus=a100:1"
+    assert device_options("cpu", cluster) == {"device": "cpu"}
+    with pytest.raises(InputError, match="torch sees no CUDA GPU on this machine") as error:
+        device_options("cuda", code("core.local", "core.direct"))
+    assert error.value.label == "ERROR_INVALID_DEVICE"
+    with pytest.raises(InputError, match="unknown device"):
+        device_options("gpu", cluster)
 
 
 def test_a_seed_structure_of_another_composition_is_refused_by_name(aiida_profile, cryspai_codes):
