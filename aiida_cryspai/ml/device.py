@@ -3,10 +3,13 @@
 A search asks for ``auto`` (a GPU where one can be seen, else the CPU), ``cpu`` or ``cuda``; each script resolves the
 request on the computer that runs it (:func:`resolve_device`), and :func:`use_device` makes the answer the device of
 everything the process builds afterwards: CHGNet and SevenNet are built on it, the network's tensors are created on
-it (``torch.set_default_device``) and its results come back to numpy through the CPU.
+it (:func:`on_device`: its training, evaluation and loading) and its results come back to numpy through the CPU.
+The universal potentials' own code runs outside that scope, on the device they were built for.
 """
 
 from __future__ import annotations
+
+import functools
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -40,12 +43,23 @@ def resolve_device(requested: str) -> str:
 def use_device(requested: str) -> str:
     """Resolve ``requested`` and make it the device of this process; returns the device used."""
     global _current
-    import torch
+    _current = resolve_device(requested)
+    return _current
 
-    device = resolve_device(requested)
-    torch.set_default_device(device)
-    _current = device
-    return device
+
+def on_device(function):
+    """Run ``function`` with the network's tensors created on the current device (torch's device context)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if _current == "cpu":  # torch's default: no device context, whose hook would sit on every torch call
+            return function(*args, **kwargs)
+        import torch
+
+        with torch.device(_current):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def current_device() -> str:

@@ -15,6 +15,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from torch import nn
 
 from .descriptors import DescriptorSettings, build_graph, features_of, species_indices
+from .device import on_device
 
 
 class Potential(nn.Module):
@@ -31,6 +32,7 @@ class Potential(nn.Module):
         energies = self.atomic_energies(features, species)
         return torch.zeros(n_structures, dtype=energies.dtype).index_add(0, structure, energies)
 
+    @on_device
     def energies_forces_virials(self, structures: list[Atoms]) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
         """Energies (eV), forces (eV/Å, one array per structure) and virials -dE/d(strain) (eV, n x 3 x 3) of
         ``structures``, all in one graph."""
@@ -51,6 +53,7 @@ class Potential(nn.Module):
         volume = abs(float(np.linalg.det(atoms.cell[:])))
         return float(energies[0]), forces[0], -virials[0] / volume
 
+    @on_device
     def predict_energies(self, structures: list[Atoms]) -> np.ndarray:
         """Total energies (eV) of ``structures`` without gradients."""
         with torch.no_grad():
@@ -107,6 +110,7 @@ class AtomicEnergyModel(Potential):
         )
 
     @classmethod
+    @on_device
     def load(cls, path: str | Path) -> AtomicEnergyModel:
         payload = torch.load(path, map_location="cpu", weights_only=False)
         model = cls(DescriptorSettings(**payload["settings"]), payload["hidden"], payload["activation"])
@@ -135,6 +139,7 @@ class EnsembleModel(Potential):
     def atomic_energies(self, features: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return torch.stack([m.atomic_energies(features, species) for m in self.members]).mean(0)
 
+    @on_device
     def energies_and_spread(self, structures: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
         """Mean total energy (eV) of each structure and the standard deviation of the members (eV)."""
         means, spreads = [], []
@@ -161,6 +166,7 @@ class EnsembleModel(Potential):
         )
 
     @classmethod
+    @on_device
     def load(cls, path: str | Path) -> EnsembleModel:
         """An ensemble from a model file (a single network loads as an ensemble of one)."""
         payload = torch.load(path, map_location="cpu", weights_only=False)

@@ -26,6 +26,7 @@ from ase import Atoms
 from ..protocols.schema import TrainingParameters
 from .dataset import per_frame, structures_of
 from .descriptors import DescriptorSettings, PairJacobian, build_graph, features_of, pair_jacobian, species_indices
+from .device import on_device
 from .network import AtomicEnergyModel, EnsembleModel, Potential
 
 _DEFAULT = TrainingParameters()  # the defaults live in the parameter schema
@@ -333,6 +334,7 @@ def _network_beats_references(ensemble: EnsembleModel, validation: FeatureSet) -
                    "with the reference energies alone")
 
 
+@on_device
 def train(
     arrays: dict[str, np.ndarray],
     descriptor: DescriptorSettings,
