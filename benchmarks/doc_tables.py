@@ -16,6 +16,7 @@ from pathlib import Path
 import tables_learning
 import tables_search
 from rows import read_rows
+from tables_search import markdown
 
 HERE = Path(__file__).parent
 DOCS = HERE.parent / "docs" / "benchmarks.md"
@@ -33,12 +34,10 @@ def _signed(row: dict, key: str) -> str:
 
 def volume_table() -> str:
     """Eq. 2, the scan of random structures and the scan of the library against the known volume."""
-    lines = ["| composition | bonding | known V (Å³) | Eq. 2 | scan, random (templates off) "
-             "| scan, library (templates on) | wall (s) |", "|---|---|---|---|---|---|---|"]
-    for r in rows("volume_table_9e352ea.jsonl"):
-        lines.append(f"| {r['composition']} | {r['bonding']} | {r['known_volume']} | {_signed(r, 'eq2')} | "
-                     f"{_signed(r, 'scan_random')} | {_signed(r, 'scan_templates')} | {r['wall_s']} |")
-    return "\n".join(lines)
+    return markdown(["composition", "bonding", "known V (Å³)", "Eq. 2", "scan, random (templates off)",
+                     "scan, library (templates on)", "wall (s)"],
+                    [[r["composition"], r["bonding"], r["known_volume"], _signed(r, "eq2"), _signed(r, "scan_random"),
+                      _signed(r, "scan_templates"), r["wall_s"]] for r in rows("volume_table_9e352ea.jsonl")])
 
 
 def _find(row: dict) -> str:
@@ -65,16 +64,13 @@ def _seconds(row: dict, key: str) -> str:
 def product_search() -> str:
     """`cryspai predict` from the composition alone: each run, with both counts and the wall times (the whole run,
     before the first oracle relaxation, to the answer; the last two for runs whose graph was read for them)."""
-    lines = ["| composition | seed | commit | target | oracle relaxations to find | oracle relaxations "
-             "| prior relaxations | volume scan: single points / relaxations | wall (s) "
-             "| before the first oracle relaxation (s) | "
-             "to the answer (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in product_rows():
-        lines.append(f"| {r['composition']} | {r['seed']} | {r['commit']} | {r['target']} | {_find(r)} | "
-                     f"{r['oracle_relaxations']} | "
-                     f"{r['prior_relaxations']} | {r['scan_single_points']} / {r['scan_relaxations']} | "
-                     f"{r['wall_s']:.0f} | {_seconds(r, 'before_oracle_s')} | {_seconds(r, 'wall_to_find_s')} |")
-    return "\n".join(lines)
+    return markdown(["composition", "seed", "commit", "target", "oracle relaxations to find", "oracle relaxations",
+                     "prior relaxations", "volume scan: single points / relaxations", "wall (s)",
+                     "before the first oracle relaxation (s)", "to the answer (s)"],
+                    [[r["composition"], r["seed"], r["commit"], r["target"], _find(r), r["oracle_relaxations"],
+                      r["prior_relaxations"], f"{r['scan_single_points']} / {r['scan_relaxations']}",
+                      f"{r['wall_s']:.0f}", _seconds(r, "before_oracle_s"), _seconds(r, "wall_to_find_s")]
+                     for r in product_rows()])
 
 
 RANDOM_ROWS = ("seed_tier_f0f7c0c.jsonl", "hard_tier_f0f7c0c.jsonl")
@@ -165,12 +161,10 @@ def same_results() -> str:
 
 def run_profile() -> str:
     """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
-    lines = ["| run | stage | processes | wall (s) | CalcJobs | CalcJob time, summed (s) | script work, summed (s) |",
-             "|---|---|---|---|---|---|---|"]
-    for r in rows("profile_runs.jsonl"):
-        lines.append(f"| {r['composition']} (pk {r['pk']}) | {r['stage']} | {r['processes']} | {r['wall_s']} | "
-                     f"{r['calcjobs']} | {r['calcjob_s']} | {r['script_s']} |")
-    return "\n".join(lines)
+    return markdown(["run", "stage", "processes", "wall (s)", "CalcJobs", "CalcJob time, summed (s)",
+                     "script work, summed (s)"],
+                    [[f"{r['composition']} (pk {r['pk']})", r["stage"], r["processes"], r["wall_s"], r["calcjobs"],
+                      r["calcjob_s"], r["script_s"]] for r in rows("profile_runs.jsonl")])
 
 
 def stopping_replay() -> str:
@@ -190,23 +184,19 @@ def stopping_replay() -> str:
 def warm_start() -> str:
     """Retraining from new weights against from the previous network's, as the loop's dataset grows
     (benchmarks/warm_start.py)."""
-    lines = ["| iteration | frames | start | L-BFGS steps (most of the ensemble) | training (s) | validation RMSE "
-             "| test RMSE | test RMSE within 0.2 eV/atom of the lowest |", "|---|---|---|---|---|---|---|---|"]
-    for r in rows("warm_start.jsonl"):
-        lines.append(f"| {r['iteration']} | {r['n_frames']} | {r['start']} ({r['warm_started']} networks warm) | "
-                     f"{r['steps']} | {r['train_s']} | {r['validation_rmse']} | {r['test_rmse']} | "
-                     f"{r['rmse_near_mev_per_atom']} |")
-    return "\n".join(lines)
+    return markdown(["iteration", "frames", "start", "L-BFGS steps (most of the ensemble)", "training (s)",
+                     "validation RMSE", "test RMSE", "test RMSE within 0.2 eV/atom of the lowest"],
+                    [[r["iteration"], r["n_frames"], f"{r['start']} ({r['warm_started']} networks warm)", r["steps"],
+                      r["train_s"], r["validation_rmse"], r["test_rmse"], r["rmse_near_mev_per_atom"]]
+                     for r in rows("warm_start.jsonl")])
 
 
 def ga_batching() -> str:
     """A GA round of seven crystal systems in seven processes against shared out and batched
     (benchmarks/ga_batching.py)."""
-    lines = ["| layout | processes | at once | repeat | wall (s) | commit |", "|---|---|---|---|---|---|"]
-    for r in rows("ga_batching.jsonl"):
-        lines.append(f"| {r['layout']} | {r['processes']} | {r['slots']} | {r['repeat']} | {r['wall_s']} | "
-                     f"{r['commit']} |")
-    return "\n".join(lines)
+    return markdown(["layout", "processes", "at once", "repeat", "wall (s)", "commit"],
+                    [[r["layout"], r["processes"], r["slots"], r["repeat"], r["wall_s"], r["commit"]]
+                     for r in rows("ga_batching.jsonl")])
 
 
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
