@@ -64,10 +64,12 @@ def _seconds(row: dict, key: str) -> str:
 def product_search() -> str:
     """`cryspai predict` from the composition alone: each run, with both counts and the wall times (the whole run,
     before the first oracle relaxation, to the answer; the last two for runs whose graph was read for them)."""
-    return markdown(["composition", "seed", "commit", "target", "oracle relaxations to find", "oracle relaxations",
+    return markdown(["composition", "seed", "commit", "target", "oracle relaxations to find", "found in",
+                     "oracle relaxations",
                      "prior relaxations", "volume scan: single points / relaxations", "wall (s)",
                      "before the first oracle relaxation (s)", "to the answer (s)"],
-                    [[r["composition"], r["seed"], r["commit"], r["target"], _find(r), r["oracle_relaxations"],
+                    [[r["composition"], r["seed"], r["commit"], r["target"], _find(r), r.get("found_in") or "",
+                      r["oracle_relaxations"],
                       r["prior_relaxations"], f"{r['scan_single_points']} / {r['scan_relaxations']}",
                       f"{r['wall_s']:.0f}", _seconds(r, "before_oracle_s"), _seconds(r, "wall_to_find_s")]
                      for r in product_rows()])
