@@ -1,6 +1,6 @@
 """Stage: random symmetric structures over crystal systems (pyxtal)."""
 
-from aiida.engine import calcfunction
+from aiida.engine import Process, calcfunction
 from aiida.orm import Dict, Float, Int, List, Str, StructureData
 
 from ..search.composition import parse_composition
@@ -13,11 +13,14 @@ def generate_random_structures(composition: Str, volume: Float, crystal_systems:
     """``per_system`` x (number of crystal systems) random symmetric structures, each for a space group and cell
     drawn uniformly from the symmetric choices of all ``crystal_systems``; keys ``<prefix>_<rank>_<system>`` in the
     order drawn (the oracle relaxes them in key order), so the batch is the start of a random symmetric search.
-    ``length_scale`` (under pressure, (V_P / V_0)^(1/3)): distances are checked as they would be at 0 GPa."""
+    ``length_scale`` (under pressure, (V_P / V_0)^(1/3)): distances are checked as they would be at 0 GPa.
+    A choice whose attempts outlast the draw's time bound is skipped: the output ``skipped_choices`` and the log
+    say which and why."""
     systems = list(crystal_systems.get_list())
+    skipped: list[dict] = []
     structures = random_structures_by_spacegroup(
         parse_composition(composition.value), systems, per_system.value * len(systems), volume.value, seed.value,
-        length_scale=length_scale.value if length_scale is not None else 1.0,
+        length_scale=length_scale.value if length_scale is not None else 1.0, skipped=skipped,
     )
     outputs, origins = {}, {}
     for rank, atoms in enumerate(structures):
@@ -29,4 +32,9 @@ def generate_random_structures(composition: Str, volume: Float, crystal_systems:
         atoms.info = {}
         outputs[key] = StructureData(ase=atoms)
     outputs["origins"] = Dict(origins)
+    if skipped:
+        outputs["skipped_choices"] = List(skipped)
+        for entry in skipped:
+            Process.current().report(f"skipped {entry['crystal_system']} space group(s) {entry['spacegroups']}: "
+                                     f"{entry['reason']}")
     return outputs

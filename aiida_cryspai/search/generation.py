@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
@@ -15,6 +16,9 @@ from .composition import Composition
 from .geometry import cell_is_sane
 
 SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn conventional cell kept as atoms)
+# seconds one choice may take over its attempts: pyxtal has no time bound, and one of its draws (P23, Mg2Al4O8) took
+# 0.3-27 s here, 496 s over a choice's attempts once; a typical draw takes well under a second
+DRAW_SECONDS = 60.0
 
 
 @lru_cache(maxsize=256)
@@ -75,18 +79,34 @@ def random_symmetric_structure(
     max_tries: int = 30,
     choice: SymmetricChoice | None = None,
     length_scale: float = 1.0,
+    max_seconds: float | None = None,
+    skipped: list[dict] | None = None,
 ) -> Atoms | None:
     """One random structure of ``system`` at ``volume`` (Å^3), drawn for ``choice`` or a random one of
     :func:`symmetric_choices`.
 
     Returns ``None`` when no structure with sane interatomic distances (at 0 GPa: ``length_scale``, see
-    :func:`~.geometry.cell_is_sane`) was found in ``max_tries``.
+    :func:`~.geometry.cell_is_sane`) was found in ``max_tries`` attempts, or when the attempts took longer than
+    ``max_seconds`` (default :data:`DRAW_SECONDS`; checked between attempts: pyxtal's own cannot be interrupted);
+    that case is appended to
+    ``skipped`` (space group, system, attempts, seconds, reason).
     """
     choices = symmetric_choices(system, tuple(composition.numbers))
     if not choices:
         return None
-    for _ in range(max_tries):
+    start, tried = time.perf_counter(), []
+    max_seconds = DRAW_SECONDS if max_seconds is None else max_seconds
+    for attempt in range(max_tries):
+        if attempt and time.perf_counter() - start > max_seconds:
+            if skipped is not None:
+                seconds = time.perf_counter() - start
+                skipped.append({"spacegroups": sorted(set(tried)), "crystal_system": system, "attempts": attempt,
+                                "seconds": round(seconds, 1),
+                                "reason": f"no sane structure after {attempt} attempts in {seconds:.0f} s "
+                                          f"(bound {max_seconds:g} s)"})
+            return None
         number, points = choice or choices[int(rng.integers(len(choices)))]
+        tried.append(number)
         atoms = _drawn(composition, (number, points), int(rng.integers(2**31 - 1)))
         if atoms is None:
             continue
@@ -130,9 +150,11 @@ def random_structures(
 
 
 def symmetric_draws(composition: Composition, systems: list[str], volume: float, seed: int,
-                    max_failures: int = 200, length_scale: float = 1.0) -> Iterator[Atoms]:
+                    max_failures: int = 200, length_scale: float = 1.0, max_seconds: float | None = None,
+                    skipped: list[dict] | None = None) -> Iterator[Atoms]:
     """Endless random symmetric structures, each drawn uniformly from the :func:`symmetric_choices` of all
-    ``systems`` (the random symmetric search), reproducible by ``seed``.
+    ``systems`` (the random symmetric search), reproducible by ``seed``; a choice over ``max_seconds`` is skipped
+    and appended to ``skipped``.
 
     Stops only when ``max_failures`` draws in a row give no structure with sane distances."""
     rng = np.random.default_rng(seed)
@@ -142,7 +164,7 @@ def symmetric_draws(composition: Composition, systems: list[str], volume: float,
     while choices and failures < max_failures:
         choice, system = choices[int(rng.integers(len(choices)))]
         atoms = random_symmetric_structure(composition, system, volume, rng, max_tries=5, choice=choice,
-                                           length_scale=length_scale)
+                                           length_scale=length_scale, max_seconds=max_seconds, skipped=skipped)
         if atoms is None:
             failures += 1
             continue
@@ -151,7 +173,10 @@ def symmetric_draws(composition: Composition, systems: list[str], volume: float,
 
 
 def random_structures_by_spacegroup(composition: Composition, systems: list[str], count: int, volume: float,
-                                    seed: int, length_scale: float = 1.0) -> list[Atoms]:
+                                    seed: int, length_scale: float = 1.0, max_seconds: float | None = None,
+                                    skipped: list[dict] | None = None) -> list[Atoms]:
     """The first ``count`` structures of :func:`symmetric_draws`: the first oracle batch is exactly the start of
     a random symmetric search with the same seed, so the loop can only add to what random search finds."""
-    return list(islice(symmetric_draws(composition, systems, volume, seed, length_scale=length_scale), count))
+    draws = symmetric_draws(composition, systems, volume, seed, length_scale=length_scale, max_seconds=max_seconds,
+                            skipped=skipped)
+    return list(islice(draws, count))

@@ -51,7 +51,8 @@ def random_structures(composition: orm.Str, volume: float, per_system: int, seed
         composition, orm.Float(volume), orm.List(list(CRYSTAL_SYSTEMS)), orm.Int(per_system), orm.Int(seed),
         orm.Str(prefix), **({"length_scale": orm.Float(length_scale)} if length_scale != 1.0 else {}),
         **({"metadata": {"call_link_label": label}} if label else {}))
-    return {key: node for key, node in outputs.items() if key != "origins"}, outputs["origins"]
+    structures = {key: node for key, node in outputs.items() if isinstance(node, orm.StructureData)}
+    return structures, outputs["origins"]
 
 
 class InitialPopulationWorkChain(WorkChain):

@@ -108,3 +108,51 @@ def test_random_symmetric_search_reaches_rocksalt_at_two_atoms():
             if energies[-1] < rocksalt + 1e-3:
                 break
         assert min(energies) == pytest.approx(rocksalt, abs=1e-3), (seed, energies)
+
+
+def test_a_choice_that_cannot_be_drawn_ends_within_its_time_bound_with_its_reason(monkeypatch):
+    """pyxtal has no time bound of its own: a choice whose attempts take too long is skipped between attempts, and
+    the reason is kept."""
+    import time
+
+    import numpy as np
+
+    from aiida_cryspai.search import generation
+    from aiida_cryspai.search.composition import parse_composition
+
+    def slow_and_failing(composition, choice, seed):
+        time.sleep(0.2)
+        return None
+
+    monkeypatch.setattr(generation, "_drawn", slow_and_failing)
+    skipped = []
+    start = time.perf_counter()
+    atoms = generation.random_symmetric_structure(parse_composition("Mg2Al4O8"), "cubic", 140.0,
+                                                  np.random.default_rng(0), max_tries=1000, choice=(195, 1),
+                                                  max_seconds=0.5, skipped=skipped)
+    elapsed = time.perf_counter() - start
+    assert atoms is None and elapsed < 0.5 + 0.2 + 0.2  # the bound plus at most one attempt (and slack)
+    assert len(skipped) == 1 and skipped[0]["spacegroups"] == [195] and skipped[0]["crystal_system"] == "cubic"
+    assert 2 <= skipped[0]["attempts"] <= 4 and "bound 0.5 s" in skipped[0]["reason"]
+
+
+def test_the_first_batch_records_the_choices_it_skipped(monkeypatch):
+    """Through the draws of a whole batch: skipped choices are reported, the batch is filled from the others."""
+    from aiida_cryspai.search import generation
+    from aiida_cryspai.search.composition import parse_composition
+
+    real = generation._drawn
+
+    def cubic_never(composition, choice, seed):
+        if choice[0] >= 195:  # every cubic group: as if pyxtal could not place the atoms there
+            return None
+        return real(composition, choice, seed)
+
+    monkeypatch.setattr(generation, "_drawn", cubic_never)
+    monkeypatch.setattr(generation, "DRAW_SECONDS", 0.0)  # every failing choice outlasts its bound at once
+    skipped = []
+    structures = generation.random_structures_by_spacegroup(parse_composition("Cu4"), ["cubic", "tetragonal"], 4,
+                                                            48.0, seed=3, skipped=skipped)
+    assert len(structures) == 4 and all(a.info["crystal_system"] == "tetragonal" for a in structures)
+    assert "cubic" in {entry["crystal_system"] for entry in skipped}  # a tetragonal choice may fail its one attempt
+    assert all(entry["attempts"] == 1 for entry in skipped)
