@@ -77,3 +77,25 @@ def test_a_script_records_the_device_it_computed_on(tmp_path, monkeypatch):
     from aiida_cryspai.ml.device import gpu_available
 
     assert json.loads((tmp_path / "versions.json").read_text())["device"] == ("cuda" if gpu_available() else "cpu")
+
+
+def test_a_script_bounds_its_own_memory(tmp_path):
+    """``max_memory_kb`` in the parameters: the script's address space is bounded, so an allocation beyond it fails
+    in the script (a MemoryError the relaxer records) instead of swapping the machine."""
+    import subprocess
+    import sys
+
+    program = (
+        "import json, numpy as np\n"
+        "from aiida_cryspai.executables.common import limit_memory\n"
+        "size = int(open('/proc/self/status').read().split('VmSize:')[1].split()[0])\n"
+        "limit_memory(size + 400 * 1024)\n"
+        "small = np.ones(100 * 1024**2 // 8)\n"
+        "try:\n"
+        "    np.ones(2 * 1024**3 // 8)\n"
+        "    print('allocated')\n"
+        "except MemoryError:\n"
+        "    print('refused')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "refused", result.stderr

@@ -30,6 +30,8 @@ class ScriptCalculation(CalcJob):
                    help="Threads for torch/BLAS; several jobs share a machine, so keep it at the cores given.")
         spec.input("metadata.options.device", valid_type=str, default="auto", validator=_check_device,
                    help="Where the script's models compute: auto (a GPU where the computer has one), cpu or cuda.")
+        spec.input("metadata.options.memory_gb", valid_type=float, required=False,
+                   help="Most memory (GB) the script may use; beyond it a relaxation stops with status 'memory'.")
         spec.inputs["metadata"]["options"]["resources"].default = {"num_machines": 1, "num_mpiprocs_per_machine": 1}
         spec.inputs["metadata"]["options"]["withmpi"].default = False
         spec.inputs["metadata"]["options"]["output_filename"].default = "aiida.out"
@@ -42,6 +44,9 @@ class ScriptCalculation(CalcJob):
         parameters = self.inputs.parameters.get_dict()
         parameters["threads"] = self.inputs.metadata.options.threads
         parameters["device"] = self.inputs.metadata.options.device
+        memory = self.inputs.metadata.options.get("memory_gb")
+        if memory:  # the script bounds its own memory (a direct scheduler cannot)
+            parameters["max_memory_kb"] = int(memory * 1024**2)
         parameters.update(extra or {})
         with folder.open(files.PARAMETERS, "w") as handle:
             json.dump(parameters, handle, indent=1)

@@ -51,6 +51,16 @@ def log(message: str) -> None:
     print(message, flush=True, file=sys.stdout)
 
 
+def limit_memory(kilobytes: int) -> None:
+    """Bound this process's address space (``RLIMIT_AS``) to ``kilobytes``: an allocation beyond it fails with a
+    MemoryError that the relaxer records as that structure's ``memory`` status, instead of the machine swapping."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = kilobytes * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
 def start_script(
     prog: str, description: str, file_options: dict[str, str], argv: list[str] | None
 ) -> tuple[argparse.Namespace, dict]:
@@ -62,6 +72,8 @@ def start_script(
     args = parser.parse_args(argv)
     parameters = read_json(args.parameters)
     limit_threads(int(parameters.get("threads", 1)))
+    if parameters.get("max_memory_kb"):
+        limit_memory(int(parameters["max_memory_kb"]))
     from ..ml.device import DeviceError, use_device
 
     try:

@@ -177,6 +177,15 @@ class _Relaxation:
                            self.frames if self.status == STATUS_OK else [])
 
 
+def _failure(error: Exception) -> tuple[str, str]:
+    """The status and reason of a relaxation stopped by ``error``: ``memory`` where it ran out of the process's
+    memory (the CalcJob's bound, ``executables/common.py``; torch says so in a RuntimeError), else ``failed``."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, MemoryError) or "can't allocate memory" in str(error):
+        return "memory", f"over the memory this process may use ({text[:200]})"
+    return "failed", text
+
+
 def _evaluate(evaluate, relaxations: list[_Relaxation]) -> None:
     """One call of the batch evaluator for ``relaxations``; where the batch fails, each structure alone, so that
     one bad geometry stops only its own relaxation."""
@@ -184,7 +193,7 @@ def _evaluate(evaluate, relaxations: list[_Relaxation]) -> None:
         results = evaluate([r.atoms for r in relaxations])
     except Exception as error:  # noqa: BLE001 - the calculator failed on one of these geometries
         if len(relaxations) == 1:
-            relaxations[0].stop("failed", f"{type(error).__name__}: {error}")
+            relaxations[0].stop(*_failure(error))
             return
         for relaxation in relaxations:
             _evaluate(evaluate, [relaxation])
@@ -235,7 +244,7 @@ def relax_batch(
                 try:
                     relaxation.advance(max_steps)
                 except Exception as error:  # noqa: BLE001 - e.g. a calculator without stress for the cell
-                    relaxation.stop("failed", f"{type(error).__name__}: {error}")
+                    relaxation.stop(*_failure(error))
     return refuse_implausible([relaxation.result(guards) for relaxation in relaxations], guards.energy_margin)
 
 

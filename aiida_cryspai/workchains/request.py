@@ -212,6 +212,20 @@ def device_options(device: str, code, options: dict | None = None) -> dict:
     return options
 
 
+def memory_bound_gb(code) -> float | None:
+    """The memory each script CalcJob may use on ``code``'s computer: on this machine without a queue (local
+    transport, direct scheduler) its physical memory shared by the CalcJobs it runs at once (:func:`compute_slots`),
+    so that a runaway relaxation stops with its reason instead of swapping the machine; elsewhere None (the queue's
+    ``max_memory_kb`` bounds a job)."""
+    import os
+
+    computer = code.computer
+    if computer.transport_type != "core.local" or computer.scheduler_type != "core.direct":
+        return None
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    return round(total / max(1, compute_slots(code) or 1), 1)
+
+
 def concurrency_limit(code) -> int | None:
     """The most oracle CalcJobs a search keeps at once on ``code``'s computer (``cryspai setup --max-concurrent``)."""
     limit = code.computer.get_property(MAX_CONCURRENT_PROPERTY, None)
@@ -225,7 +239,9 @@ def complete_builder(builder, codes: dict, overrides: dict | None, device: str):
     from aiida import orm
 
     builder.codes = codes
-    builder.options = device_options(device, codes["relax"], builder.get("options"))
+    options = device_options(device, codes["relax"], builder.get("options"))
+    memory = memory_bound_gb(codes["relax"])
+    builder.options = {"memory_gb": memory, **options} if memory else options
     limit = concurrency_limit(codes.get("oracle") or codes["relax"])
     if limit is not None and "max_parallel_oracle" not in (overrides or {}):
         builder.parameters = orm.Dict({**builder.parameters.get_dict(), "max_parallel_oracle": limit})

@@ -22,3 +22,27 @@ def test_collapse_is_flagged_not_raised(emt):
     assert result.status == "collapsed" and result.energy is None and not result.ok
     result = relax(atoms, emt, guards=RelaxGuards(max_energy_per_atom=-1.0))
     assert result.status == "unphysical"
+
+
+def test_a_relaxation_out_of_memory_stops_with_its_reason_and_the_others_go_on(emt):
+    """A structure whose evaluation runs out of the process's memory (the CalcJob's bound) is stopped as
+    ``memory`` with the allocator's words; the structures beside it in the batch still relax."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    from aiida_cryspai.ml.relax import relax_batch
+
+    class RunsOutOfMemoryOnBigCells(Calculator):
+        implemented_properties = ["energy", "forces", "stress"]
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            if len(atoms) > 4:
+                raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 17 GB")
+            emt.calculate(atoms, properties, system_changes)
+            self.results = dict(emt.results)
+
+    small = bulk("Cu", "fcc", a=3.7, cubic=True)
+    big = small.repeat((2, 1, 1))
+    results = relax_batch([small, big], RunsOutOfMemoryOnBigCells(), max_steps=30)
+    assert results[0].status == "ok" and results[0].energy is not None
+    assert results[1].status == "memory" and "can't allocate memory" in results[1].reason
+    assert results[1].energy is None

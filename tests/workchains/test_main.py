@@ -73,9 +73,11 @@ def test_every_stage_is_in_the_provenance_graph(ag4_run):
     assert {"RelaxCalculation", "TrainCalculation", "EvolveCalculation"} <= {n.process_label for n in calcjobs}
     assert all(n.is_finished_ok for n in calcjobs)
     # where each script computed: what it was asked for (its option) and what it used there (its versions output)
+    # and the memory each may use on this machine without a queue: its memory shared by the jobs it runs at once
     for job in calcjobs:
         assert job.get_option("device") == "auto"
         assert job.outputs.versions["device"] in ("cpu", "cuda")
+        assert 0 < job.get_option("memory_gb") <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     # each evolution shares the seven crystal systems out over at most as many GA CalcJobs as the machine has cores
     evolve = [n for n in calcjobs if n.process_label == "EvolveCalculation"]
     evolutions = {n.caller.pk for n in evolve}
