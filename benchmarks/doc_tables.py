@@ -201,6 +201,14 @@ def ga_batching() -> str:
                      for r in rows("ga_batching.jsonl")])
 
 
+def screening_batch() -> str:
+    """The screening's evaluations one by one against in batches of one graph (benchmarks/screening_batch.py)."""
+    return markdown(["composition (atoms)", "potential", "structures", "layout", "wall, median of rounds (s)",
+                     "ms per structure", "speed-up over one by one"],
+                    [[f"{r['composition']} ({r['atoms']})", r["potential"], r["structures"], r["layout"],
+                      r["median_s"], r["ms_per_structure"], r["speedup"]] for r in rows("screening_batch.jsonl")])
+
+
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results,
@@ -217,7 +225,7 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "templates-nonlibrary": tables_search.templates_nonlibrary,
           "enthalpies-si": tables_search.enthalpies("Si"), "enthalpies-cao": tables_search.enthalpies("CaO"),
           "enthalpies-sio2": tables_search.enthalpies("SiO2"), "transitions": tables_search.transitions,
-          "pressure-searches": tables_search.pressure_searches}
+          "pressure-searches": tables_search.pressure_searches, "screening-batch": screening_batch}
 
 
 def check(text: str) -> list[str]:
