@@ -64,7 +64,8 @@ def limit_memory(kilobytes: int) -> None:
 def start_script(
     prog: str, description: str, file_options: dict[str, str], argv: list[str] | None
 ) -> tuple[argparse.Namespace, dict]:
-    """Parse the file options of a script, read its ``parameters.json`` and limit its threads."""
+    """Parse the file options of a script, read its ``parameters.json``, limit its threads and (on the CPU) its
+    memory, choose its device."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--parameters", default=files.PARAMETERS)
     for name, default in file_options.items():
@@ -72,13 +73,14 @@ def start_script(
     args = parser.parse_args(argv)
     parameters = read_json(args.parameters)
     limit_threads(int(parameters.get("threads", 1)))
-    if parameters.get("max_memory_kb"):
-        limit_memory(int(parameters["max_memory_kb"]))
     from ..ml.device import DeviceError, use_device
 
     try:
         device = use_device(parameters.get("device", "cpu"))
     except DeviceError as error:
         raise SystemExit(f"{prog}: {error}") from None
+    # a bound on the address space would also bound what a GPU's driver maps, so it holds on the CPU only
+    if parameters.get("max_memory_kb") and device == "cpu":
+        limit_memory(int(parameters["max_memory_kb"]))
     write_json(files.VERSIONS, {**package_versions(), "device": device})
     return args, parameters
