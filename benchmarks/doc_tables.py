@@ -148,17 +148,26 @@ def product_search_summary() -> str:
     return "\n".join(lines)
 
 
-def same_results() -> str:
-    """The same runs before and after a change that must not change results: ranks 1-4 and the counts."""
-    lines = ["| run | commit | rank 1 | rank 2 | rank 3 | rank 4 | oracle relaxations | iterations, converged "
-             "| wall (s) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows("same_results.jsonl"):
+def runs_table(name: str) -> str:
+    """Runs of the work chain (``same_results.py`` rows of ``results/<name>``): ranks 1-4, the counts, wall time."""
+    body = []
+    for r in rows(name):
         ranks = [f"{number}, {energy:+.4f}" for number, energy in r["ranks"]] + [""] * (4 - len(r["ranks"]))
         converged = f"yes ({r['converged_by']})" if r["converged"] else "no"
-        lines.append(f"| {r['composition']} {r['engine']} seed {r['seed']}, {r['label']} | {r['commit']} | "
-                     f"{' | '.join(ranks)} | {r['oracle_relaxations']} | {r['iterations']}, {converged} | "
-                     f"{r['wall_s']:.0f} |")
-    return "\n".join(lines)
+        body.append([f"{r['composition']} {r['engine']} seed {r['seed']}, {r['label']}", r["commit"], *ranks,
+                     r["oracle_relaxations"], f"{r['iterations']}, {converged}", f"{r['wall_s']:.0f}"])
+    return markdown(["run", "commit", "rank 1", "rank 2", "rank 3", "rank 4", "oracle relaxations",
+                     "iterations, converged", "wall (s)"], body)
+
+
+def same_results() -> str:
+    """The same runs before and after a change that must not change results."""
+    return runs_table("same_results.jsonl")
+
+
+def make_predict() -> str:
+    """`make predict`'s run (Si8, CHGNet, fast, seed 1) alone on the machine."""
+    return runs_table("make_predict.jsonl")
 
 
 def run_profile() -> str:
@@ -225,7 +234,8 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "templates-nonlibrary": tables_search.templates_nonlibrary,
           "enthalpies-si": tables_search.enthalpies("Si"), "enthalpies-cao": tables_search.enthalpies("CaO"),
           "enthalpies-sio2": tables_search.enthalpies("SiO2"), "transitions": tables_search.transitions,
-          "pressure-searches": tables_search.pressure_searches, "screening-batch": screening_batch}
+          "pressure-searches": tables_search.pressure_searches, "screening-batch": screening_batch,
+          "make-predict": make_predict}
 
 
 def check(text: str) -> list[str]:
