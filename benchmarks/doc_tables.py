@@ -165,11 +165,6 @@ def same_results() -> str:
     return runs_table("same_results.jsonl")
 
 
-def make_predict() -> str:
-    """`make predict`'s run (Si8, CHGNet, fast, seed 1) alone on the machine."""
-    return runs_table("make_predict.jsonl")
-
-
 def run_profile() -> str:
     """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
     return markdown(["run", "stage", "processes", "wall (s)", "CalcJobs", "CalcJob time, summed (s)",
@@ -234,8 +229,7 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "templates-nonlibrary": tables_search.templates_nonlibrary,
           "enthalpies-si": tables_search.enthalpies("Si"), "enthalpies-cao": tables_search.enthalpies("CaO"),
           "enthalpies-sio2": tables_search.enthalpies("SiO2"), "transitions": tables_search.transitions,
-          "pressure-searches": tables_search.pressure_searches, "screening-batch": screening_batch,
-          "make-predict": make_predict}
+          "pressure-searches": tables_search.pressure_searches, "screening-batch": screening_batch}
 
 
 def check(text: str) -> list[str]:
