@@ -132,9 +132,7 @@ def check_search_inputs(inputs) -> dict:
     from .settings import dft_settings, pseudopotentials
 
     composition = inputs.composition.value
-    device = (inputs.get("options") or {}).get("device", "auto")
-    if device not in ("auto", "cpu", "cuda"):
-        raise InputError("ERROR_INVALID_DEVICE", f"unknown device {device!r}; choose one of auto, cpu, cuda")
+    check_device_name((inputs.get("options") or {}).get("device", "auto"))
     check_request(composition, inputs.engine.value, inputs.crystal_system.value,
                   inputs.volume.value if "volume" in inputs else None,
                   inputs.max_oracle_calls.value if "max_oracle_calls" in inputs else None, inputs.pressure.value)
@@ -192,15 +190,27 @@ def resolve_codes(engine: str, codes: dict | None = None, computer: str = "local
 GPU_SCHEDULER_COMMANDS = {"core.slurm": "#SBATCH --gres=gpu:1", "core.pbspro": "#PBS -l ngpus=1"}
 
 
+def check_device_name(device: str) -> None:
+    """Raise :class:`InputError` (exit 210) unless ``device`` is one of ``ml.device.DEVICES``."""
+    from ..ml.device import DEVICES
+
+    if device not in DEVICES:
+        raise InputError("ERROR_INVALID_DEVICE", f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+
+
+def _runs_here(computer) -> bool:
+    """Whether ``computer`` is this machine without a queue (local transport, direct scheduler)."""
+    return computer.transport_type == "core.local" and computer.scheduler_type == "core.direct"
+
+
 def device_options(device: str, code, options: dict | None = None) -> dict:
     """The CalcJob options of a search that computes its models on ``device`` (``auto``, ``cpu``, ``cuda``): the
     device for the scripts and, for ``cuda`` on a computer with a known queue, its request for a GPU (the user's own
     ``custom_scheduler_commands`` win). ``cuda`` on this machine without a GPU is refused here, before anything
     runs; on a remote computer the scripts refuse it there if no GPU can be seen."""
-    from ..ml.device import DEVICES, gpu_available
+    from ..ml.device import gpu_available
 
-    if device not in DEVICES:
-        raise InputError("ERROR_INVALID_DEVICE", f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    check_device_name(device)
     computer = code.computer
     if device == "cuda" and computer.transport_type == "core.local" and not gpu_available():
         raise InputError("ERROR_INVALID_DEVICE", f"device cuda: torch sees no CUDA GPU on this machine (computer "
@@ -219,8 +229,7 @@ def memory_bound_gb(code) -> float | None:
     ``max_memory_kb`` bounds a job)."""
     import os
 
-    computer = code.computer
-    if computer.transport_type != "core.local" or computer.scheduler_type != "core.direct":
+    if not _runs_here(code.computer):
         return None
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     return round(total / max(1, compute_slots(code) or 1), 1)
@@ -257,7 +266,6 @@ def compute_slots(code) -> int | None:
     limit = concurrency_limit(code)
     if limit is not None:
         return limit
-    computer = code.computer
-    if computer.transport_type == "core.local" and computer.scheduler_type == "core.direct":
+    if _runs_here(code.computer):
         return os.cpu_count() or 1
     return None
