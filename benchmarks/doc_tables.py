@@ -165,6 +165,11 @@ def same_results() -> str:
     return runs_table("same_results.jsonl")
 
 
+def make_predict() -> str:
+    """``make predict``'s run alone on the machine (``same_results.py`` rows of ``results/make_predict.jsonl``)."""
+    return runs_table("make_predict.jsonl")
+
+
 def run_profile() -> str:
     """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
     return markdown(["run", "stage", "processes", "wall (s)", "CalcJobs", "CalcJob time, summed (s)",
@@ -215,7 +220,7 @@ def screening_batch() -> str:
 
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
-          "product-search-summary": product_search_summary, "same-results": same_results,
+          "product-search-summary": product_search_summary, "same-results": same_results, "make-predict": make_predict,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay,
           "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,

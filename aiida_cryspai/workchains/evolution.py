@@ -9,7 +9,7 @@ recommendations of all systems ranked (predicted objective - kappa x spread), th
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import WorkChain, append_
+from aiida.engine import WorkChain, append_, while_
 from aiida.plugins import CalculationFactory
 
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
@@ -18,6 +18,7 @@ from ..data.model import ModelData
 from ..protocols import get_protocol
 from ..search.objective import Objective
 from .request import compute_slots
+from .retry import ATTEMPTS, describe, died
 from .settings import calcjob_options
 
 EvolveCalculation = CalculationFactory("cryspai.evolve")
@@ -72,7 +73,7 @@ class EvolutionWorkChain(WorkChain):
                    help="The number of GA CalcJobs, all at once, the crystal systems shared out over them; by default "
                         "the computer's --max-concurrent, or this machine's cores where it runs them without a queue "
                         "(request.compute_slots), else one per system.")
-        spec.outline(cls.setup, cls.run_ga, cls.recommend)
+        spec.outline(cls.setup, while_(cls.has_ga_to_run)(cls.run_ga, cls.retry_dead_ga), cls.recommend)
         spec.output_namespace("structures", valid_type=orm.StructureData, dynamic=True, required=False,
                               help="The recommended structures, best first.")
         spec.output("selection", valid_type=orm.Dict, required=False,
@@ -105,13 +106,33 @@ class EvolutionWorkChain(WorkChain):
                 else compute_slots(self.inputs.codes.evolve)) or len(systems)
         jobs = min(len(systems), jobs)
         self.ctx.groups = [systems[k::jobs] for k in range(jobs)]
+        self.ctx.attempts = {}  # ",".join(systems) -> CalcJobs submitted for them
+        self.ctx.inspected = []
+
+    def has_ga_to_run(self):
+        return bool(self.ctx.groups)
+
+    def retry_dead_ga(self):
+        """A GA CalcJob whose process died runs again once for its systems; after a second death they propose
+        nothing this round."""
+        for node in self.ctx.ga_runs:
+            if node.uuid in self.ctx.inspected:
+                continue
+            self.ctx.inspected.append(node.uuid)
+            systems = list(node.inputs.parameters["crystal_systems"])
+            if died(node) and self.ctx.attempts[",".join(systems)] < ATTEMPTS:
+                self.report(f"GA of {', '.join(systems)} ({node.process_label}<{node.pk}>) died ({describe(node)}): "
+                            "again, once")
+                self.ctx.groups.append(systems)
 
     def run_ga(self):
         """The GAs on the network in CalcJobs that run at once, each for its share of the crystal systems (their
         generations relaxed in one batch); labelled by their systems."""
         parameters = self.inputs.parameters.get_dict()
         initial = self.inputs.get("initial_structures", {})
-        for systems in self.ctx.groups:
+        groups, self.ctx.groups = self.ctx.groups, []
+        for systems in groups:
+            self.ctx.attempts[",".join(systems)] = self.ctx.attempts.get(",".join(systems), 0) + 1
             ga = {"composition": self.inputs.composition.value, "crystal_systems": systems,
                   "seeds": {system: parameters["seeds"][system] for system in systems},
                   "volume": parameters["volume"], "ga": parameters["ga"],
@@ -127,14 +148,14 @@ class EvolutionWorkChain(WorkChain):
                              "call_link_label": "_".join(systems)},
             }
             self.to_context(ga_runs=append_(self.submit(EvolveCalculation, **inputs)))
-        self.report(f"GA on the network in {len(self.ctx.groups)} CalcJobs: "
-                    + "; ".join(", ".join(systems) for systems in self.ctx.groups))
+        self.report(f"GA on the network in {len(groups)} CalcJobs: "
+                    + "; ".join(", ".join(systems) for systems in groups))
 
     def recommend(self):
         """The recommendations of every system, ranked, without the structures the oracle has relaxed."""
         inputs = {}
-        for node in self.ctx.ga_runs:
-            label = "_".join(node.inputs.parameters["crystal_systems"])
+        last = {"_".join(node.inputs.parameters["crystal_systems"]): node for node in self.ctx.ga_runs}
+        for label, node in last.items():
             if not node.is_finished_ok:
                 self.report(f"GA of {label} failed (exit {node.exit_status}); it proposes nothing")
             elif "structures" not in node.outputs:

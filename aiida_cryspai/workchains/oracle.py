@@ -9,6 +9,7 @@ from aiida.engine import ToContext, WorkChain, append_, if_, while_
 
 from ..data.dataset import DatasetData
 from ..engines import PER_STRUCTURE, EngineError, get_engine
+from .retry import ATTEMPTS, describe, died
 from .settings import calcjob_options
 
 
@@ -104,7 +105,7 @@ class OracleWorkChain(WorkChain):
                 cls.run_prerelaxation,
                 cls.inspect_prerelaxation,
             ),
-            while_(cls.has_structures_left)(cls.run_relaxations),
+            while_(cls.has_structures_left)(cls.run_relaxations, cls.retry_dead_relaxations),
             cls.collect_results,
         )
         spec.output_namespace("relaxed_structures", valid_type=orm.StructureData, dynamic=True)
@@ -126,6 +127,8 @@ class OracleWorkChain(WorkChain):
         self.ctx.starts = {key: node.uuid for key, node in self.inputs.structures.items()}
         self.ctx.relaxations = []
         self.ctx.groups = {}  # process uuid -> [call link label, structure keys]
+        self.ctx.inspected = []  # uuids of the processes whose end has been looked at
+        self.ctx.attempts = {}  # ",".join(structure keys) -> processes submitted for them
 
     def should_prerelax(self):
         """Only structure-by-structure (DFT) engines start from pre-relaxed structures."""
@@ -196,7 +199,27 @@ class OracleWorkChain(WorkChain):
             self.report(f"{label}: {len(keys)} structure{'s' if len(keys) > 1 else ''} -> "
                         f"{process.__name__}<{node.pk}>")
             self.ctx.groups[node.uuid] = [label, list(keys)]
+            self.ctx.attempts[",".join(keys)] = self.ctx.attempts.get(",".join(keys), 0) + 1
             self.to_context(relaxations=append_(node))
+
+    def retry_dead_relaxations(self):
+        """A batch CalcJob whose process died (killed by the kernel, its node lost) is queued again, once, for the same
+        structures; a second death leaves them recorded as failed (``report_failures``) and the search goes on.
+        Per-structure engines restart in their own work chains."""
+        for node in self.ctx.relaxations:
+            if node.uuid in self.ctx.inspected:
+                continue
+            self.ctx.inspected.append(node.uuid)
+            label, keys = self.ctx.groups[node.uuid]
+            if self.engine.kind == PER_STRUCTURE or not died(node):
+                continue
+            if self.ctx.attempts[",".join(keys)] < ATTEMPTS:
+                self.report(f"{label} ({node.process_label}<{node.pk}>) died ({describe(node)}): its "
+                            f"{len(keys)} structure{'s' if len(keys) > 1 else ''} again, once")
+                self.ctx.waiting.insert(0, list(keys))
+            else:
+                self.report(f"{label} ({node.process_label}<{node.pk}>) died again ({describe(node)}): "
+                            f"{', '.join(keys)} not relaxed")
 
     def collect_results(self):
         """The engine gathers its finished processes into the oracle's outputs; failures are reported."""

@@ -8,7 +8,7 @@ network on the new frames -> training of the next network.
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, if_
+from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 
 from ..calcfunctions.convergence import check_convergence
@@ -17,6 +17,7 @@ from ..calcfunctions.prior import label_frames
 from ..data.dataset import DatasetData
 from ..protocols import get_protocol
 from ..search.composition import parse_composition
+from .retry import ATTEMPTS, describe, died
 from .settings import calcjob_options
 
 TrainCalculation = CalculationFactory("cryspai.train")
@@ -50,7 +51,9 @@ class SurrogateWorkChain(WorkChain):
             if_(cls.has_prior)(cls.label_frames_with_prior),
             cls.update_dataset,
             if_(cls.has_model)(cls.check_convergence),
-            if_(cls.has_enough_samples)(cls.train_network, cls.inspect_training),
+            if_(cls.has_enough_samples)(
+                while_(cls.training_to_run)(cls.train_network, cls.inspect_training),
+            ),
         )
         spec.output("dataset", valid_type=DatasetData, help="The dataset with the new frames.")
         spec.output("added", valid_type=DatasetData, help="The new frames (all of them: the convergence test's).")
@@ -131,8 +134,13 @@ class SurrogateWorkChain(WorkChain):
         # the loop's budget is spent: train on what there is rather than stop without a model
         return bool(self.inputs.settings.get("train_below_min_samples")) and self.ctx.dataset.n_frames > 0
 
+    def training_to_run(self):
+        """No network yet: a first training, or a second after one whose process died."""
+        return "trained" not in self.ctx
+
     def train_network(self):
         """Train the atomic-energy network on the current dataset (a CalcJob)."""
+        self.ctx.training_attempts = self.ctx.get("training_attempts", 0) + 1
         species = parse_composition(self.inputs.composition.value).symbols
         descriptor = dict(self.parameters["descriptor"], species=species)
         training = dict(self.parameters["training"], seed=self.inputs.settings.get("training_seed", 0))
@@ -153,6 +161,10 @@ class SurrogateWorkChain(WorkChain):
 
     def inspect_training(self):
         node = self.ctx.training
+        if died(node) and self.ctx.training_attempts < ATTEMPTS:
+            self.report(f"TrainCalculation<{node.pk}> died ({describe(node)}): training again, once")
+            return None
+        self.ctx.trained = node.is_finished_ok
         if not node.is_finished_ok:
             return self.exit_codes.ERROR_TRAINING_FAILED.format(message=f"TrainCalculation<{node.pk}> exit "
                                                                         f"{node.exit_status}")

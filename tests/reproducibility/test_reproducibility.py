@@ -7,7 +7,9 @@ Everything goes through the installed console scripts in a fresh AiiDA configura
 
 import json
 import os
+import re
 import textwrap
+import time
 
 import pytest
 import yaml
@@ -51,6 +53,45 @@ def test_same_seed_gives_identical_ranking_with_emt(emt_runs):
     assert _ranking(first) == _ranking(second)  # identical energies, not approximately equal
     assert first["oracle"]["relaxations"] == second["oracle"]["relaxations"]
     assert first["oracle"]["ionic_steps"] == second["oracle"]["ionic_steps"]
+
+
+def _wait_finished(env, pk: str, timeout: float) -> str:
+    deadline = time.time() + timeout
+    while True:
+        shown = run([BIN / "cryspai", "-p", "first", "show", pk], env).stdout
+        if re.search(r"state: (finished|excepted|killed)", shown):
+            return shown
+        assert time.time() < deadline, shown
+        time.sleep(5)
+
+
+def test_two_runs_at_once_on_one_profile_equal_the_runs_alone(config, emt_runs):
+    """Two runs submitted together to the default (SQLite, ZeroMQ) profile's daemon with two workers: both finish,
+    each with the ranking, oracle counts and ionic steps it has when it runs alone (Cu4 against ``emt_runs``, Ag4
+    against a run of its own in the foreground after the daemon has stopped)."""
+    env, folder = config
+    path = folder / "parameters-concurrent.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    run([BIN / "verdi", "-p", "first", "daemon", "start", "2"], env)
+    try:
+        pks = {}
+        for composition in ("Cu4", "Ag4"):
+            submitted = run([BIN / "cryspai", "-p", "first", "predict", composition, "--engine", "ase:emt",
+                             "--seed", "3", "--parameters", path, "--daemon"], env).stdout
+            pks[composition] = re.search(r"CrySPAIWorkChain<(\d+)>", submitted).group(1)
+        together = {}
+        for composition, pk in pks.items():
+            shown = _wait_finished(env, pk, 1200)
+            assert "exit_status: 0" in shown, shown
+            run([BIN / "cryspai", "-p", "first", "export", pk, folder / f"together-{composition}"], env)
+            together[composition] = json.loads((folder / f"together-{composition}" / "results.json").read_text())
+    finally:
+        run([BIN / "verdi", "-p", "first", "daemon", "stop"], env, check=False)
+    alone = {"Cu4": emt_runs[0], "Ag4": _predict(env, folder, "Ag4", "ase:emt", 3, "ag4-alone")}
+    for composition in ("Cu4", "Ag4"):
+        assert _ranking(together[composition]) == _ranking(alone[composition]), composition
+        for count in ("relaxations", "ionic_steps"):
+            assert together[composition]["oracle"][count] == alone[composition]["oracle"][count], composition
 
 
 def _python(env, profile: str, code: str) -> dict:
