@@ -170,6 +170,27 @@ def make_predict() -> str:
     return runs_table("make_predict.jsonl")
 
 
+def faults() -> str:
+    """The fault matrix (benchmarks/faults.py): per stage and fault, the faults injected, the runs that finished,
+    oracle relaxations lost, duplicated in the dataset or repeated, and the runs equal to the uninterrupted one."""
+    cells: dict[tuple, list] = {}
+    for r in rows("faults.jsonl"):
+        if r["kind"] == "fault":
+            cells.setdefault((r["profile"], r["stage"], r["fault"]), []).append(r)
+    body = []
+    for (profile, stage, fault), runs in cells.items():
+        hit = [r for r in runs if r["injected"]]
+        body.append([stage, {"worker": "daemon workers SIGKILLed", "job": "CalcJob's script SIGKILLed"}[fault],
+                     profile, f"{len(hit)} of {len(runs)}", sum(bool(r["finished"]) for r in hit),
+                     sum(r.get("lost", 0) for r in hit), sum(r.get("duplicated", 0) for r in hit),
+                     sum(r.get("repeated", 0) for r in hit), sum(bool(r["same_result"]) for r in hit),
+                     sum(r.get("died_jobs", 0) for r in hit),
+                     ", ".join(sorted({r["commit"] for r in runs}))])
+    return markdown(["stage", "fault", "profile", "injected", "finished (exit 0)", "oracle results lost",
+                     "duplicated in the dataset", "oracle relaxations repeated", "same result as uninterrupted",
+                     "CalcJobs that died (retried)", "commit"], body)
+
+
 def run_profile() -> str:
     """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
     return markdown(["run", "stage", "processes", "wall (s)", "CalcJobs", "CalcJob time, summed (s)",
@@ -221,6 +242,7 @@ def screening_batch() -> str:
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results, "make-predict": make_predict,
+          "faults": faults,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay,
           "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,

@@ -150,19 +150,23 @@ def under_way(run, stage: str):
     raise ValueError(stage)
 
 
-def inject(site: Site, fault: str, node) -> str:
-    """The fault itself; returns what was killed."""
+def inject(site: Site, fault: str, node) -> tuple[bool, str]:
+    """The fault itself: whether it hit, and what was killed."""
     if fault == "worker":
         workers = site.workers()
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
         site.daemon("restart")
-        return f"{len(workers)} daemon workers"
+        return bool(workers), f"{len(workers)} daemon workers"
     job = int(node.get_job_id())
-    children = subprocess.run(["pgrep", "-P", str(job)], capture_output=True, text=True).stdout.split()
+    # the script under the job's shell (or the job's process itself where the shell exec'd it)
+    children = subprocess.run(["pgrep", "-P", str(job)], capture_output=True, text=True).stdout.split() or [job]
     for pid in children:
-        os.kill(int(pid), signal.SIGKILL)
-    return f"{node.process_label}<{node.pk}>'s script ({len(children)} processes under job {job})"
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            return False, f"{node.process_label}<{node.pk}>: job {job} ended before the kill"
+    return True, f"{node.process_label}<{node.pk}>'s script (pid {', '.join(map(str, children))} under job {job})"
 
 
 def audit(run) -> dict:
@@ -225,8 +229,9 @@ def watch(site: Site, pk: int, stage: str | None, fault: str | None, timeout: fl
         if stage and not injected:
             node = under_way(run, stage)
             if node is not None:
-                what = inject(site, fault, node)
-                injected = True
+                injected, what = inject(site, fault, node)
+                if not injected:
+                    stage = None  # missed: the run goes on to its end and the cell is tried again
         if run.is_terminated:
             break
         if time.time() - start > timeout:
