@@ -129,6 +129,7 @@ class OracleWorkChain(WorkChain):
         self.ctx.groups = {}  # process uuid -> [call link label, structure keys]
         self.ctx.inspected = []  # uuids of the processes whose end has been looked at
         self.ctx.attempts = {}  # ",".join(structure keys) -> processes submitted for them
+        self.ctx.labels = {}  # ",".join(structure keys) -> the call link label of their processes
 
     def should_prerelax(self):
         """Only structure-by-structure (DFT) engines start from pre-relaxed structures."""
@@ -190,7 +191,8 @@ class OracleWorkChain(WorkChain):
         n_parallel = self.inputs.max_parallel.value
         groups, self.ctx.waiting = self.ctx.waiting[:n_parallel], self.ctx.waiting[n_parallel:]
         for keys in groups:
-            label = _label(engine, keys, len(self.ctx.groups))
+            # a retry keeps the dead process's label: its outputs take the same place as an undisturbed run's
+            label = self.ctx.labels.setdefault(",".join(keys), _label(engine, keys, len(self.ctx.labels)))
             structures = {key: orm.load_node(self.ctx.starts[key]) for key in keys}
             inputs = engine.get_inputs(structures, self.inputs.parameters.get_dict(), self.inputs.code,
                                        self.inputs.options)
@@ -222,7 +224,8 @@ class OracleWorkChain(WorkChain):
                             f"{', '.join(keys)} not relaxed")
 
     def collect_results(self):
-        """The engine gathers its finished processes into the oracle's outputs; failures are reported."""
+        """The engine gathers its finished processes into the oracle's outputs; failures are reported. Where a
+        process was run again, its last one counts."""
         nodes = {}
         for node in self.ctx.relaxations:
             label, keys = self.ctx.groups[node.uuid]

@@ -3,6 +3,7 @@ structures recorded as not relaxed. The kill is real: the job's shell limits the
 (``ulimit -t 1``), and the kernel ends it with SIGXCPU part-way through."""
 
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from ase.build import bulk
 
@@ -33,6 +34,9 @@ def test_a_killed_oracle_job_is_run_again_once(aiida_profile, cryspai_codes, tmp
     assert len(jobs) == 2
     assert jobs[0].exit_status == 300 and jobs[1].is_finished_ok  # the first died without its outputs
     assert set(results["energies"]) == {"fcc", "hcp"}
+    # the retry takes the dead job's place: same call link label, its outputs where an undisturbed run's would be
+    labels = [link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_CALC).all()]
+    assert labels == ["batch_00", "batch_00"] and set(results["frames"]) == {"batch_00"}
     # relaxed for real: EMT's hcp below its fcc for Cu
     assert results["energies"]["hcp"].value / 4 < results["energies"]["fcc"].value / 4
     assert "died (exit 300" in _log(node) and "again, once" in _log(node)
