@@ -8,7 +8,7 @@ the first oracle batch.
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, if_
+from aiida.engine import ToContext, WorkChain, if_, while_
 from aiida.plugins import CalculationFactory
 
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
@@ -33,6 +33,7 @@ from ..search.volume import (
     trust_floor,
 )
 from .oracle import OracleWorkChain, oracle_outputs
+from .retry import ATTEMPTS, describe, died
 from .settings import calcjob_options, guard_settings, pseudopotentials, relaxation_parameters
 
 RelaxCalculation = CalculationFactory("cryspai.relax")
@@ -85,7 +86,7 @@ class InitialPopulationWorkChain(WorkChain):
             cls.setup,
             cls.estimate_volume,
             if_(cls.has_templates)(cls.generate_template_structures),
-            if_(cls.should_scan_volume)(cls.scan_volume, cls.choose_volume),
+            if_(cls.should_scan_volume)(cls.scan_volume, while_(cls.scan_died)(cls.scan_again), cls.choose_volume),
             cls.generate_random_structures,
             if_(cls.should_screen_on_prior)(cls.screen_on_prior, cls.rank_screened_structures),
             cls.choose_first_batch,
@@ -228,9 +229,26 @@ class InitialPopulationWorkChain(WorkChain):
         node = self.submit(RelaxCalculation, code=self.inputs.codes.relax, structures=structures,
                            parameters=orm.Dict(parameters),
                            metadata={"options": self._options(), "call_link_label": "volume_scan"})
+        self.ctx.scan_attempts = 1
         relaxed = f", the lowest {RANDOM_SCAN_RELAXED} relaxed" if "volume_scan_relax" in parameters else ""
         self.report(f"volume scan: {len(structures)} {'known' if self.ctx.templates else 'random'} structures x "
                     f"{len(SCAN_FACTORS)} volumes on {name}{relaxed} -> RelaxCalculation<{node.pk}>")
+        return ToContext(volume_scan=node)
+
+    def scan_died(self):
+        """The scan's CalcJob died (its script killed, its node lost) and has not been run again yet."""
+        node = self.ctx.get("volume_scan")
+        return node is not None and died(node) and self.ctx.scan_attempts < ATTEMPTS
+
+    def scan_again(self):
+        """The dead scan once more, with the same inputs: a death must not change the starting volume."""
+        dead = self.ctx.volume_scan
+        self.ctx.scan_attempts += 1
+        node = self.submit(RelaxCalculation, code=dead.inputs.code, structures=dict(dead.inputs.structures),
+                           parameters=dead.inputs.parameters,
+                           metadata={"options": self._options(), "call_link_label": "volume_scan"})
+        self.report(f"volume scan RelaxCalculation<{dead.pk}> died ({describe(dead)}): again, once -> "
+                    f"RelaxCalculation<{node.pk}>")
         return ToContext(volume_scan=node)
 
     def _scan_draws(self) -> dict:

@@ -48,3 +48,27 @@ def test_a_job_killed_twice_is_recorded_and_not_retried_again(aiida_profile, cry
     assert len(jobs) == 2 and all(j.exit_status == 300 for j in jobs)
     assert node.exit_status == OracleWorkChain.exit_codes.ERROR_ALL_BATCHES_FAILED.status
     assert "died again" in _log(node) and "fcc, hcp not relaxed" in _log(node)
+
+
+def test_a_killed_volume_scan_runs_again_and_gives_the_same_volume(aiida_profile, cryspai_codes, tmp_path):
+    """The starting volume's scan (random Cu4 structures on EMT) killed once: scanned again, the same volume as an
+    undisturbed scan, not Eq. 2's in its place."""
+    from aiida_cryspai.workchains.population import InitialPopulationWorkChain
+
+    from ..parameters import SMALL
+
+    def population(prepend_text: str | None):
+        builder = InitialPopulationWorkChain.get_builder_from_protocol(
+            "Cu4", engine="ase:emt", seed=4, overrides={**SMALL, "volume_method": "scan"},
+            code=cryspai_codes["relax"])
+        if prepend_text:
+            builder.options = {"prepend_text": prepend_text}
+        return run_get_node(builder)[1]
+
+    killed, undisturbed = population(KILL_FIRST.format(marker=tmp_path / "scan-killed")), population(None)
+    assert killed.is_finished_ok and undisturbed.is_finished_ok
+    scans = [c for c in killed.called if c.process_label == "RelaxCalculation"]
+    assert [s.exit_status for s in scans] == [300, 0]
+    assert killed.outputs.summary["volume_method"] == "scan"
+    assert killed.outputs.volume.value == undisturbed.outputs.volume.value != killed.outputs.eq2_volume.value
+    assert "volume scan RelaxCalculation" in _log(killed) and "again, once" in _log(killed)
