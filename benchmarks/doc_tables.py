@@ -103,15 +103,16 @@ def _random_baseline() -> dict[str, dict]:
 def break_even() -> str:
     """The oracle cost above which the prior pays: the product's work on the prior before its first oracle
     relaxation (volume scan and screening), over the oracle relaxations it saves against random search."""
-    lines = ["| composition | product runs | oracle relaxations to find: product (median) | random at the known "
-             "volume (median, baseline) | prior's work before the first oracle relaxation, median (s) | break-even "
-             "(s per oracle relaxation) | CHGNet here (s per relaxation) | the prior pays on CHGNet |",
-             "|---|---|---|---|---|---|---|---|"]
+    header = ["composition", "product runs", "oracle relaxations to find: product (median)",
+              "random at the known volume (median, baseline)",
+              "prior's work before the first oracle relaxation, median (s)",
+              "break-even (s per oracle relaxation)", "CHGNet here (s per relaxation)", "the prior pays on CHGNet"]
     baseline = _random_baseline()
     by_composition: dict[str, list[dict]] = {}
     for r in product_rows():
         if r.get("before_oracle_s") is not None and r["relaxations_to_find"] is not None:
             by_composition.setdefault(r["composition"], []).append(r)
+    body = []
     for composition, runs in by_composition.items():
         random = baseline[composition]
         found = statistics.median(r["relaxations_to_find"] for r in runs)
@@ -123,18 +124,17 @@ def break_even() -> str:
             pays = "yes" if before / saved < random["seconds"] else ("not shown" if bound else "no")
         else:
             cost, pays = "never (no relaxation saved)", "no"
-        lines.append(f"| {composition} | {len(runs)} | {found:g} | {'> ' if random['lower_bound'] else ''}"
-                     f"{random['median']:g} | {before:.0f} | {cost} | {random['seconds']:.1f} | {pays} |")
-    return "\n".join(lines)
+        body.append([composition, len(runs), f"{found:g}", f"{'> ' if random['lower_bound'] else ''}"
+                     f"{random['median']:g}", f"{before:.0f}", cost, f"{random['seconds']:.1f}", pays])
+    return markdown(header, body)
 
 
 def product_search_summary() -> str:
     """Per composition over its seeds: finds, the median and the wall time."""
-    lines = ["| composition | seeds | found within the budget | oracle relaxations to find | median "
-             "| median wall (s) |", "|---|---|---|---|---|---|"]
     by_composition: dict[str, list[dict]] = {}
     for r in product_rows():
         by_composition.setdefault(r["composition"], []).append(r)
+    body = []
     for composition, runs in by_composition.items():
         runs = sorted(runs, key=lambda r: r["seed"])
         finds = [r["relaxations_to_find"] for r in runs]
@@ -142,10 +142,11 @@ def product_search_summary() -> str:
         median = statistics.median([f if f is not None else float("inf") for f in finds])
         median_text = "not found" if median == float("inf") else f"{median:g}"
         text = ", ".join(str(f) if f is not None else f"> {r['oracle_relaxations']}" for f, r in zip(finds, runs))
-        lines.append(f"| {composition} | {', '.join(str(r['seed']) for r in runs)} | "
-                     f"{sum(f is not None for f in finds)}/{len(runs)} | {text} | {median_text} | "
-                     f"{statistics.median(r['wall_s'] for r in runs):.0f} |")
-    return "\n".join(lines)
+        body.append([composition, ", ".join(str(r["seed"]) for r in runs),
+                     f"{sum(f is not None for f in finds)}/{len(runs)}", text, median_text,
+                     f"{statistics.median(r['wall_s'] for r in runs):.0f}"])
+    return markdown(["composition", "seeds", "found within the budget", "oracle relaxations to find", "median",
+                     "median wall (s)"], body)
 
 
 def runs_table(name: str) -> str:
@@ -201,16 +202,16 @@ def run_profile() -> str:
 
 def stopping_replay() -> str:
     """The search's stopping test replayed on finished runs that did not use it (benchmarks/stopping_replay.py)."""
-    lines = ["| run | patience | would stop after iteration | loop batches skipped | the best lowered after the stop "
-             "(meV/atom) | rank 1 against the best at the stop (meV/atom) | loop wall time saved (s) |",
-             "|---|---|---|---|---|---|---|"]
+    body = []
     for r in rows("stopping_replay.jsonl"):
         stop = "never" if r["stop_iteration"] is None else f"{r['stop_iteration']} of {r['iterations']}"
         rank1 = "" if r["rank1_above_stop_best_mev"] is None else f"{r['rank1_above_stop_best_mev']:+.2f}"
-        lines.append(f"| {r['composition']} {r['engine']} {r['protocol']} seed {r['seed']} (pk {r['pk']}) | "
-                     f"{r['patience']} | {stop} | {r['batches_skipped']} | {r['later_gain_mev']:.2f} | {rank1} | "
-                     f"{r['loop_seconds_saved']:.0f} |")
-    return "\n".join(lines)
+        body.append([f"{r['composition']} {r['engine']} {r['protocol']} seed {r['seed']} (pk {r['pk']})",
+                     r["patience"], stop, r["batches_skipped"], f"{r['later_gain_mev']:.2f}", rank1,
+                     f"{r['loop_seconds_saved']:.0f}"])
+    return markdown(["run", "patience", "would stop after iteration", "loop batches skipped",
+                     "the best lowered after the stop (meV/atom)", "rank 1 against the best at the stop (meV/atom)",
+                     "loop wall time saved (s)"], body)
 
 
 def warm_start() -> str:
