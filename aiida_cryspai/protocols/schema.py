@@ -179,6 +179,9 @@ class SearchParameters(_Section):
         description="Relaxations are abandoned outside [low, high] x the estimated volume per atom.")
     initial_per_system: PositiveInt = Field(16, description="Random symmetric structures per crystal system in "
                                                             "the first oracle batch.")
+    draw_seconds: float = Field(60.0, gt=0, description="Seconds one random symmetric draw (a space group and its "
+                                                        "Wyckoff choice) may take over its attempts; a choice over it "
+                                                        "is skipped and recorded (skipped_choices).")
     screening_per_system: int = Field(128, ge=0, description="With a prior: random symmetric structures per crystal "
                                                              "system relaxed on the prior first; the best distinct "
                                                              "ones make the first oracle batch. 0: no screening.")

@@ -126,7 +126,8 @@ class CrySPAIWorkChain(WorkChain):
         rounds = self.ctx.random_rounds
         structures, origins = random_structures(self.inputs.composition, self.ctx.search_volume,
                                                 self.parameters.initial_per_system, self._seed("random", rounds),
-                                                f"random{rounds}", self.ctx.length_scale)
+                                                f"random{rounds}", self.ctx.length_scale,
+                                                max_seconds=self.parameters.draw_seconds)
         self.ctx.random_rounds += 1
         self.ctx.origins.update({key: info["origin"] for key, info in origins.get_dict().items()})
         return structures

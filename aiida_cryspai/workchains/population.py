@@ -45,12 +45,14 @@ SCREENING_GROUP_SIZE = 8
 
 
 def random_structures(composition: orm.Str, volume: float, per_system: int, seed: int, prefix: str,
-                      length_scale: float = 1.0, label: str | None = None) -> tuple[dict, orm.Dict]:
+                      length_scale: float = 1.0, label: str | None = None,
+                      max_seconds: float | None = None) -> tuple[dict, orm.Dict]:
     """Random symmetric structures in the seven crystal systems (``generate_random_structures``, called from the
     running work chain) and their origins; ``length_scale`` < 1: the contacts checked as at 0 GPa."""
     outputs = generate_random_structures(
         composition, orm.Float(volume), orm.List(list(CRYSTAL_SYSTEMS)), orm.Int(per_system), orm.Int(seed),
         orm.Str(prefix), **({"length_scale": orm.Float(length_scale)} if length_scale != 1.0 else {}),
+        **({"max_seconds": orm.Float(max_seconds)} if max_seconds is not None else {}),
         **({"metadata": {"call_link_label": label}} if label else {}))
     structures = {key: node for key, node in outputs.items() if isinstance(node, orm.StructureData)}
     return structures, outputs["origins"]
@@ -142,7 +144,8 @@ class InitialPopulationWorkChain(WorkChain):
     def _random(self, per_system: int, seed: int, prefix: str, label: str, compressed: bool = True,
                 volume: float | None = None) -> dict:
         structures, origins = random_structures(self.inputs.composition, volume or self.ctx.search_volume, per_system,
-                                                seed, prefix, self.ctx.length_scale if compressed else 1.0, label)
+                                                seed, prefix, self.ctx.length_scale if compressed else 1.0, label,
+                                                self.parameters["draw_seconds"])
         self.ctx.origins[label] = origins
         return structures
 
