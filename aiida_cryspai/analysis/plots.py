@@ -126,3 +126,33 @@ def plot_energy_volume(volumes: list[float], energies: list[float], systems: lis
     axis.set_title("Oracle results")
     axis.legend(fontsize=7, ncol=2)
     return _save(figure, path)
+
+
+def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa: float = 0.0) -> Path:
+    """The convex hull of a binary system: formation energy (enthalpy under pressure) per atom against the fraction
+    of the second element, the hull through the stable phases (labelled), the metastable ones above it.
+    ``points``: :class:`~.hull.HullPoint` dicts. More than two elements: the stable phases listed, no drawing."""
+    from pymatgen.core import Composition
+
+    figure, axis = _figure(6.4, 3.8)
+    quantity = "enthalpy" if pressure_gpa else "energy"
+    if len(elements) != 2:
+        stable = ", ".join(p["label"] for p in points if p["stable"])
+        axis.text(0.5, 0.5, f"{'-'.join(elements)}: stable {stable}", ha="center", va="center", wrap=True)
+        axis.set_axis_off()
+        return _save(figure, path)
+    x = [Composition(p["formula"]).get_atomic_fraction(elements[1]) for p in points]
+    y = [p["formation_energy_per_atom"] for p in points]
+    stable = sorted((xi, yi, p["label"]) for xi, yi, p in zip(x, y, points) if p["stable"])
+    axis.plot([s[0] for s in stable], [s[1] for s in stable], color="k", linewidth=1.2, zorder=1)
+    above = [(xi, yi) for xi, yi, p in zip(x, y, points) if not p["stable"]]
+    if above:
+        axis.scatter(*zip(*above), s=14, color="#1f77b4", alpha=0.6, label="above the hull", zorder=2)
+    axis.scatter([s[0] for s in stable], [s[1] for s in stable], s=40, color="#d62728", label="stable", zorder=3)
+    for xi, yi, label in stable:
+        axis.annotate(label, (xi, yi), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
+    axis.set_xlabel(f"fraction of {elements[1]} in {elements[0]}$_{{1-x}}${elements[1]}$_x$")
+    axis.set_ylabel(f"formation {quantity} (eV/atom)")
+    axis.set_title(f"{'-'.join(elements)} convex hull" + (f" at {pressure_gpa:g} GPa" if pressure_gpa else ""))
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden
+    return _save(figure, path)

@@ -16,3 +16,12 @@ def test_figures_are_written(tmp_path):
     assert _is_png(plots.plot_parity([-5.3, -5.1, -4.9], [-5.28, -5.15, -4.7], ["a", "a", "b"], tmp_path / "p.png"))
     assert _is_png(plots.plot_energy_volume([20.0, 21.5, 19.0], [-5.3, -5.2, -5.0], ["cubic", "hexagonal", "cubic"],
                                             tmp_path / "ev.png"))
+
+
+def test_the_hull_figure_is_written(tmp_path):
+    from aiida_cryspai.analysis.hull import convex_hull
+
+    points = [p.to_dict() for p in convex_hull([("Cu", "Cu4", -0.007), ("Au", "Au4", 0.0), ("Cu3Au", "Cu3Au", -0.0155),
+                                                ("CuAu3", "CuAu3", 0.0053), ("CuAu", "Cu2Au2", -0.0114)])]
+    assert _is_png(plots.plot_hull(points, ["Cu", "Au"], tmp_path / "hull.png"))
+    assert _is_png(plots.plot_hull(points, ["Cu", "Au", "Ag"], tmp_path / "ternary.png", pressure_gpa=5.0))
