@@ -9,7 +9,7 @@ from ase.build import bulk
 
 from aiida_cryspai.workchains.oracle import OracleWorkChain
 
-KILL_FIRST = "if [ ! -e {marker} ]; then touch {marker}; ulimit -t 1; fi"
+from ..commands import KILL_FIRST
 
 
 def _oracle(codes, prepend_text: str):

@@ -14,6 +14,7 @@ from aiida_cryspai.workchains.evolution import EvolutionWorkChain
 from aiida_cryspai.workchains.population import InitialPopulationWorkChain
 from aiida_cryspai.workchains.surrogate import SurrogateWorkChain
 
+from ..commands import KILL_FIRST
 from ..parameters import SMALL
 
 NETWORK_RMSE_BOUND = 30.0  # meV/atom on held-out frames of EMT's Cu relaxations
@@ -43,15 +44,28 @@ def cu_frames(emt):
 
 
 @pytest.fixture(scope="module")
-def surrogate_run(aiida_profile, cu_frames):
+def surrogate_run(aiida_profile, cu_frames, tmp_path_factory):
+    """The surrogate on the Cu frames; its first training is killed part-way (the job's shell bounds the script's
+    CPU time to 1 s, as the kernel's OOM killer would end it) and runs again: every test of the network below checks
+    the retried one."""
     from aiida_cryspai.cli.profile import ensure_codes, ensure_computer
 
     codes = ensure_codes(ensure_computer())
     builder = SurrogateWorkChain.get_builder_from_protocol("Cu4", {"batch_01": cu_frames}, overrides=SMALL,
                                                            code=codes["train"])
     builder.settings = orm.Dict({"training_seed": 1})
+    builder.options = {"prepend_text": KILL_FIRST.format(marker=tmp_path_factory.mktemp("kill") / "training")}
     _, node = run_get_node(builder)
     return node
+
+
+def test_a_killed_training_runs_again_once(surrogate_run):
+    from aiida.cmdline.utils.common import get_workchain_report
+
+    trainings = [n for n in surrogate_run.called if n.process_label == "TrainCalculation"]
+    assert [t.exit_status for t in trainings] == [300, 0]
+    assert surrogate_run.outputs.model.uuid == trainings[1].outputs.model.uuid
+    assert "died (exit 300" in get_workchain_report(surrogate_run, "REPORT")
 
 
 def test_the_population_alone_gives_the_first_batch_at_eq2s_volume(aiida_profile, cryspai_codes):
@@ -125,7 +139,7 @@ def test_the_surrogate_trains_on_from_the_previous_network(surrogate_run, emt):
     assert 1000 * np.sqrt(np.mean(errors**2)) < node.outputs.convergence["rmse_mev_per_atom"]
 
 
-def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_run):
+def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_run, tmp_path):
     from aiida_cryspai.analysis.compare import matcher, to_pymatgen
 
     model = surrogate_run.outputs.model
@@ -138,9 +152,12 @@ def test_the_evolution_alone_recommends_new_structures_on_the_network(surrogate_
     builder.parameters = orm.Dict(parameters)
     builder.known = {"s0": fcc}
     builder.max_parallel = orm.Int(1)  # one CalcJob: both systems' GAs in one process, their generations batched
+    # its first process is killed part-way and runs again (see surrogate_run): the checks below are the retry's
+    builder.options = {"prepend_text": KILL_FIRST.format(marker=tmp_path / "ga")}
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
-    ga = [n for n in node.called if n.process_label == "EvolveCalculation"]
+    dead, *ga = [n for n in node.called if n.process_label == "EvolveCalculation"]
+    assert dead.exit_status == 300 and dead.inputs.parameters.get_dict() == ga[0].inputs.parameters.get_dict()
     assert len(ga) == 1 and ga[0].inputs.parameters["crystal_systems"] == ["cubic", "hexagonal"]
     assert set(ga[0].outputs.summary["systems"]) == {"cubic", "hexagonal"}
     assert {info["crystal_system"] for info in ga[0].outputs.predicted_energies.get_dict().values()} \
