@@ -107,3 +107,15 @@ def test_the_hull_of_emts_cu_au_phases_is_their_lower_envelope(cu_au_phases):
 def test_a_hull_without_an_elements_structure_is_refused():
     with pytest.raises(HullError, match="no structure of O alone"):
         convex_hull([("Li", "Li2", -1.9), ("Li2O", "Li2O", -4.7)])
+
+
+def test_the_shared_budget_goes_to_the_compositions_near_the_hull():
+    from aiida_cryspai.search.chemical_system import allocate_oracle
+
+    above = {"Cu4": 0.0, "Cu3Au1": 0.02, "Cu2Au2": 0.1, "Cu1Au3": 0.4, "Au4": None}
+    assert allocate_oracle(above, 4) == {"Cu4": 4, "Cu3Au1": 4, "Cu2Au2": 2, "Cu1Au3": 1, "Au4": 4}
+    # 10 left of 15 asked: the farthest give theirs up first, the unknown and the stable last
+    trimmed = allocate_oracle(above, 4, left=10)
+    assert sum(trimmed.values()) == 10
+    assert trimmed["Cu1Au3"] == 0 and trimmed["Cu2Au2"] == 0 and trimmed["Cu4"] == 4 and trimmed["Au4"] == 4
+    assert allocate_oracle(above, 4, left=0) == dict.fromkeys(above, 0)
