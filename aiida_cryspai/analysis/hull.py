@@ -31,6 +31,8 @@ def convex_hull(structures: list[tuple[str, str, float]]) -> list[HullPoint]:
     from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
     from pymatgen.core import Composition
 
+    if not structures:
+        raise HullError("no structures: the hull needs every element's own energy")
     entries = []
     for label, formula, energy_per_atom in structures:
         composition = Composition(formula)

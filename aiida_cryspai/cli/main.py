@@ -129,19 +129,39 @@ def setup(ctx, production, postgres_host, postgres_port, postgres_user, postgres
               help="A CIF of the known structure to compare the best candidate with.")
 @click.option("--parameters", "parameters_file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML file of protocol values to override, e.g. 'ga: {n_generations: 5}'.")
+@click.option("--max-atoms", type=int, default=None,
+              help="A chemical system (Cu-Au): search every composition of its elements in cells of at most this "
+                   "many atoms (2 to 40), the elements included.")
+@click.option("--compositions", default=None,
+              help="A chemical system: search these compositions instead (cells, e.g. Li2O,Li2O2,LiO2,Li2,O4; each "
+                   "element alone among them).")
 @click.option("--daemon", is_flag=True, help="Submit to the AiiDA daemon and return the pk at once.")
 @click.option("--output", type=click.Path(file_okay=False), default=None,
               help="Folder for results.json and candidates/ (default: cryspai-<composition>).")
 @click.pass_context
 def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_system, volume, seed, max_oracle_calls,
-            pressure, prior, device, templates, seed_structures, reference, parameters_file, daemon, output):
-    """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3)."""
+            pressure, prior, device, templates, seed_structures, reference, parameters_file, max_atoms, compositions,
+            daemon, output):
+    """Predict the stable crystal structures of COMPOSITION (e.g. Si8, Ti4O8, CaTiO3), or the stable compounds of a
+    chemical system (e.g. Cu-Au with --max-atoms 4: every composition, one shared network, the convex hull)."""
     from ..protocols import ProtocolError, get_protocol
+    from ..search.chemical_system import is_chemical_system
     from ..workchains.request import InputError, check_prerelax, check_pressure, check_request, resolve_prior
 
     overrides = _read_parameters(parameters_file) if parameters_file is not None else {}
     if templates is not None:
         overrides = {**overrides, "templates": {**overrides.get("templates", {}), "source": templates}}
+    if is_chemical_system(composition):
+        unused = [name for name, given in (("--volume", volume is not None), ("--seed-structures", seed_structures),
+                                           ("--reference", reference), ("--crystal-system", crystal_system != "all"))
+                  if given]
+        if unused:
+            raise click.UsageError(f"{', '.join(unused)} apply to one composition, not to the system {composition}")
+        return _predict_system(ctx, composition, engine, protocol, computer, oracle_code, seed, max_oracle_calls,
+                               pressure, prior, device, overrides, max_atoms, compositions, daemon, output)
+    if max_atoms is not None or compositions:
+        raise click.UsageError("--max-atoms and --compositions are for a chemical system, e.g. 'cryspai predict "
+                               "Cu-Au --max-atoms 4'")
     try:
         check_request(composition, engine, crystal_system, volume, max_oracle_calls, pressure)
         resolve_prior(engine, prior, composition)
@@ -207,6 +227,68 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         sys.exit(1)
     results = _export(node, folder, reference_atoms)
     _print_results(results, folder)
+
+
+def _predict_system(ctx, system, engine, protocol, computer, oracle_code, seed, max_oracle_calls, pressure, prior,
+                    device, overrides, max_atoms, compositions, daemon, output):
+    """``cryspai predict SYSTEM``: every composition in lock step, one shared network, the convex hull."""
+    from ..protocols import ProtocolError, get_protocol
+    from ..workchains.request import InputError, check_device_name, complete_builder
+    from .system import export_system, print_system, system_compositions_of
+
+    chosen = system_compositions_of(system, max_atoms, compositions, engine, prior, max_oracle_calls, pressure)
+    try:
+        get_protocol(protocol, overrides)
+        check_device_name(device)
+    except (InputError, ProtocolError) as error:
+        raise click.UsageError(str(error)) from None
+    folder = Path(output or f"cryspai-{system}")
+    if not daemon:
+        _check_writable(folder)
+    loaded = _load(ctx, computer, create_computer=False)
+    from aiida.engine import submit
+
+    from ..workchains.system import SystemWorkChain
+    from .interrupt import run_interruptible
+
+    codes = dict(loaded["codes"])
+    if oracle_code is not None:
+        from aiida.common.exceptions import MultipleObjectsError, NotExistent
+        from aiida.orm import load_code
+
+        try:
+            codes["oracle"] = load_code(oracle_code)
+        except (NotExistent, MultipleObjectsError) as error:
+            raise click.UsageError(f"--oracle-code {oracle_code}: {error}") from None
+    try:
+        builder = SystemWorkChain.get_builder_from_protocol(
+            system, chosen, engine=engine, protocol=protocol, seed=seed, pressure=pressure,
+            max_oracle_calls=max_oracle_calls, overrides=overrides, codes=codes, computer=computer, prior=prior)
+        complete_builder(builder, dict(builder.codes), overrides, device)
+    except InputError as error:
+        raise click.UsageError(str(error)) from None
+    if daemon:
+        _check_daemon(loaded["profile"])
+        node = submit(builder)
+        click.echo(f"Submitted SystemWorkChain<{node.pk}> ({len(chosen)} compositions) to the daemon of profile "
+                   f"'{loaded['profile']}'.")
+        return
+    click.echo(f"Predicting the stable compounds of {system} ({len(chosen)} compositions: {', '.join(chosen)}) with "
+               f"{engine} ({protocol}) in profile '{loaded['profile']}'...")
+    _short_log_lines()
+    start = time.perf_counter()
+    node, interrupted = run_interruptible(builder, log=click.echo)
+    wall = time.perf_counter() - start
+    if interrupted is not None:
+        _remove_if_empty(folder)
+        click.echo(f"SystemWorkChain<{node.pk}> was interrupted after {wall:.0f} s and killed; no results were "
+                   "written.", err=True)
+        sys.exit(128 + interrupted)
+    click.echo(f"SystemWorkChain<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
+    if not node.is_finished_ok:
+        click.echo(f"Error: {node.exit_message}", err=True)
+        sys.exit(1)
+    print_system(export_system(node, folder), folder)
 
 
 def _read_seed_structures(paths: tuple[str, ...], composition: str) -> list[tuple[str, object]]:

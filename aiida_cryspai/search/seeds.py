@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 # the stages with their own seeds; their order is part of every recorded run's seeds (append, never reorder)
-SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening", "volume_scan")
+SEED_STAGES = ("random", "ga", "final_ga", "recommendation", "training", "screening", "volume_scan", "population")
 
 
 def stage_seed(seed: int, stage: str, *indices: int) -> int:

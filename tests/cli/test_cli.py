@@ -138,6 +138,17 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
         (["Si8", "--pressure", "5000"], "between -100 and 1000 GPa, got 5000.0 GPa"),
         (["Si8", "--pressure", "nan"], "between -100 and 1000 GPa"),
         (["Si8", "--pressure", "10", "--engine", "abinit", "--parameters", "FIXED_CELL"], "cell_relaxation fixed"),
+        # a chemical system
+        (["Cu-Si", "--engine", "ase:emt", "--max-atoms", "4"], "engine ase:emt cannot compute Si"),
+        (["Cu-Au", "--engine", "ase:chgnet", "--prior", "ase:chgnet", "--max-atoms", "4"], "the oracle's own model"),
+        (["Cu", "--max-atoms", "4"], "are for a chemical system"),
+        (["Cu-Cu", "--max-atoms", "4"], "appears twice"),
+        (["Cu-Au", "--engine", "ase:emt", "--max-atoms", "1"], "--max-atoms must be between 2"),
+        (["Cu-Au", "--engine", "ase:emt", "--max-atoms", "400"], "--max-atoms must be between 2"),
+        (["Cu-Au", "--engine", "ase:emt"], "give --max-atoms N"),
+        (["Cu-Au", "--engine", "ase:emt", "--compositions", "Cu2,Au2,Cu1Ag1"], "Ag, not an element of the system"),
+        (["Cu-Au", "--engine", "ase:emt", "--compositions", "Cu2,Cu1Au1"], "needs each element alone"),
+        (["Cu-Au", "--engine", "ase:emt", "--max-atoms", "4", "--volume", "40"], "apply to one composition"),
     ],
 )
 def test_bad_input_is_refused_before_anything_is_stored(aiida_profile, tmp_path, arguments, fragment):

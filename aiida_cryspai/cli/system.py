@@ -1,0 +1,95 @@
+"""``cryspai predict Cu-Au``: a chemical system — its compositions, the run, and its results folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+# the largest cell a chemical system's enumeration may ask for
+MAX_ATOMS_LIMIT = 40
+
+
+def system_compositions_of(system: str, max_atoms: int | None, compositions: str | None, engine: str,
+                           prior: str, max_oracle_calls: int | None = None, pressure: float = 0.0) -> list[str]:
+    """The compositions to search for ``system`` (given, or every one in cells of at most ``max_atoms``), each
+    checked against the oracle and the prior; one clear :class:`click.UsageError` otherwise."""
+    from ..search.chemical_system import parse_compositions, parse_system, system_compositions
+    from ..search.composition import CompositionError
+    from ..workchains.request import InputError, check_request, resolve_prior
+
+    try:
+        elements = parse_system(system)
+        if max_atoms is not None and not 2 <= max_atoms <= MAX_ATOMS_LIMIT:
+            raise click.UsageError(f"--max-atoms must be between 2 (the smallest compound of {system}) and "
+                                   f"{MAX_ATOMS_LIMIT}, got {max_atoms}")
+        if compositions:
+            chosen = parse_compositions(compositions, elements, max_atoms=max_atoms or MAX_ATOMS_LIMIT)
+            missing = [e for e in elements if not any(c.symbols == [e] for c in chosen)]
+            if missing:
+                raise CompositionError(f"--compositions needs each element alone too (the hull's ends): add "
+                                       f"{', '.join(f'{e}2' for e in missing)} or similar")
+        else:
+            if max_atoms is None:
+                raise click.UsageError(f"give --max-atoms N (cells of at most N atoms) or --compositions for {system}")
+            chosen = system_compositions(elements, max_atoms)
+        check_request("".join(elements), engine, "all", None, max_oracle_calls, pressure)
+        resolve_prior(engine, prior, "".join(elements))
+    except (CompositionError, InputError, ValueError) as error:
+        raise click.UsageError(str(error)) from None
+    return [c.formula for c in chosen]
+
+
+def export_system(node, folder: Path) -> dict:
+    """``folder/results.json`` of a finished SystemWorkChain, the stable structures (``stable/<formula>.cif``),
+    each composition's own folder (``compositions/<formula>/``: its lowest candidates and results.json) and the
+    hull figure (``plots/hull.png``); returns the results."""
+    from ase.io import write
+
+    from ..analysis.plots import plot_hull
+    from ..search.chemical_system import parse_system
+
+    summary = node.outputs.summary.get_dict()
+    objective = summary["objective"]
+    for sub in ("stable", "compositions", "plots"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    stable = []
+    for entry in summary["stable"]:
+        cif = f"stable/{entry['composition']}.cif"
+        write(folder / cif, node.outputs.stable[entry["composition"]].get_ase(), format="cif")
+        stable.append({"composition": entry["composition"], "spacegroup_symbol": entry["spacegroup_symbol"],
+                       "spacegroup_number": entry["spacegroup_number"], objective: entry[objective],
+                       "formation_energy_per_atom": entry["formation_per_atom"], "cif": cif})
+    compositions = {}
+    from aiida.orm import load_node
+
+    for formula, info in summary["compositions"].items():
+        own = folder / "compositions" / formula
+        (own / "candidates").mkdir(parents=True, exist_ok=True)
+        candidates = []
+        for rank, candidate in enumerate(info["candidates"], start=1):
+            cif = f"candidates/{rank:03d}.cif"
+            write(own / cif, load_node(candidate["uuid"]).get_ase(), format="cif")
+            candidates.append({"rank": rank, **{k: v for k, v in candidate.items() if k != "uuid"}, "cif": cif,
+                               "uuid": candidate["uuid"]})
+        (own / "results.json").write_text(json.dumps({"composition": formula, "candidates": candidates}, indent=2))
+        compositions[formula] = {"best": candidates[0], "e_above_hull": info["e_above_hull"],
+                                 "oracle_results": info["n_oracle_results"], "folder": f"compositions/{formula}"}
+    plot_hull(summary["hull_points"], parse_system(summary["system"]), folder / "plots" / "hull.png",
+              summary["pressure_gpa"])
+    results = {"system": summary["system"], "pressure_gpa": summary["pressure_gpa"], "objective": objective,
+               "stable": stable, "compositions": compositions, "oracle": summary["oracle"],
+               "plots": ["plots/hull.png"], "workchain": {"pk": node.pk, "uuid": node.uuid}}
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def print_system(results: dict, folder: Path) -> None:
+    click.echo(f"{results['system']}: stable " + ", ".join(s["composition"] for s in results["stable"]))
+    click.echo(f"{'composition':>12} {'E above hull':>13} {'space group':>16}  folder")
+    for formula, info in results["compositions"].items():
+        best = info["best"]
+        click.echo(f"{formula:>12} {info['e_above_hull'] * 1000:>9.1f} meV {best['spacegroup_symbol']:>12} "
+                   f"({best['spacegroup_number']})  {info['folder']}")
+    click.echo(f"oracle: {results['oracle']['relaxations']} relaxations; results written to {folder / 'results.json'}")
