@@ -440,8 +440,9 @@ def show(run):
     """Where RUN (pk or UUID of a CrySPAIWorkChain) is: state, iteration, network RMSE, oracle relaxations done and
     pending. Reads only."""
     from .status import run_status
+    from .system import system_status
 
-    status = run_status(run)
+    status = system_status(run) if run.process_label == "SystemWorkChain" else run_status(run)
     for key, value in status.items():
         click.echo(f"{key:>28}: {value}")
 
@@ -454,6 +455,13 @@ def export(run, folder, reference):
     """Write results.json, candidates/NNN.cif and plots/ of the finished RUN (pk or UUID) into FOLDER. Reads the
     profile only."""
     node = _finished(run)
+    if node.process_label == "SystemWorkChain":
+        from .system import export_system, print_system
+
+        if reference is not None:
+            raise click.UsageError("--reference compares one composition's candidates, not a system's")
+        print_system(export_system(node, Path(folder)), Path(folder))
+        return
     reference_atoms = _read_reference(reference, node.inputs.composition.value) if reference is not None else None
     results = _export(node, Path(folder), reference_atoms)
     _print_results(results, Path(folder))

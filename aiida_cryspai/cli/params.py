@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from aiida.cmdline.params import types
 
-RUN_LABEL = "CrySPAIWorkChain"
+RUN_LABELS = ("CrySPAIWorkChain", "SystemWorkChain")
 
 
 def load_existing_profile(ctx: click.Context) -> str:
@@ -39,8 +39,9 @@ class RunParamType(types.WorkflowParamType):
             return value
         load_existing_profile(ctx)
         node = super().convert(value, param, ctx)
-        if node.process_label != RUN_LABEL:
-            self.fail(f"{value} is a {node.process_label}, not a CrySPAI run ({RUN_LABEL})", param, ctx)
+        if node.process_label not in RUN_LABELS:
+            self.fail(f"{value} is a {node.process_label}, not a CrySPAI run ({' or '.join(RUN_LABELS)})", param,
+                      ctx)
         return node
 
 

@@ -93,3 +93,52 @@ def print_system(results: dict, folder: Path) -> None:
         click.echo(f"{formula:>12} {info['e_above_hull'] * 1000:>9.1f} meV {best['spacegroup_symbol']:>12} "
                    f"({best['spacegroup_number']})  {info['folder']}")
     click.echo(f"oracle: {results['oracle']['relaxations']} relaxations; results written to {folder / 'results.json'}")
+
+
+def system_status(node) -> dict:
+    """State, iteration, oracle relaxations done/pending of a SystemWorkChain, and the hull of the best oracle result
+    of each composition so far (while it runs: the stable set and every composition's height above it)."""
+    from ..analysis.hull import HullError, convex_hull
+    from ..search.objective import Objective
+    from ..workchains.oracle import oracle_outputs
+    from .graph import called
+    from .status import _oracle_relaxations
+
+    objective = Objective(pressure_gpa=node.inputs.pressure.value)
+    done = pending = 0
+    best: dict[str, float] = {}
+    labels = set()
+    for label, oracle in called(node, "OracleWorkChain"):
+        if "/" in label:  # a stage's own (the population's screening): not an oracle batch of the system
+            continue
+        labels.add(label.rsplit("_", 1)[0])
+        formula = label.rsplit("_", 1)[1]
+        n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
+        submitted = 0
+        for child, n_child in _oracle_relaxations(oracle):
+            submitted += n_child
+            if child.is_terminated:
+                done += n_child
+            else:
+                pending += n_child
+        pending += max(0, n - submitted)
+        if oracle.is_finished_ok:
+            structures = oracle_outputs(oracle, "relaxed_structures")
+            for key, energy in oracle_outputs(oracle, "energies").items():
+                value = objective.of_atoms(structures[key].get_ase(), energy.value)
+                best[formula] = min(best.get(formula, value), value)
+    status = {"process": f"SystemWorkChain<{node.pk}>",
+              "state": node.process_state.value if node.process_state else "unknown",
+              "exit_status": node.exit_status, "system": node.inputs.system.value,
+              "compositions": ", ".join(node.inputs.compositions.get_list()),
+              "iteration": len([label for label in labels if label.startswith("oracle_") and label[7:].isdigit()]),
+              "oracle_relaxations_done": done, "oracle_relaxations_pending": pending}
+    try:
+        points = convex_hull([(f, f, value) for f, value in best.items()])
+    except HullError as error:
+        status["hull_so_far"] = f"not yet ({error})"
+        return status
+    status["stable_so_far"] = ", ".join(p.label for p in points if p.stable)
+    for point in points:
+        status[f"{point.label} above the hull"] = f"{point.e_above_hull * 1000:.1f} meV/atom"
+    return status

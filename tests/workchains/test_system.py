@@ -111,3 +111,32 @@ def test_bad_systems_are_refused_before_anything_runs(aiida_profile, cryspai_cod
     _, node = run_get_node(builder)
     assert node.exit_status == SystemWorkChain.exit_codes.ERROR_INVALID_COMPOSITION.status
     assert message in node.exit_message and not node.called
+
+
+def test_show_and_export_of_a_system(system_run, tmp_path):
+    """``cryspai show`` lists the hull so far; ``cryspai export`` writes the system's results folder."""
+    import json
+
+    from ase.io import read
+    from click.testing import CliRunner
+
+    from aiida_cryspai.cli.main import cryspai
+
+    shown = CliRunner().invoke(cryspai, ["show", str(system_run.pk)], catch_exceptions=False).output
+    assert f"SystemWorkChain<{system_run.pk}>" in shown and "stable_so_far" in shown
+    assert "Cu1Au1 above the hull: 0.0 meV/atom" in shown
+    folder = tmp_path / "Cu-Au"
+    CliRunner().invoke(cryspai, ["export", str(system_run.pk), str(folder)], catch_exceptions=False)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["system"] == "Cu-Au" and results["oracle"]["relaxations"] > 0
+    assert {s["composition"] for s in results["stable"]} == set(system_run.outputs.stable)
+    from pymatgen.core import Composition
+
+    for stable in results["stable"]:
+        written = Composition(read(folder / stable["cif"]).get_chemical_formula())
+        assert written.reduced_formula == Composition(stable["composition"]).reduced_formula
+        assert stable["formation_energy_per_atom"] <= 1e-9
+    for info in results["compositions"].values():
+        assert info["e_above_hull"] >= 0 and (folder / info["folder"] / "results.json").exists()
+        assert (folder / info["folder"] / info["best"]["cif"]).exists()
+    assert (folder / "plots" / "hull.png").read_bytes().startswith(b"\x89PNG")
