@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida.engine import calcfunction
 from aiida.orm import Dict, StructureData
 
-from ..analysis.hull import HullError, convex_hull
+from ..analysis.hull import convex_hull
 from ..analysis.symmetry import spacegroup
 from ..search.objective import Objective
 
@@ -31,10 +31,7 @@ def system_hull(settings: Dict, **results) -> dict:
         by_composition.setdefault(formula, []).append((objective.of_atoms(atoms, energy), key, node, energy))
     candidates = [(formula, key, value) for formula, entries in by_composition.items()
                   for value, key, _, _ in entries]
-    try:
-        points = convex_hull([(f"{formula}/{key}", formula, value) for formula, key, value in candidates])
-    except HullError as error:
-        raise HullError(str(error)) from None
+    points = convex_hull([(f"{formula}/{key}", formula, value) for formula, key, value in candidates])
     point_of = {point.label: point for point in points}
     compositions, stable, outputs = {}, [], {}
     for formula, entries in sorted(by_composition.items()):
@@ -55,6 +52,6 @@ def system_hull(settings: Dict, **results) -> dict:
                            "formation_per_atom": best["formation_per_atom"], "uuid": best["uuid"]})
             outputs[f"stable__{formula}"] = entries[0][2].clone()
     summary = {"system": settings["system"], "pressure_gpa": settings["pressure_gpa"], "objective": objective.name,
-               "stable": stable, "compositions": compositions,
+               "oracle": settings.get("oracle", {}), "stable": stable, "compositions": compositions,
                "hull_points": [point.to_dict() for point in points]}
     return {"summary": Dict(summary), **outputs}

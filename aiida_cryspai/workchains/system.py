@@ -69,7 +69,8 @@ class SystemWorkChain(WorkChain):
                    help="Extra metadata.options for every CalcJob.")
         spec.outline(
             cls.validate_inputs,
-            cls.run_populations,
+            cls.choose_populations,
+            while_(cls.has_waves)(cls.run_population_wave),
             cls.inspect_populations,
             while_(cls.should_run_oracle)(
                 cls.choose_oracle_batches,
@@ -202,12 +203,23 @@ class SystemWorkChain(WorkChain):
         self.ctx.budget = OracleBudget.plan(total, self.parameters.n_verify * n,
                                             self.parameters.refine["n_candidates"] * n).to_dict()
 
-    def run_populations(self):
-        """The starting volume and the first oracle batch of every composition."""
-        for formula in self.ctx.state:
+    def choose_populations(self):
+        """The starting volume and first oracle batch of every composition, in waves."""
+        self.report(f"{self.inputs.system.value}: {len(self.ctx.state)} compositions "
+                    f"({', '.join(self.ctx.state)}), one shared network")
+        self._plan("population", "population", {formula: True for formula in self.ctx.state})
+
+    def run_population_wave(self):
+        """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
+        keeps one CalcJob at a time)."""
+        plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
+        parameters = self.inputs.parameters
+        if plan["processes"]:
+            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
+        for formula in wave:
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
-                      "protocol": self.inputs.protocol, "parameters": self.inputs.parameters,
+                      "protocol": self.inputs.protocol, "parameters": parameters,
                       "codes": {"relax": self.inputs.codes.relax},
                       "metadata": {"call_link_label": f"population_{formula}"}}
             if "prior" in self.inputs:
@@ -215,8 +227,6 @@ class SystemWorkChain(WorkChain):
             if self.inputs.get("options"):
                 inputs["options"] = self.inputs.options
             self.to_context(**{f"population__{formula}": self.submit(InitialPopulationWorkChain, **inputs)})
-        self.report(f"{self.inputs.system.value}: {len(self.ctx.state)} compositions "
-                    f"({', '.join(self.ctx.state)}), one shared network")
 
     def inspect_populations(self):
         for formula, state in self.ctx.state.items():
