@@ -1,10 +1,12 @@
 """The fault matrix: a run killed in the middle of each stage of the loop, and the run afterwards checked.
 
-For each stage (``STAGES``) and fault — ``worker``: every daemon worker SIGKILLed, then ``verdi daemon restart``;
+For each stage (``STAGES``) and fault — ``worker``: every daemon worker SIGKILLed, then the daemon stopped, ``verdi
+process repair`` and the daemon started (what the docs say to do after a crash: ``verdi daemon restart`` alone leaves
+a child whose task the dead worker had not yet handed to the broker waiting for ever, as this benchmark found);
 ``job``: the stage's CalcJob's script SIGKILLed on the machine (as the kernel's OOM killer would), the daemon left
-alone — a ``cryspai predict --daemon`` run of Cu4 on EMT (a small loop with every stage: two iterations, the final
-GA, verification, refinement; the screening cell with a CHGNet prior) is watched through the graph until the stage
-is under way, the fault is injected, and the finished run is compared with an uninterrupted run of the same seed:
+alone — a ``cryspai predict --daemon`` run of Cu4 on EMT (a small loop with every stage: two iterations, the final GA,
+verification, refinement; the screening cell with a CHGNet prior) is watched through the graph until the stage is
+under way, the fault is injected, and the finished run is compared with an uninterrupted run of the same seed:
 
 - ``finished``: the run ended with exit status 0;
 - ``lost``: oracle relaxations of the loop's batches that finished (status ok) but whose frames are not in the final
@@ -54,7 +56,10 @@ PARAMETERS = {
 # the screening needs a prior; its cell runs with CHGNet under the network and a small screening
 SCREENING = {"screening_per_system": 2}
 
-# stage -> (how the watcher knows it is under way, whether a CalcJob of it can be killed)
+# after the workers are killed: the daemon stopped, `verdi process repair`, the daemon started (rows before this
+# field restarted with `verdi daemon restart` alone)
+RESTART = "daemon stop, process repair, daemon start"
+# the stages, and those with a CalcJob whose script can be killed
 STAGES = ["screening", "oracle batch", "dataset update", "training", "GA", "final search", "verification",
           "refinement", "ranking"]
 JOB_STAGES = {"screening", "oracle batch", "training", "GA", "final search", "verification", "refinement"}
@@ -156,7 +161,11 @@ def inject(site: Site, fault: str, node) -> tuple[bool, str]:
         workers = site.workers()
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
-        site.daemon("restart")
+        # what the docs tell a user to do after a crash: a task the dead worker had not yet handed to the broker
+        # (a child stored, its task not sent) is re-created by `verdi process repair`, which needs the daemon down
+        site.daemon("stop")
+        site.run(BIN / "verdi", "-p", PROFILE, "process", "repair", "--force")
+        site.daemon("start", "2")
         return bool(workers), f"{len(workers)} daemon workers"
     job = int(node.get_job_id())
     # the script under the job's shell (or the job's process itself where the shell exec'd it)
@@ -294,6 +303,7 @@ def main() -> None:
                             break
                     run = load_node(pk)
                     row = {"kind": "fault", "profile": profile_kind, "stage": stage, "fault": fault,
+                           "restart": RESTART if fault == "worker" else None,
                            "repeat": repeat, "attempts": attempt + 1, "prior": prior, "pk": pk, **outcome,
                            **(audit(run) if run.is_finished_ok else {}),
                            "same_result": run.is_finished_ok and ranking(run) == references[prior],
