@@ -481,6 +481,16 @@ def report(run, output, reference):
 
     node = _finished(run)
     pk = node.pk
+    if node.process_label == "SystemWorkChain":
+        from ..report.html import render_system
+        from .system import system_report
+
+        if reference is not None:
+            raise click.UsageError("--reference compares one composition's candidates, not a system's")
+        path = Path(output or f"cryspai-report-{pk}.html")
+        path.write_text(render_system(system_report(node, path.with_name(f"{path.stem}-plots"))))
+        click.echo(f"Report written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
+        return
     comparison = None
     if reference is not None:
         from .export import reference_comparison

@@ -142,3 +142,41 @@ def system_status(node) -> dict:
     for point in points:
         status[f"{point.label} above the hull"] = f"{point.e_above_hull * 1000:.1f} meV/atom"
     return status
+
+
+def system_report(node, plots: Path) -> dict:
+    """What :func:`~..report.html.render_system` draws, from a finished SystemWorkChain (its hull figure written
+    into ``plots``)."""
+    from ..analysis.plots import plot_hull
+    from ..report.html import structure_view_data
+    from ..search.chemical_system import parse_system
+
+    summary = node.outputs.summary.get_dict()
+    objective = summary["objective"]
+    plots.mkdir(parents=True, exist_ok=True)
+    hull = plot_hull(summary["hull_points"], parse_system(summary["system"]), plots / "hull.png",
+                     summary["pressure_gpa"])
+    stable = {s["composition"] for s in summary["stable"]}
+    compositions = [{"composition": formula, "spacegroup_symbol": info["best"]["spacegroup_symbol"],
+                     "spacegroup_number": info["best"]["spacegroup_number"],
+                     "energy_per_atom": info["best"][objective],
+                     "formation_energy_per_atom": info["best"]["formation_per_atom"],
+                     "e_above_hull": info["e_above_hull"], "stable": formula in stable}
+                    for formula, info in summary["compositions"].items()]
+    hull_node = node.outputs.summary.creator
+    oracle = summary["oracle"]
+    return {"title": f"CrySPAI: the {summary['system']} system",
+            "overview": {"system": summary["system"], "pressure (GPa)": summary["pressure_gpa"],
+                         "stable phases": ", ".join(sorted(stable)), "compositions": len(compositions),
+                         "oracle relaxations": oracle.get("relaxations"), "iterations": oracle.get("iterations"),
+                         "engine": node.inputs.engine.value},
+            "hull": hull, "compositions": compositions,
+            "views": {formula: structure_view_data(node.outputs.stable[formula].get_ase())
+                      for formula in sorted(stable)},
+            "provenance": {"work chain": f"SystemWorkChain<{node.pk}> ({node.uuid})",
+                           "hull": f"{hull_node.process_label}<{hull_node.pk}> from "
+                                   f"{len(hull_node.base.links.get_incoming().all()) // 2} oracle results",
+                           "shared network": f"<{node.outputs.model.pk}>" if "model" in node.outputs else "none"},
+            "commands": [f"cryspai predict {summary['system']} --engine {node.inputs.engine.value} --compositions "
+                         f"{','.join(node.inputs.compositions.get_list())} --seed {node.inputs.seed.value} "
+                         f"--protocol {node.inputs.protocol.value}"]}

@@ -138,3 +138,35 @@ def render(report: dict) -> str:
               + _escape(json.dumps(report["parameters"], indent=1, sort_keys=True)) + "</pre></details>",
               f"<script>{viewer}</script></body></html>"]
     return "\n".join(parts)
+
+
+def render_system(report: dict) -> str:
+    """The page of a chemical system. ``report`` holds: ``title``; ``overview`` (label -> value); ``hull`` (the PNG
+    path of the hull figure); ``compositions`` (dicts of composition, spacegroup_symbol, spacegroup_number,
+    energy_per_atom, formation_energy_per_atom, e_above_hull, stable); ``views`` (composition ->
+    :func:`structure_view_data` of each stable phase); ``provenance``; ``commands``."""
+    viewer = files("aiida_cryspai.report").joinpath("static/viewer.js").read_text()
+    parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{_escape(report['title'])}</title>",
+             f"<style>{STYLE}</style></head><body>", f"<h1>{_escape(report['title'])}</h1>",
+             _table(["", ""], [[k, v] for k, v in report["overview"].items()]),
+             "<h2>Convex hull</h2><div class=plots>", _image(report["hull"], "formation energy against composition: "
+                                                               "the stable phases on the line, the others above"),
+             "</div>"]
+    rows = [[c["composition"], f"{c['spacegroup_symbol']} ({c['spacegroup_number']})", f"{c['energy_per_atom']:.5f}",
+             f"{c['formation_energy_per_atom'] * 1000:.1f}", f"{c['e_above_hull'] * 1000:.1f}",
+             "stable" if c["stable"] else ""] for c in report["compositions"]]
+    parts += ["<h2>Compositions</h2>",
+              _table(["composition", "best space group", "E (eV/atom)", "formation (meV/atom)",
+                      "above the hull (meV/atom)", ""], rows, numeric={2, 3, 4})]
+    if report["views"]:
+        parts.append("<h2>Stable phases</h2><p class=note>Drag to rotate, wheel to zoom, double-click to reset.</p>"
+                     "<div class=views>")
+        for rank, (composition, data) in enumerate(report["views"].items(), start=1):
+            parts.append(f"<figure><canvas class=crystal-view width=300 height=300 data-rank={rank} "
+                         f"data-structure='{_escape(json.dumps(data))}'></canvas>"
+                         f"<figcaption>{_escape(composition)}</figcaption></figure>")
+        parts.append("</div>")
+    parts += ["<h2>Provenance</h2>", _table(["", ""], [[k, v] for k, v in report["provenance"].items()]),
+              "<h2>Reproduce</h2><pre>" + _escape("\n".join(report["commands"])) + "</pre>",
+              f"<script>{viewer}</script></body></html>"]
+    return "\n".join(parts)

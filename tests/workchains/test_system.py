@@ -1,6 +1,8 @@
 """A whole chemical system at once (``cryspai.system``): Cu-Au on EMT in cells of two atoms, one shared network; the
 searched hull must be EMT's own hull of the ordered phases those cells hold, relaxed here."""
 
+import shutil
+
 import pytest
 from aiida import orm
 from aiida.engine import run_get_node
@@ -140,3 +142,39 @@ def test_show_and_export_of_a_system(system_run, tmp_path):
         assert info["e_above_hull"] >= 0 and (folder / info["folder"] / "results.json").exists()
         assert (folder / info["folder"] / info["best"]["cif"]).exists()
     assert (folder / "plots" / "hull.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(shutil.which("chromedriver") is None, reason="chromium-driver is not installed (make install)")
+def test_the_systems_report_shows_its_hull_in_a_browser(system_run, tmp_path):
+    """``cryspai report`` of a system: one self-contained page, the hull figure drawn, a 3D view of each stable
+    phase painted, no console errors (headless Chromium)."""
+    from click.testing import CliRunner
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from aiida_cryspai.cli.main import cryspai
+
+    page = tmp_path / "system.html"
+    CliRunner().invoke(cryspai, ["report", str(system_run.pk), "--output", str(page)], catch_exceptions=False)
+    text = page.read_text()
+    assert "http://" not in text and "https://" not in text  # nothing fetched from a network
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        driver.get(page.as_uri())
+        assert driver.title == "CrySPAI: the Cu-Au system"
+        (hull,) = driver.find_elements(By.TAG_NAME, "img")
+        assert driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", hull) > 300
+        canvases = driver.find_elements(By.CSS_SELECTOR, "canvas.crystal-view")
+        assert len(canvases) == len(system_run.outputs.stable) >= 3
+        assert all(canvas.get_attribute("data-rendered") == "1" for canvas in canvases)
+        assert len(driver.find_elements(By.XPATH, "//td[text()='stable']")) == len(canvases)  # the table agrees
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
+        assert errors == [], errors
+    finally:
+        driver.quit()
