@@ -177,17 +177,18 @@ def faults() -> str:
     cells: dict[tuple, list] = {}
     for r in rows("faults.jsonl"):
         if r["kind"] == "fault":
-            cells.setdefault((r["profile"], r["stage"], r["fault"]), []).append(r)
+            restart = (r.get("restart") or "verdi daemon restart") if r["fault"] == "worker" else "none"
+            cells.setdefault((r["profile"], r["stage"], r["fault"], restart), []).append(r)
     body = []
-    for (profile, stage, fault), runs in cells.items():
+    for (profile, stage, fault, restart), runs in cells.items():
         hit = [r for r in runs if r["injected"]]
         body.append([stage, {"worker": "daemon workers SIGKILLed", "job": "CalcJob's script SIGKILLed"}[fault],
-                     profile, f"{len(hit)} of {len(runs)}", sum(bool(r["finished"]) for r in hit),
+                     restart, profile, f"{len(hit)} of {len(runs)}", sum(bool(r["finished"]) for r in hit),
                      sum(r.get("lost", 0) for r in hit), sum(r.get("duplicated", 0) for r in hit),
                      sum(r.get("repeated", 0) for r in hit), sum(bool(r["same_result"]) for r in hit),
                      sum(r.get("died_jobs", 0) for r in hit),
                      ", ".join(sorted({r["commit"] for r in runs}))])
-    return markdown(["stage", "fault", "profile", "injected", "finished (exit 0)", "oracle results lost",
+    return markdown(["stage", "fault", "then", "profile", "injected", "finished (exit 0)", "oracle results lost",
                      "duplicated in the dataset", "oracle relaxations repeated", "same result as uninterrupted",
                      "CalcJobs that died (retried)", "commit"], body)
 
