@@ -45,6 +45,12 @@ class SystemWorkChain(WorkChain):
     @classmethod
     def define(cls, spec):
         super().define(spec)
+        cls._define_inputs(spec)
+        cls._define_outline(spec)
+        cls._define_outputs(spec)
+
+    @classmethod
+    def _define_inputs(cls, spec):
         spec.input("system", valid_type=orm.Str, help="The chemical system, elements joined by '-': 'Cu-Au'.")
         spec.input("compositions", valid_type=orm.List,
                    help="The compositions searched (cells, e.g. ['Cu4', 'Cu3Au1', 'Au4']), each element alone "
@@ -67,6 +73,9 @@ class SystemWorkChain(WorkChain):
         spec.input("codes.oracle", valid_type=orm.AbstractCode, required=False, help="A DFT engine's code.")
         spec.input("options", valid_type=dict, non_db=True, required=False,
                    help="Extra metadata.options for every CalcJob.")
+
+    @classmethod
+    def _define_outline(cls, spec):
         spec.outline(
             cls.validate_inputs,
             cls.choose_populations,
@@ -98,6 +107,9 @@ class SystemWorkChain(WorkChain):
             ),
             cls.build_hull,
         )
+
+    @classmethod
+    def _define_outputs(cls, spec):
         spec.output("summary", valid_type=orm.Dict, help="The hull, the stable set, every composition's best.")
         spec.output_namespace("stable", valid_type=orm.StructureData, dynamic=True,
                               help="The structure of each stable composition.")
