@@ -5,6 +5,25 @@ import pytest
 pytest_plugins = ["aiida.tools.pytest_fixtures"]
 
 
+@pytest.fixture(autouse=True)
+def database_log_after_the_command_line():
+    """A command run in-process (``CliRunner``) leaves aiida's logging configured for a terminal: its verbosity
+    option re-configures logging without the database handler, which a real ``cryspai`` process adds again when it
+    loads the storage but a test session, whose storage is already loaded, would not. Every test after it would then
+    record no process reports. Put the handler back after each test."""
+    yield
+    from aiida.common import log
+
+    if log.CLI_ACTIVE:
+        from aiida.manage import get_manager
+
+        log.CLI_ACTIVE = log.CLI_LOG_LEVEL = None
+        manager = get_manager()
+        if manager.get_profile() is not None and manager.profile_storage_loaded:
+            log_file = manager.get_config().filepaths(manager.get_profile())["profile"]["log"]
+            log.configure_logging(with_orm=True, daemon_log_file=log_file)
+
+
 @pytest.fixture
 def cryspai_codes(aiida_profile):
     """The localhost computer and the cryspai-* codes, created the way ``cryspai setup`` does."""
