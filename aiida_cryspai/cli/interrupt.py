@@ -8,6 +8,7 @@ running in the same event loop can be left behind when the loop stops; :func:`st
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 from collections.abc import Callable
@@ -37,7 +38,9 @@ def run_interruptible(builder, log: Callable[[str], None] = print) -> tuple[orm.
                 return  # a second Ctrl-C while the jobs are being stopped changes nothing
             received.append(number)
             log(f"\nInterrupted: stopping {process.node.process_label}<{process.node.pk}> and its jobs...")
-            process.kill(msg_text=KILLED_STATUS)
+            # killed from the event loop, not here: a signal handler runs between any two bytecodes, possibly in the
+            # middle of a database write of the process's own checkpoint, which the kill would then enter again
+            runner.loop.call_soon_threadsafe(functools.partial(process.kill, msg_text=KILLED_STATUS))
 
         handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
