@@ -180,17 +180,8 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
     from aiida.engine import submit
 
     from ..workchains.main import CrySPAIWorkChain
-    from .interrupt import run_interruptible
 
-    codes = dict(loaded["codes"])
-    if oracle_code is not None:
-        from aiida.common.exceptions import MultipleObjectsError, NotExistent
-        from aiida.orm import load_code
-
-        try:
-            codes["oracle"] = load_code(oracle_code)
-        except (NotExistent, MultipleObjectsError) as error:
-            raise click.UsageError(f"--oracle-code {oracle_code}: {error}") from None
+    codes = _codes(loaded, oracle_code)
     try:
         builder = CrySPAIWorkChain.get_builder_from_protocol(
             composition, engine=engine, protocol=protocol, crystal_system=crystal_system, volume=volume, seed=seed,
@@ -212,19 +203,7 @@ def predict(ctx, composition, engine, protocol, computer, oracle_code, crystal_s
         return
     at = f" at {pressure:g} GPa" if pressure else ""
     click.echo(f"Predicting {composition}{at} with {engine} ({protocol}) in profile '{loaded['profile']}'...")
-    _short_log_lines()
-    start = time.perf_counter()
-    node, interrupted = run_interruptible(builder, log=click.echo)
-    wall = time.perf_counter() - start
-    if interrupted is not None:
-        _remove_if_empty(folder)
-        click.echo(f"CrySPAIWorkChain<{node.pk}> was interrupted after {wall:.0f} s and killed; every job it "
-                   f"started was stopped (`cryspai show {node.pk}`). No results were written.", err=True)
-        sys.exit(128 + interrupted)
-    click.echo(f"CrySPAIWorkChain<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
-    if not node.is_finished_ok:
-        click.echo(f"Error: {node.exit_message}", err=True)
-        sys.exit(1)
+    node = _run_in_foreground(builder, folder)
     results = _export(node, folder, reference_atoms)
     _print_results(results, folder)
 
@@ -249,17 +228,8 @@ def _predict_system(ctx, system, engine, protocol, computer, oracle_code, seed, 
     from aiida.engine import submit
 
     from ..workchains.system import SystemWorkChain
-    from .interrupt import run_interruptible
 
-    codes = dict(loaded["codes"])
-    if oracle_code is not None:
-        from aiida.common.exceptions import MultipleObjectsError, NotExistent
-        from aiida.orm import load_code
-
-        try:
-            codes["oracle"] = load_code(oracle_code)
-        except (NotExistent, MultipleObjectsError) as error:
-            raise click.UsageError(f"--oracle-code {oracle_code}: {error}") from None
+    codes = _codes(loaded, oracle_code)
     try:
         builder = SystemWorkChain.get_builder_from_protocol(
             system, chosen, engine=engine, protocol=protocol, seed=seed, pressure=pressure,
@@ -275,20 +245,44 @@ def _predict_system(ctx, system, engine, protocol, computer, oracle_code, seed, 
         return
     click.echo(f"Predicting the stable compounds of {system} ({len(chosen)} compositions: {', '.join(chosen)}) with "
                f"{engine} ({protocol}) in profile '{loaded['profile']}'...")
+    node = _run_in_foreground(builder, folder)
+    print_system(export_system(node, folder), folder)
+
+
+def _codes(loaded: dict, oracle_code: str | None) -> dict:
+    """The profile's codes on the chosen computer, with ``--oracle-code`` as the DFT engine's code where given."""
+    codes = dict(loaded["codes"])
+    if oracle_code is not None:
+        from aiida.common.exceptions import MultipleObjectsError, NotExistent
+        from aiida.orm import load_code
+
+        try:
+            codes["oracle"] = load_code(oracle_code)
+        except (NotExistent, MultipleObjectsError) as error:
+            raise click.UsageError(f"--oracle-code {oracle_code}: {error}") from None
+    return codes
+
+
+def _run_in_foreground(builder, folder: Path):
+    """Run ``builder`` here; Ctrl-C or SIGTERM kills it and every job it started (exit 128 + signal), a failed run
+    exits 1 with its message; the finished node otherwise."""
+    from .interrupt import run_interruptible
+
     _short_log_lines()
     start = time.perf_counter()
     node, interrupted = run_interruptible(builder, log=click.echo)
     wall = time.perf_counter() - start
+    label = node.process_label
     if interrupted is not None:
         _remove_if_empty(folder)
-        click.echo(f"SystemWorkChain<{node.pk}> was interrupted after {wall:.0f} s and killed; no results were "
-                   "written.", err=True)
+        click.echo(f"{label}<{node.pk}> was interrupted after {wall:.0f} s and killed; every job it started was "
+                   f"stopped (`cryspai show {node.pk}`). No results were written.", err=True)
         sys.exit(128 + interrupted)
-    click.echo(f"SystemWorkChain<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
+    click.echo(f"{label}<{node.pk}> finished with exit status {node.exit_status} in {wall:.0f} s")
     if not node.is_finished_ok:
         click.echo(f"Error: {node.exit_message}", err=True)
         sys.exit(1)
-    print_system(export_system(node, folder), folder)
+    return node
 
 
 def _read_seed_structures(paths: tuple[str, ...], composition: str) -> list[tuple[str, object]]:

@@ -10,15 +10,8 @@ def run_status(node) -> dict:
     runs = oracle_runs(node)
     done = pending = 0
     for _, oracle in runs:
-        n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
-        n_submitted = 0
-        for child, n_child in _oracle_relaxations(oracle):
-            n_submitted += n_child
-            if child.is_terminated:
-                done += n_child
-            else:
-                pending += n_child
-        pending += max(0, n - n_submitted)
+        batch_done, batch_pending = oracle_progress(oracle)
+        done, pending = done + batch_done, pending + batch_pending
     training = [calc for _, calc in called(node, "TrainCalculation")]
     checks = [check for _, check in called(node, "check_convergence") if check.is_finished_ok]
     rmse_validation = None
@@ -49,6 +42,19 @@ def run_status(node) -> dict:
             status["rank_1"] = f"{best[0]['spacegroup_symbol']} ({best[0]['spacegroup_number']}) " \
                                f"{best[0]['energy_per_atom']:.4f} eV/atom"
     return status
+
+
+def oracle_progress(oracle) -> tuple[int, int]:
+    """(relaxations done, relaxations pending) of an OracleWorkChain: its structures not yet submitted are pending."""
+    n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
+    done = pending = submitted = 0
+    for child, n_child in _oracle_relaxations(oracle):
+        submitted += n_child
+        if child.is_terminated:
+            done += n_child
+        else:
+            pending += n_child
+    return done, pending + max(0, n - submitted)
 
 
 def screening_progress(screening) -> dict:

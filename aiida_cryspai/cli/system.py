@@ -102,7 +102,7 @@ def system_status(node) -> dict:
     from ..search.objective import Objective
     from ..workchains.oracle import oracle_outputs
     from .graph import called
-    from .status import _oracle_relaxations
+    from .status import oracle_progress
 
     objective = Objective(pressure_gpa=node.inputs.pressure.value)
     done = pending = 0
@@ -113,15 +113,8 @@ def system_status(node) -> dict:
             continue
         labels.add(label.rsplit("_", 1)[0])
         formula = label.rsplit("_", 1)[1]
-        n = len(oracle.inputs.structures) if "structures" in oracle.inputs else 0
-        submitted = 0
-        for child, n_child in _oracle_relaxations(oracle):
-            submitted += n_child
-            if child.is_terminated:
-                done += n_child
-            else:
-                pending += n_child
-        pending += max(0, n - submitted)
+        batch_done, batch_pending = oracle_progress(oracle)
+        done, pending = done + batch_done, pending + batch_pending
         if oracle.is_finished_ok:
             structures = oracle_outputs(oracle, "relaxed_structures")
             for key, energy in oracle_outputs(oracle, "energies").items():
