@@ -1,0 +1,185 @@
+"""A whole chemical system through the product: ``cryspai.system`` (every composition's loop in lock step, one
+shared network, the oracle budget shared by the hull) against each composition run on its own with
+``cryspai.main`` (one network each), both from the compositions alone with the product's defaults (protocol,
+volume, templates, prior), every count read from the provenance graph.
+
+The truth is the oracle's own: every structure of the prototype library (pymatgen's AFLOW prototypes, decorated
+with the system's elements in every distinct way) that fits a composition's cell, relaxed tightly by the oracle,
+also from a rattled, strained copy; each composition's lowest of those, and the hull of those lowest. A search
+that ends lower than the truth has found a structure the library does not hold: it counts as found, named so.
+
+A row per (mode, seed): ``oracle_relaxations`` (all of them: every batch, verification and refinement), per
+composition its oracle relaxations, best energy per atom and its distance to the truth (``found``: within
+``--tolerance`` of it, or below), the stable set against the truth's (``hull_equal``), the run's wall time.
+
+The truth is kept beside the rows (``<output>.truth.json``). Rows are appended to ``--output`` as each run
+finishes; a rerun skips the (mode, seed) pairs already there.
+
+    cryspai setup && cd benchmarks && python system_search.py Cu-Au --max-atoms 4 --engine ase:emt --seeds 0 \
+        --output results/system_search_emt.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from product_search import oracle_sequence
+from rows import emit_row, read_rows
+
+from aiida_cryspai.analysis.hull import convex_hull
+from aiida_cryspai.analysis.symmetry import spacegroup
+from aiida_cryspai.ml.relax import relax
+from aiida_cryspai.search.chemical_system import parse_system, system_compositions
+from aiida_cryspai.search.composition import parse_composition
+from aiida_cryspai.search.templates import prototype_structures
+
+SADDLE_MEV = 0.5
+
+
+def truth(compositions: list[str], calculator) -> dict[str, tuple[str, float]]:
+    """(name, energy per atom) of each composition's lowest prototype, relaxed by the oracle (see the module)."""
+    rng = np.random.default_rng(0)
+    lowest = {}
+    for formula in compositions:
+        best = ("none", np.inf)
+        for atoms in prototype_structures(parse_composition(formula)):
+            outcome = relax(atoms, calculator, fmax=0.005, max_steps=500, record_frames=False)
+            if outcome.energy is None:
+                continue
+            candidates = [(outcome.energy / len(atoms), outcome.atoms)]
+            rattled = outcome.atoms.copy()
+            rattled.set_cell(rattled.cell[:] @ (np.eye(3) + np.triu(rng.normal(0.0, 0.01, (3, 3)))),
+                             scale_atoms=True)
+            rattled.positions += rng.normal(0.0, 0.03, rattled.positions.shape)
+            fallen = relax(rattled, calculator, fmax=0.005, max_steps=500, record_frames=False)
+            if fallen.energy is not None and fallen.energy / len(atoms) < candidates[0][0] - SADDLE_MEV / 1000:
+                candidates.append((fallen.energy / len(atoms), fallen.atoms))
+            energy, relaxed = min(candidates, key=lambda entry: entry[0])
+            if energy < best[1]:
+                best = (f"{atoms.info['origin']} -> {spacegroup(relaxed).symbol}", energy)
+        lowest[formula] = best
+        print(f"truth {formula}: {best[0]} {best[1]:.5f} eV/atom", flush=True)
+    return lowest
+
+
+def stable_set(best: dict[str, float]) -> list[str]:
+    """The reduced formulas on the hull of ``best`` (formula -> energy per atom)."""
+    from pymatgen.core import Composition as PymatgenComposition
+
+    points = convex_hull([(formula, formula, energy) for formula, energy in best.items()])
+    return sorted({PymatgenComposition(p.formula).reduced_formula for p in points if p.stable})
+
+
+def run_system(system: str, compositions: list[str], engine: str, seed: int, protocol: str):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.cli.system import system_status
+    from aiida_cryspai.workchains.system import SystemWorkChain
+
+    builder = SystemWorkChain.get_builder_from_protocol(system, compositions, engine=engine, protocol=protocol,
+                                                        seed=seed)
+    start = time.perf_counter()
+    _, node = run_get_node(builder)
+    wall = time.perf_counter() - start
+    per, best = {}, {}
+    summary = node.outputs.summary.get_dict() if "summary" in node.outputs else {"compositions": {}}
+    for formula, info in summary["compositions"].items():
+        best[formula] = info["best"][summary["objective"]]
+    from aiida.orm import WorkChainNode
+
+    for link in node.base.links.get_outgoing(node_class=WorkChainNode).all():
+        label = link.link_label
+        if label.startswith("oracle_") and "structures" in link.node.inputs:
+            formula = label.rsplit("_", 1)[1]
+            per[formula] = per.get(formula, 0) + len(link.node.inputs.structures)
+    total = system_status(node)["oracle_relaxations_done"]
+    return node, wall, per, best, total
+
+
+def run_separate(compositions: list[str], engine: str, seed: int, protocol: str):
+    from aiida.engine import run_get_node
+
+    from aiida_cryspai.workchains.main import CrySPAIWorkChain
+
+    per, best, wall, nodes = {}, {}, 0.0, []
+    for formula in compositions:
+        builder = CrySPAIWorkChain.get_builder_from_protocol(formula, engine=engine, protocol=protocol, seed=seed)
+        start = time.perf_counter()
+        _, node = run_get_node(builder)
+        wall += time.perf_counter() - start
+        sequence = oracle_sequence(node)
+        per[formula] = len(sequence)
+        energies = [entry[1] for entry in sequence if entry[2] is not None]
+        best[formula] = min(energies) if energies else np.inf
+        nodes.append(node)
+        print(f"separate {formula}: {per[formula]} oracle relaxations, best {best[formula]:.5f} eV/atom, "
+              f"{wall:.0f} s so far", flush=True)
+    return nodes, wall, per, best, sum(per.values())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("system")
+    parser.add_argument("--max-atoms", type=int, default=4)
+    parser.add_argument("--engine", default="ase:emt")
+    parser.add_argument("--protocol", default="fast")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--modes", nargs="+", default=["system", "separate"], choices=["system", "separate"])
+    parser.add_argument("--tolerance", type=float, default=0.002, help="eV/atom of the truth")
+    parser.add_argument("--output", required=True)
+    arguments = parser.parse_args()
+
+    from aiida import load_profile
+
+    from aiida_cryspai.ml.potentials import get_calculator
+
+    load_profile()
+    compositions = [c.formula for c in system_compositions(parse_system(arguments.system), arguments.max_atoms)]
+    done = {(row["mode"], row["seed"]) for row in read_rows(arguments.output)}
+    cache = Path(arguments.output).with_suffix(".truth.json")  # the truth takes minutes: computed once
+    stored = json.loads(cache.read_text()) if cache.exists() else {}
+    if stored.get("engine") == arguments.engine and set(stored.get("truth", {})) == set(compositions):
+        known = {formula: tuple(value) for formula, value in stored["truth"].items()}
+    else:
+        known = truth(compositions, get_calculator(arguments.engine.split(":", 1)[1]))
+        cache.write_text(json.dumps({"engine": arguments.engine, "truth": known}, indent=1))
+    truth_stable = stable_set({formula: energy for formula, (_, energy) in known.items()})
+    for seed in arguments.seeds:
+        for mode in arguments.modes:
+            if (mode, seed) in done:
+                continue
+            if mode == "system":
+                node, wall, per, best, total = run_system(arguments.system, compositions, arguments.engine, seed,
+                                                          arguments.protocol)
+                pks = [node.pk]
+                ok = node.is_finished_ok
+            else:
+                nodes, wall, per, best, total = run_separate(compositions, arguments.engine, seed,
+                                                             arguments.protocol)
+                pks = [n.pk for n in nodes]
+                ok = all(n.is_finished_ok for n in nodes)
+            compositions_row = {}
+            for formula in compositions:
+                target_name, target = known[formula]
+                energy = best.get(formula, np.inf)
+                compositions_row[formula] = {
+                    "oracle_relaxations": per.get(formula, 0), "best_ev_per_atom": round(float(energy), 5),
+                    "truth": target_name, "truth_ev_per_atom": round(float(target), 5),
+                    "above_truth_mev": round(1000 * float(energy - target), 1),
+                    "found": bool(energy <= target + arguments.tolerance)}
+            finite = {f: e for f, e in best.items() if np.isfinite(e)}
+            searched = stable_set(finite) if len(finite) == len(compositions) else None
+            emit_row({"mode": mode, "system": arguments.system, "max_atoms": arguments.max_atoms,
+                      "engine": arguments.engine, "protocol": arguments.protocol, "seed": seed, "pks": pks,
+                      "finished_ok": ok, "wall_s": round(wall, 1), "oracle_relaxations": total,
+                      "found": sum(c["found"] for c in compositions_row.values()), "of": len(compositions),
+                      "stable": searched, "truth_stable": truth_stable, "hull_equal": searched == truth_stable,
+                      "compositions": compositions_row}, arguments.output)
+
+
+if __name__ == "__main__":
+    main()
