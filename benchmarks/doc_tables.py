@@ -193,6 +193,28 @@ def faults() -> str:
                      "CalcJobs that died (retried)", "commit"], body)
 
 
+SYSTEM_FILES = ("system_search_ef30e47.jsonl",)
+
+
+def system_search() -> str:
+    """A chemical system through ``cryspai.system`` against each composition on its own (benchmarks/system_search.py):
+    oracle relaxations, compositions found, the stable set against the oracle's own hull of the prototype library."""
+    body = []
+    for name in SYSTEM_FILES:
+        for r in rows(name):
+            worst = max(r["compositions"].items(), key=lambda item: item[1]["above_truth_mev"])
+            body.append([f"{r['system']} ≤ {r['max_atoms']} atoms, {r['engine']}, {r['protocol']}, seed {r['seed']}",
+                         {"system": "one shared network (cryspai.system)",
+                          "separate": "each composition on its own (cryspai.main)"}[r["mode"]],
+                         r["oracle_relaxations"], f"{r['found']} of {r['of']}",
+                         f"{worst[0]} {worst[1]['above_truth_mev']:+.1f}", ", ".join(r["stable"] or ["-"]),
+                         ", ".join(r["truth_stable"]), "yes" if r["hull_equal"] else "no", f"{r['wall_s']:.0f}",
+                         name.removesuffix(".jsonl").rsplit("_", 1)[1]])
+    return markdown(["system", "run", "oracle relaxations", "compositions found (≤ 2 meV/atom of the truth)",
+                     "farthest from the truth (meV/atom)", "stable set found", "the truth's stable set",
+                     "same hull", "wall (s)", "commit"], body)
+
+
 def run_profile() -> str:
     """Where the wait of a finished run went, per stage (benchmarks/profile_run.py)."""
     return markdown(["run", "stage", "processes", "wall (s)", "CalcJobs", "CalcJob time, summed (s)",
@@ -244,7 +266,7 @@ def screening_batch() -> str:
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results, "make-predict": make_predict,
-          "faults": faults,
+          "faults": faults, "system-search": system_search,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay,
           "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,
