@@ -39,20 +39,14 @@ def _predict(env, folder, composition, engine, seed, name, parameters=TINY):
 
 @pytest.fixture(scope="module")
 def emt_runs(config):
+    """Cu4 and Ag4 (seed 3) each alone in the foreground."""
     env, folder = config
-    return [_predict(env, folder, "Cu4", "ase:emt", 3, name) for name in ("a", "b")]
+    return {composition: _predict(env, folder, composition, "ase:emt", 3, f"{composition}-alone")
+            for composition in ("Cu4", "Ag4")}
 
 
 def _ranking(results: dict) -> list[tuple]:
     return [(c["spacegroup_number"], c["energy_per_atom"]) for c in results["candidates"]]
-
-
-def test_same_seed_gives_identical_ranking_with_emt(emt_runs):
-    first, second = emt_runs
-    assert first["workchain"]["uuid"] != second["workchain"]["uuid"]
-    assert _ranking(first) == _ranking(second)  # identical energies, not approximately equal
-    assert first["oracle"]["relaxations"] == second["oracle"]["relaxations"]
-    assert first["oracle"]["ionic_steps"] == second["oracle"]["ionic_steps"]
 
 
 def _wait_finished(env, pk: str, timeout: float) -> str:
@@ -65,11 +59,10 @@ def _wait_finished(env, pk: str, timeout: float) -> str:
         time.sleep(5)
 
 
-def test_two_runs_at_once_on_one_profile_equal_the_runs_alone(config, emt_runs):
-    """Two runs submitted together (``cryspai predict --daemon`` returns at once) to the default (SQLite, ZeroMQ)
-    profile's daemon with two workers: both finish, each with the ranking, oracle counts and ionic steps it has when
-    it runs alone (Cu4 against ``emt_runs``, Ag4 against a run of its own in the foreground after the daemon has
-    stopped), and export."""
+@pytest.fixture(scope="module")
+def together_runs(config, emt_runs):
+    """The same two runs submitted together (``cryspai predict --daemon`` returns at once) to the default (SQLite,
+    ZeroMQ) profile's daemon with two workers, each exported when finished."""
     env, folder = config
     path = folder / "parameters-concurrent.yaml"
     path.write_text(yaml.safe_dump(TINY))
@@ -91,11 +84,25 @@ def test_two_runs_at_once_on_one_profile_equal_the_runs_alone(config, emt_runs):
             assert together[composition]["workchain"]["pk"] == int(pk) and together[composition]["candidates"]
     finally:
         run([BIN / "verdi", "-p", "first", "daemon", "stop"], env, check=False)
-    alone = {"Cu4": emt_runs[0], "Ag4": _predict(env, folder, "Ag4", "ase:emt", 3, "ag4-alone")}
+    return together
+
+
+def test_same_seed_gives_identical_ranking_with_emt(emt_runs, together_runs):
+    """The same seed twice (Cu4 in the foreground, then through the daemon beside another run): the same result."""
+    first, second = emt_runs["Cu4"], together_runs["Cu4"]
+    assert first["workchain"]["uuid"] != second["workchain"]["uuid"]
+    assert _ranking(first) == _ranking(second)  # identical energies, not approximately equal
+    assert first["oracle"]["relaxations"] == second["oracle"]["relaxations"]
+    assert first["oracle"]["ionic_steps"] == second["oracle"]["ionic_steps"]
+
+
+def test_two_runs_at_once_on_one_profile_equal_the_runs_alone(emt_runs, together_runs):
+    """Two runs at once on one profile: both finish, each with the ranking, oracle counts and ionic steps it has when
+    it runs alone, and export."""
     for composition in ("Cu4", "Ag4"):
-        assert _ranking(together[composition]) == _ranking(alone[composition]), composition
+        assert _ranking(together_runs[composition]) == _ranking(emt_runs[composition]), composition
         for count in ("relaxations", "ionic_steps"):
-            assert together[composition]["oracle"][count] == alone[composition]["oracle"][count], composition
+            assert together_runs[composition]["oracle"][count] == emt_runs[composition]["oracle"][count], composition
 
 
 def _python(env, profile: str, code: str) -> dict:
@@ -128,7 +135,7 @@ print(json.dumps(walks))
 
 def test_archive_round_trip_into_a_fresh_profile(config, emt_runs, tmp_path):
     env, folder = config
-    original = emt_runs[0]
+    original = emt_runs["Cu4"]
     uuid = original["workchain"]["uuid"]
     archive = tmp_path / "run.aiida"
     run([BIN / "verdi", "-p", "first", "archive", "create", "-N", original["workchain"]["pk"], "--", archive], env)
@@ -178,7 +185,7 @@ print(json.dumps({{
 
 def test_every_result_changing_input_is_recorded(config, emt_runs):
     env, _ = config
-    recorded = _python(env, "first", RECORDED.format(uuid=emt_runs[0]["workchain"]["uuid"]))
+    recorded = _python(env, "first", RECORDED.format(uuid=emt_runs["Cu4"]["workchain"]["uuid"]))
     assert recorded["seed"] == 3 and recorded["protocol"] == "fast" and recorded["engine"] == "ase:emt"
     assert recorded["parameters_complete"], "the run's parameters do not hold every protocol value"
     assert recorded["jobs"] >= 5
