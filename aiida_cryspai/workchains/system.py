@@ -7,6 +7,11 @@ populations (one ``cryspai.population`` per composition) -> loop: oracle batches
 composition, sized by its distance to the current hull) -> one ``cryspai.surrogate`` on all their frames -> a GA
 per composition on the shared network (``cryspai.evolution``) -> final GA per composition -> oracle verification ->
 tight relaxation of each composition's lowest -> the convex hull (``system_hull``).
+
+The loop stops when the shared network has converged, at the iteration cap or when the budget is spent; with
+``stop_patience`` (the protocols' default) each composition's search also stops on its own test
+(``search/stopping.py``: its best has not moved and its GA promises nothing lower), and its oracle batches end there
+while the others go on; it still takes part in the final GA, verification, refinement and the hull.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from ..analysis.compare import lowest_distinct
 from ..analysis.crystal_systems import CRYSTAL_SYSTEMS
 from ..analysis.hull import HullError, convex_hull
 from ..calcfunctions.hull import system_hull
+from ..calcfunctions.stopping import check_search
 from ..data.dataset import DatasetData
 from ..engines import get_engine
 from ..ml.potentials import CALCULATORS
@@ -171,6 +177,10 @@ class SystemWorkChain(WorkChain):
     def _active(self) -> list[str]:
         return [formula for formula, state in self.ctx.state.items() if not state.get("failed")]
 
+    def _searching(self) -> list[str]:
+        """The active compositions whose own search has not settled: those the loop's batches and GAs are for."""
+        return [formula for formula in self._active() if not self.ctx.state[formula].get("settled")]
+
     def _above_hull(self) -> dict[str, float | None]:
         """Each composition's best objective above the hull of the bests so far (None until every element has
         one)."""
@@ -257,7 +267,7 @@ class SystemWorkChain(WorkChain):
                          oracle_runs=[], refused={}, random_rounds=1, new_frames={})
 
     def should_run_oracle(self):
-        if self.ctx.converged or not any(self.ctx.state[f].get("candidates") for f in self._active()):
+        if self.ctx.converged or not any(self.ctx.state[f].get("candidates") for f in self._searching()):
             return False
         if self.ctx.iteration >= self.parameters.max_iterations:
             self.report(f"iteration cap {self.parameters.max_iterations} reached")
@@ -270,11 +280,12 @@ class SystemWorkChain(WorkChain):
     def choose_oracle_batches(self):
         """The next batch of every composition, each as large as its distance to the current hull allows."""
         self.ctx.iteration += 1
-        above = self._above_hull()
-        sizes = {f: len(self.ctx.state[f]["candidates"]) for f in self._active()}
+        above = {formula: distance for formula, distance in self._above_hull().items()
+                 if formula in self._searching()}
+        sizes = {f: len(self.ctx.state[f]["candidates"]) for f in self._searching()}
         shares = allocate_oracle(above, max(sizes.values()), self.budget.loop_left(self.ctx.oracle_calls))
         chosen = {}
-        for formula in self._active():
+        for formula in self._searching():
             keys = sorted(self.ctx.state[formula]["candidates"])[:shares[formula]]
             chosen[formula] = {key: self.ctx.state[formula]["candidates"][key] for key in keys}
         self.report(f"oracle_{self.ctx.iteration:02d}: " + ", ".join(
@@ -361,6 +372,9 @@ class SystemWorkChain(WorkChain):
             if best is not None and (state["best"] is None or best[0] < state["best"]):
                 state["best"] = best[0]
                 state["search_volume"] = structures[best[1]].get_cell_volume()
+            if label.split("_")[1].isdigit():  # a batch of the loop (not verification or refinement)
+                state.setdefault("best_by_batch", []).append(state["best"] if state["best"] is not None
+                                                             else float("inf"))
             state["new_frames"] = {f"{formula}_{k}": v.uuid for k, v in oracle_outputs(node, "frames").items()}
         bests = ", ".join(f"{f} {s['best']:.4f}" for f, s in self.ctx.state.items() if s.get("best") is not None)
         self.report(f"oracle done; best per composition (eV/atom): {bests}; {self.ctx.oracle_calls} oracle "
@@ -408,7 +422,7 @@ class SystemWorkChain(WorkChain):
     def choose_evolutionary_searches(self):
         """A GA per composition (all seven crystal systems) on the shared network."""
         chosen = {}
-        for formula in self._active():
+        for formula in self._searching():
             recommendation = loop_recommendation(self.parameters.oracle_per_iteration,
                                                  self.parameters.acquisition_kappa, f"ga{self.ctx.iteration:02d}",
                                                  self.parameters.oracle_allocation,
@@ -422,12 +436,30 @@ class SystemWorkChain(WorkChain):
         return {k: v.uuid for k, v in outputs.structures.items()} if "structures" in outputs else {}
 
     def collect_candidates(self):
-        """Each composition's next batch: its GA's recommendations, or random structures where it proposed none."""
-        for formula in self._active():
+        """Each composition's next batch: its GA's recommendations, or random structures where it proposed none;
+        none where its own search has settled."""
+        for formula in self._searching():
             state = self.ctx.state[formula]
             state["candidates"] = self._recommended(formula)
-            if not state["candidates"]:
+            if self._search_settled(formula):
+                state["settled"], state["candidates"] = True, {}
+            elif not state["candidates"]:
                 state["candidates"] = self._random(formula, self.parameters.oracle_per_iteration or None)
+
+    def _search_settled(self, formula: str) -> bool:
+        """The search's own test (``search/stopping.py``) on ``formula``'s loop batches and its GA's proposals,
+        where the protocol turns it on (``stop_patience``)."""
+        if not self.parameters.stop_patience:
+            return False
+        history = {"best_by_batch": self.ctx.state[formula].get("best_by_batch", []),
+                   "patience": self.parameters.stop_patience,
+                   "tolerance_ev_per_atom": self.parameters.stop_tolerance_mev_per_atom / 1000.0}
+        outputs = self.ctx[f"evolution__{formula}"].outputs
+        verdict = check_search(orm.Dict(history), outputs.selection if "selection" in outputs else orm.Dict({}),
+                               metadata={"call_link_label": f"stopping_{self.ctx.iteration:02d}_{formula}"})
+        if verdict["settled"]:
+            self.report(f"{formula}: its search has settled ({verdict['reason']}); no more oracle batches for it")
+        return bool(verdict["settled"])
 
     def _random(self, formula: str, limit: int | None) -> dict:
         state = self.ctx.state[formula]
@@ -442,7 +474,7 @@ class SystemWorkChain(WorkChain):
 
     def generate_more_random_structures(self):
         """Too few samples to train yet: more random structures of every composition."""
-        for formula in self._active():
+        for formula in self._searching():
             self.ctx.state[formula]["candidates"] = self._random(formula, None)
         self.report(f"dataset below {self.parameters.min_samples} samples: more random structures")
 
@@ -511,7 +543,8 @@ class SystemWorkChain(WorkChain):
             return self.exit_codes.ERROR_NO_HULL.format(message=message)
         settings = {"system": self.inputs.system.value, "pressure_gpa": self.inputs.pressure.value,
                     "oracle": {"relaxations": self.ctx.oracle_calls, "iterations": self.ctx.iteration,
-                               "converged": self.ctx.converged, "compositions": list(self._active())}}
+                               "converged": self.ctx.converged, "compositions": list(self._active()),
+                               "settled": [f for f in self._active() if self.ctx.state[f].get("settled")]}}
         outputs = system_hull(orm.Dict(settings), **results, metadata={"call_link_label": "hull"})
         summary = outputs["summary"].get_dict()
         self.out("summary", outputs["summary"])
