@@ -193,7 +193,18 @@ def faults() -> str:
                      "CalcJobs that died (retried)", "commit"], body)
 
 
-SYSTEM_FILES = ("system_search_ef30e47.jsonl",)
+def crash_test_loop() -> str:
+    """The daemon-crash test run again and again (benchmarks/crash_test_loop.py)."""
+    runs = rows("crash_test_loop.jsonl")
+    walls = [r["wall_s"] for r in runs]
+    failures = sorted({r["failure"] for r in runs if not r["passed"]})
+    return markdown(["runs", "passed", "wall per run, median (min–max) (s)", "failures"],
+                    [[len(runs), sum(r["passed"] for r in runs),
+                      f"{statistics.median(walls):.0f} ({min(walls):.0f}–{max(walls):.0f})" if walls else "-",
+                      "; ".join(failures) or "none"]])
+
+
+SYSTEM_FILES = ("system_search_8ae9e1f.jsonl",)
 
 
 def system_search() -> str:
@@ -266,7 +277,7 @@ def screening_batch() -> str:
 TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results, "make-predict": make_predict,
-          "faults": faults, "system-search": system_search,
+          "faults": faults, "system-search": system_search, "crash-test-loop": crash_test_loop,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay,
           "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,
