@@ -51,3 +51,20 @@ def convex_hull(structures: list[tuple[str, str, float]]) -> list[HullPoint]:
                                 float(diagram.get_form_energy_per_atom(entry)), max(above, 0.0),
                                 id(entry) in stable))
     return points
+
+
+def tie_lines(points: list[dict]) -> set[tuple[str, str]]:
+    """The tie lines of a hull: the pairs of stable phases (their labels, sorted) that share a facet of the lower
+    hull, from :class:`HullPoint` dicts (their formation energies); what a phase diagram draws between phases."""
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+    from pymatgen.core import Composition
+
+    stable = [p for p in points if p["stable"]]
+    entries = [PDEntry(Composition(p["formula"]), p["formation_energy_per_atom"] * Composition(p["formula"]).num_atoms,
+                       name=p["label"]) for p in stable]
+    diagram = PhaseDiagram(entries)
+    lines = set()
+    for facet in diagram.facets:
+        names = [diagram.qhull_entries[i].name for i in facet]
+        lines.update(tuple(sorted((a, b))) for i, a in enumerate(names) for b in names[i + 1:])
+    return lines

@@ -136,6 +136,8 @@ def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa:
 
     figure, axis = _figure(6.4, 3.8)
     quantity = "enthalpy" if pressure_gpa else "energy"
+    if len(elements) == 3:
+        return _plot_ternary(figure, axis, points, elements, path, quantity, pressure_gpa)
     if len(elements) != 2:
         stable = ", ".join(p["label"] for p in points if p["stable"])
         axis.text(0.5, 0.5, f"{'-'.join(elements)}: stable {stable}", ha="center", va="center", wrap=True)
@@ -155,4 +157,44 @@ def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa:
     axis.set_ylabel(f"formation {quantity} (eV/atom)")
     axis.set_title(f"{'-'.join(elements)} convex hull" + (f" at {pressure_gpa:g} GPa" if pressure_gpa else ""))
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden
+    return _save(figure, path)
+
+
+def _plot_ternary(figure, axis, points: list[dict], elements: list[str], path: Path, quantity: str,
+                  pressure_gpa: float) -> Path:
+    """A ternary hull in the composition triangle (``elements`` at its corners)."""
+    import math
+
+    from pymatgen.core import Composition
+
+    from .hull import tie_lines
+
+    def where(formula: str) -> tuple[float, float]:
+        composition = Composition(formula)
+        b, c = (composition.get_atomic_fraction(e) for e in elements[1:])
+        return b + c / 2, c * math.sqrt(3) / 2
+
+    corners = [(0.0, 0.0), (1.0, 0.0), (0.5, math.sqrt(3) / 2)]
+    axis.plot(*zip(*corners, corners[0]), color="0.6", linewidth=0.8, zorder=0)
+    for corner, element in zip(corners, elements):
+        axis.annotate(element, corner, textcoords="offset points", xytext=(0, -12 if corner[1] == 0 else 6),
+                      ha="center", fontsize=8, fontweight="bold")
+    at = {p["label"]: where(p["formula"]) for p in points}
+    for a, b in sorted(tie_lines(points)):
+        axis.plot(*zip(at[a], at[b]), color="k", linewidth=1.0, zorder=1)
+    above = [p for p in points if not p["stable"]]
+    if above:
+        shown = axis.scatter([at[p["label"]][0] for p in above], [at[p["label"]][1] for p in above], s=14,
+                             c=[1000 * p["e_above_hull"] for p in above], cmap="viridis", zorder=2)
+        figure.colorbar(shown, ax=axis, label=f"{quantity} above the hull (meV/atom)", shrink=0.8)
+    stable = [p for p in points if p["stable"]]
+    axis.scatter([at[p["label"]][0] for p in stable], [at[p["label"]][1] for p in stable], s=40, color="#d62728",
+                 zorder=3)
+    for p in stable:
+        if Composition(p["formula"]).is_element:
+            continue
+        axis.annotate(p["label"], at[p["label"]], textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    axis.set_aspect("equal")
+    axis.set_axis_off()
+    axis.set_title(f"{'-'.join(elements)} convex hull" + (f" at {pressure_gpa:g} GPa" if pressure_gpa else ""))
     return _save(figure, path)

@@ -119,3 +119,16 @@ def test_the_shared_budget_goes_to_the_compositions_near_the_hull():
     assert sum(trimmed.values()) == 10
     assert trimmed["Cu1Au3"] == 0 and trimmed["Cu2Au2"] == 0 and trimmed["Cu4"] == 4 and trimmed["Au4"] == 4
     assert allocate_oracle(above, 4, left=0) == dict.fromkeys(above, 0)
+
+
+def test_the_tie_lines_of_a_ternary_join_the_phases_that_share_a_facet():
+    from aiida_cryspai.analysis.hull import tie_lines
+
+    elements = [("Cu", "Cu", 0.0), ("Au", "Au", 0.0), ("Ag", "Ag", 0.0)]
+    # CuAu on the Cu-Au edge: the triangle splits into Cu-CuAu-Ag and CuAu-Au-Ag; no tie line from Cu to Au
+    binary = [p.to_dict() for p in convex_hull([*elements, ("CuAu", "CuAu", -0.10), ("AgAu", "AgAu", 0.05)])]
+    assert tie_lines(binary) == {("Cu", "CuAu"), ("Au", "CuAu"), ("Ag", "Cu"), ("Ag", "Au"), ("Ag", "CuAu")}
+    # a ternary compound deep enough below every edge joins all three corners and CuAu
+    ternary = [p.to_dict() for p in convex_hull([*elements, ("CuAu", "CuAu", -0.10), ("CuAgAu", "CuAgAu", -0.30)])]
+    assert tie_lines(ternary) == {("Cu", "CuAu"), ("Au", "CuAu"), ("Ag", "Cu"), ("Ag", "Au"), ("CuAgAu", "CuAu"),
+                                  ("Cu", "CuAgAu"), ("Au", "CuAgAu"), ("Ag", "CuAgAu")}

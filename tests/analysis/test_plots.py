@@ -24,4 +24,8 @@ def test_the_hull_figure_is_written(tmp_path):
     points = [p.to_dict() for p in convex_hull([("Cu", "Cu4", -0.007), ("Au", "Au4", 0.0), ("Cu3Au", "Cu3Au", -0.0155),
                                                 ("CuAu3", "CuAu3", 0.0053), ("CuAu", "Cu2Au2", -0.0114)])]
     assert _is_png(plots.plot_hull(points, ["Cu", "Au"], tmp_path / "hull.png"))
-    assert _is_png(plots.plot_hull(points, ["Cu", "Au", "Ag"], tmp_path / "ternary.png", pressure_gpa=5.0))
+    ternary = [p.to_dict() for p in convex_hull([("Cu", "Cu", 0.0), ("Au", "Au", 0.0), ("Ag", "Ag", 0.0),
+                                                 ("CuAu", "CuAu", -0.1), ("AgAu", "AgAu", 0.02),
+                                                 ("CuAgAu", "CuAgAu", -0.2)])]
+    assert _is_png(plots.plot_hull(ternary, ["Cu", "Au", "Ag"], tmp_path / "ternary.png", pressure_gpa=5.0))
+    assert _is_png(plots.plot_hull(points, ["Cu", "Au", "Ag", "Ni"], tmp_path / "quaternary.png"))
