@@ -9,19 +9,28 @@ pytest_plugins = ["aiida.tools.pytest_fixtures"]
 def database_log_after_the_command_line():
     """A command run in-process (``CliRunner``) leaves aiida's logging configured for a terminal: its verbosity
     option re-configures logging without the database handler, which a real ``cryspai`` process adds again when it
-    loads the storage but a test session, whose storage is already loaded, would not. Every test after it would then
-    record no process reports. Put the handler back after each test."""
+    loads the storage but a test session, whose storage is already loaded, would not (nor after anything else that
+    re-configures logging). Every later test would record no process reports. The handler is put back, where it is
+    missing, before and after each test."""
+    _restore_database_log()
     yield
+    _restore_database_log()
+
+
+def _restore_database_log() -> None:
+    import logging
+
     from aiida.common import log
+    from aiida.manage import get_manager
+    from aiida.orm.utils.log import DBLogHandler
 
-    if log.CLI_ACTIVE:
-        from aiida.manage import get_manager
-
-        log.CLI_ACTIVE = log.CLI_LOG_LEVEL = None
-        manager = get_manager()
-        if manager.get_profile() is not None and manager.profile_storage_loaded:
-            log_file = manager.get_config().filepaths(manager.get_profile())["profile"]["log"]
-            log.configure_logging(with_orm=True, daemon_log_file=log_file)
+    log.CLI_ACTIVE = log.CLI_LOG_LEVEL = None
+    manager = get_manager()
+    if manager.get_profile() is None or not manager.profile_storage_loaded:
+        return
+    if not any(isinstance(handler, DBLogHandler) for handler in logging.getLogger("aiida").handlers):
+        log_file = manager.get_config().filepaths(manager.get_profile())["profile"]["log"]
+        log.configure_logging(with_orm=True, daemon_log_file=log_file)
 
 
 @pytest.fixture
