@@ -280,12 +280,12 @@ class SystemWorkChain(WorkChain):
     def choose_oracle_batches(self):
         """The next batch of every composition, each as large as its distance to the current hull allows."""
         self.ctx.iteration += 1
-        above = {formula: distance for formula, distance in self._above_hull().items()
-                 if formula in self._searching()}
-        sizes = {f: len(self.ctx.state[f]["candidates"]) for f in self._searching()}
+        searching = self._searching()
+        above = {formula: distance for formula, distance in self._above_hull().items() if formula in searching}
+        sizes = {f: len(self.ctx.state[f]["candidates"]) for f in searching}
         shares = allocate_oracle(above, max(sizes.values()), self.budget.loop_left(self.ctx.oracle_calls))
         chosen = {}
-        for formula in self._searching():
+        for formula in searching:
             keys = sorted(self.ctx.state[formula]["candidates"])[:shares[formula]]
             chosen[formula] = {key: self.ctx.state[formula]["candidates"][key] for key in keys}
         self.report(f"oracle_{self.ctx.iteration:02d}: " + ", ".join(
