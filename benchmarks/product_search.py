@@ -44,6 +44,24 @@ from aiida_cryspai.ml.relax import relax
 SADDLE_MEV = 0.5  # a rattled copy that relaxes this much lower: the nominal structure is not an oracle minimum
 
 
+def oracle_minimum(atoms, calculator, rng, fmax: float = 0.01) -> tuple[float, object, bool] | None:
+    """(energy per atom, structure, fell) of ``atoms`` relaxed tightly by the oracle, and relaxed again from a
+    rattled, slightly strained copy: where that ends over ``SADDLE_MEV`` lower (a structure symmetry holds on a
+    saddle), the minimum it falls to (``fell`` True). None where the relaxation fails."""
+    outcome = relax(atoms, calculator, fmax=fmax, max_steps=500, record_frames=False)
+    if outcome.energy is None:
+        return None
+    rattled = outcome.atoms.copy()
+    strain = np.eye(3) + np.triu(rng.normal(0.0, 0.01, (3, 3)))
+    rattled.set_cell(rattled.cell[:] @ strain, scale_atoms=True)
+    rattled.positions += rng.normal(0.0, 0.03, rattled.positions.shape)
+    fallen = relax(rattled, calculator, fmax=fmax, max_steps=500, record_frames=False)
+    energy = outcome.energy / len(atoms)
+    if fallen.energy is not None and fallen.energy / len(atoms) < energy - SADDLE_MEV / 1000:
+        return fallen.energy / len(atoms), fallen.atoms, True
+    return energy, outcome.atoms, False
+
+
 def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
     """(name, energy per atom, relaxed structure) of every known structure, relaxed tightly by the oracle, lowest
     first. Each is also relaxed from a rattled, slightly strained copy: where that ends lower (a nominal structure
@@ -51,20 +69,12 @@ def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
     found = []
     rng = np.random.default_rng(0)
     for name, atoms in candidates(composition).items():
-        outcome = relax(atoms, calculator, fmax=0.01, max_steps=500, record_frames=False)
-        if outcome.energy is None:
-            raise RuntimeError(f"{composition} {name}: oracle relaxation failed ({outcome.status}: {outcome.reason})")
-        rattled = outcome.atoms.copy()
-        strain = np.eye(3) + np.triu(rng.normal(0.0, 0.01, (3, 3)))
-        rattled.set_cell(rattled.cell[:] @ strain, scale_atoms=True)
-        rattled.positions += rng.normal(0.0, 0.03, rattled.positions.shape)
-        fallen = relax(rattled, calculator, fmax=0.01, max_steps=500, record_frames=False)
-        energy = outcome.energy / len(atoms)
-        if fallen.energy is not None and fallen.energy / len(atoms) < energy - SADDLE_MEV / 1000:
-            found.append((f"{name}, relaxed from a rattled copy ({spacegroup(fallen.atoms).symbol})",
-                          fallen.energy / len(atoms), fallen.atoms))
-        else:
-            found.append((name, energy, outcome.atoms))
+        minimum = oracle_minimum(atoms, calculator, rng)
+        if minimum is None:
+            raise RuntimeError(f"{composition} {name}: oracle relaxation failed")
+        energy, relaxed, fell = minimum
+        found.append((f"{name}, relaxed from a rattled copy ({spacegroup(relaxed).symbol})" if fell else name,
+                      energy, relaxed))
     return sorted(found, key=lambda entry: entry[1])
 
 

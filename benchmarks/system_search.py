@@ -27,17 +27,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from product_search import oracle_sequence
+from product_search import oracle_minimum, oracle_sequence
 from rows import emit_row, read_rows
 
 from aiida_cryspai.analysis.hull import convex_hull
 from aiida_cryspai.analysis.symmetry import spacegroup
-from aiida_cryspai.ml.relax import relax
 from aiida_cryspai.search.chemical_system import parse_system, system_compositions
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.templates import prototype_structures
-
-SADDLE_MEV = 0.5
 
 
 def truth(compositions: list[str], calculator) -> dict[str, tuple[str, float]]:
@@ -47,18 +44,10 @@ def truth(compositions: list[str], calculator) -> dict[str, tuple[str, float]]:
     for formula in compositions:
         best = ("none", np.inf)
         for atoms in prototype_structures(parse_composition(formula)):
-            outcome = relax(atoms, calculator, fmax=0.005, max_steps=500, record_frames=False)
-            if outcome.energy is None:
+            minimum = oracle_minimum(atoms, calculator, rng, fmax=0.005)
+            if minimum is None:
                 continue
-            candidates = [(outcome.energy / len(atoms), outcome.atoms)]
-            rattled = outcome.atoms.copy()
-            rattled.set_cell(rattled.cell[:] @ (np.eye(3) + np.triu(rng.normal(0.0, 0.01, (3, 3)))),
-                             scale_atoms=True)
-            rattled.positions += rng.normal(0.0, 0.03, rattled.positions.shape)
-            fallen = relax(rattled, calculator, fmax=0.005, max_steps=500, record_frames=False)
-            if fallen.energy is not None and fallen.energy / len(atoms) < candidates[0][0] - SADDLE_MEV / 1000:
-                candidates.append((fallen.energy / len(atoms), fallen.atoms))
-            energy, relaxed = min(candidates, key=lambda entry: entry[0])
+            energy, relaxed, _ = minimum
             if energy < best[1]:
                 best = (f"{atoms.info['origin']} -> {spacegroup(relaxed).symbol}", energy)
         lowest[formula] = best
