@@ -1,5 +1,7 @@
 """Shared fixtures: a real temporary AiiDA profile (aiida-core's pytest fixtures) and the project's codes."""
 
+import logging
+
 import pytest
 
 pytest_plugins = ["aiida.tools.pytest_fixtures"]
@@ -15,11 +17,20 @@ def database_log_after_the_command_line():
     _restore_database_log()
     yield
     _restore_database_log()
+    silenced = _silenced_aiida_loggers()
+    if silenced:  # the process reports of every later test would be lost: fail here, at the test that did it
+        for name in silenced:
+            logging.getLogger(name).disabled = False
+        pytest.fail(f"this test disabled AiiDA's loggers ({', '.join(silenced[:3])}, ...): a logging set-up that "
+                    f"keeps no existing logger ran in this process", pytrace=False)
+
+
+def _silenced_aiida_loggers() -> list[str]:
+    return sorted(name for name, logger in logging.root.manager.loggerDict.items()
+                  if name.startswith("aiida") and isinstance(logger, logging.Logger) and logger.disabled)
 
 
 def _restore_database_log() -> None:
-    import logging
-
     from aiida.common import log
     from aiida.manage import get_manager
     from aiida.orm.utils.log import DBLogHandler
@@ -46,3 +57,4 @@ def emt():
     from ase.calculators.emt import EMT
 
     return EMT()
+
