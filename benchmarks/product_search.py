@@ -44,13 +44,17 @@ from aiida_cryspai.ml.relax import relax
 SADDLE_MEV = 0.5  # a rattled copy that relaxes this much lower: the nominal structure is not an oracle minimum
 
 
-def oracle_minimum(atoms, calculator, rng, fmax: float = 0.01) -> tuple[float, object, bool] | None:
+class OracleRelaxationFailed(RuntimeError):
+    """The oracle's relaxation of a known structure ended without an energy (its status and reason)."""
+
+
+def oracle_minimum(atoms, calculator, rng, fmax: float = 0.01) -> tuple[float, object, bool]:
     """(energy per atom, structure, fell) of ``atoms`` relaxed tightly by the oracle, and relaxed again from a
     rattled, slightly strained copy: where that ends over ``SADDLE_MEV`` lower (a structure symmetry holds on a
-    saddle), the minimum it falls to (``fell`` True). None where the relaxation fails."""
+    saddle), the minimum it falls to (``fell`` True). :class:`OracleRelaxationFailed` where the relaxation fails."""
     outcome = relax(atoms, calculator, fmax=fmax, max_steps=500, record_frames=False)
     if outcome.energy is None:
-        return None
+        raise OracleRelaxationFailed(f"{outcome.status}: {outcome.reason}" if outcome.reason else outcome.status)
     rattled = outcome.atoms.copy()
     strain = np.eye(3) + np.triu(rng.normal(0.0, 0.01, (3, 3)))
     rattled.set_cell(rattled.cell[:] @ strain, scale_atoms=True)
@@ -69,10 +73,10 @@ def targets(composition: str, calculator) -> list[tuple[str, float, object]]:
     found = []
     rng = np.random.default_rng(0)
     for name, atoms in candidates(composition).items():
-        minimum = oracle_minimum(atoms, calculator, rng)
-        if minimum is None:
-            raise RuntimeError(f"{composition} {name}: oracle relaxation failed")
-        energy, relaxed, fell = minimum
+        try:
+            energy, relaxed, fell = oracle_minimum(atoms, calculator, rng)
+        except OracleRelaxationFailed as error:
+            raise RuntimeError(f"{composition} {name}: oracle relaxation failed ({error})") from error
         found.append((f"{name}, relaxed from a rattled copy ({spacegroup(relaxed).symbol})" if fell else name,
                       energy, relaxed))
     return sorted(found, key=lambda entry: entry[1])
