@@ -42,7 +42,7 @@ predict: install
 # every test but the long scientific runs marked slow (those: make test-slow; both: make test-all)
 test: install
 	$(BIN)/ruff check aiida_cryspai tests
-	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m "not slow"
+	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=60 -m "not slow"
 
 test-slow: install
 	$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra --durations=25 -m slow
