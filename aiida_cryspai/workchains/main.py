@@ -329,7 +329,7 @@ class CrySPAIWorkChain(WorkChain):
         """The search's own test (``search/stopping.py``) where the protocol turns it on: converged_by "search"."""
         if not self.parameters.stop_patience:
             return False
-        verdict = check_search(orm.Dict(search_history(self.ctx, self.parameters)),
+        verdict = check_search(orm.Dict(search_history(self.ctx.best_by_batch, self.parameters)),
                                getattr(self.ctx.evolution.outputs, "selection", orm.Dict({})),
                                metadata={"call_link_label": f"stopping_{self.ctx.iteration:02d}"})
         self.report(f"search {'settled' if verdict['settled'] else 'goes on'}: {verdict['reason']}")

@@ -31,10 +31,10 @@ def ranking_settings(inputs, parameters, n_verify: int, objective, refined: dict
             "energy_margin": parameters.guards["energy_margin"], "origins": origins}
 
 
-def search_history(ctx, parameters) -> dict:
+def search_history(best_by_batch: list, parameters) -> dict:
     """What the search's own stopping test reads (``calcfunctions.stopping``): the best objective after each
-    oracle batch, the tolerance (eV/atom) and the patience."""
-    return {"best_by_batch": list(ctx.best_by_batch), "patience": parameters.stop_patience,
+    oracle batch (of a run, or of one composition of a system), the tolerance (eV/atom) and the patience."""
+    return {"best_by_batch": list(best_by_batch), "patience": parameters.stop_patience,
             "tolerance_ev_per_atom": parameters.stop_tolerance_mev_per_atom / 1000.0}
 
 

@@ -41,6 +41,7 @@ from .oracle import OracleWorkChain, oracle_outputs, oracle_results, search_orac
 from .population import InitialPopulationWorkChain, random_structures
 from .request import compute_slots, resolve_codes, resolve_prior
 from .settings import guard_settings, relaxation_parameters
+from .summary import search_history
 from .surrogate import SurrogateWorkChain
 
 
@@ -451,9 +452,7 @@ class SystemWorkChain(WorkChain):
         where the protocol turns it on (``stop_patience``)."""
         if not self.parameters.stop_patience:
             return False
-        history = {"best_by_batch": self.ctx.state[formula].get("best_by_batch", []),
-                   "patience": self.parameters.stop_patience,
-                   "tolerance_ev_per_atom": self.parameters.stop_tolerance_mev_per_atom / 1000.0}
+        history = search_history(self.ctx.state[formula].get("best_by_batch", []), self.parameters)
         outputs = self.ctx[f"evolution__{formula}"].outputs
         verdict = check_search(orm.Dict(history), outputs.selection if "selection" in outputs else orm.Dict({}),
                                metadata={"call_link_label": f"stopping_{self.ctx.iteration:02d}_{formula}"})
