@@ -30,9 +30,3 @@ def oracle_runs(node) -> list[tuple[str, object]]:
     """(call link label, OracleWorkChain) of the run's oracle batches (``oracle_NN``, ``oracle_verification``,
     ``oracle_refinement``); the screening on the prior is an OracleWorkChain too, but not the oracle."""
     return [(label, run) for label, run in called(node, "OracleWorkChain") if label.startswith("oracle_")]
-
-
-def loop_iteration(label: str) -> int | None:
-    """The loop iteration of an ``oracle_NN`` batch; None for the verification and the refinement."""
-    suffix = label.removeprefix("oracle_")
-    return int(suffix) if suffix.isdigit() else None

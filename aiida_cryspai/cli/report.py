@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import called, loop_iteration, oracle_runs
+from ..workchains.oracle import loop_iteration
+from .graph import called, oracle_runs
 
 PLOT_FILES = {
     "rmse": "rmse_per_iteration.png",

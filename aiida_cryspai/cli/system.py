@@ -100,7 +100,7 @@ def system_status(node) -> dict:
     of each composition so far (while it runs: the stable set and every composition's height above it)."""
     from ..analysis.hull import HullError, convex_hull
     from ..search.objective import Objective
-    from ..workchains.oracle import oracle_outputs
+    from ..workchains.oracle import loop_iteration, oracle_outputs
     from .graph import called
     from .status import oracle_progress
 
@@ -124,7 +124,7 @@ def system_status(node) -> dict:
               "state": node.process_state.value if node.process_state else "unknown",
               "exit_status": node.exit_status, "system": node.inputs.system.value,
               "compositions": ", ".join(node.inputs.compositions.get_list()),
-              "iteration": len([label for label in labels if label.startswith("oracle_") and label[7:].isdigit()]),
+              "iteration": len([label for label in labels if loop_iteration(label) is not None]),
               "oracle_relaxations_done": done, "oracle_relaxations_pending": pending}
     try:
         points = convex_hull([(f, f, value) for f, value in best.items()])

@@ -246,3 +246,10 @@ class OracleWorkChain(WorkChain):
 def _label(engine, keys: list[str], index: int) -> str:
     """The call link label of one group: ``relax_<key>`` for one structure per process, ``batch_NN`` otherwise."""
     return f"relax_{keys[0]}" if engine.kind == PER_STRUCTURE else f"batch_{index:02d}"
+
+
+def loop_iteration(label: str) -> int | None:
+    """The loop iteration of an oracle batch's call link label (``oracle_NN``, a system's ``oracle_NN_<formula>``);
+    None for the verification and the refinement."""
+    parts = label.split("_")
+    return int(parts[1]) if len(parts) > 1 and parts[0] == "oracle" and parts[1].isdigit() else None

@@ -37,7 +37,7 @@ from ..search.objective import Objective
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
 from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
-from .oracle import OracleWorkChain, oracle_outputs, oracle_results, search_oracle_inputs
+from .oracle import OracleWorkChain, loop_iteration, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import compute_slots, resolve_codes, resolve_prior
 from .settings import guard_settings, relaxation_parameters
@@ -373,7 +373,7 @@ class SystemWorkChain(WorkChain):
             if best is not None and (state["best"] is None or best[0] < state["best"]):
                 state["best"] = best[0]
                 state["search_volume"] = structures[best[1]].get_cell_volume()
-            if label.split("_")[1].isdigit():  # a batch of the loop (not verification or refinement)
+            if loop_iteration(label) is not None:  # a batch of the loop (not verification or refinement)
                 state.setdefault("best_by_batch", []).append(state["best"] if state["best"] is not None
                                                              else float("inf"))
             state["new_frames"] = {f"{formula}_{k}": v.uuid for k, v in oracle_outputs(node, "frames").items()}

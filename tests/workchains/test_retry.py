@@ -72,3 +72,11 @@ def test_a_killed_volume_scan_runs_again_and_gives_the_same_volume(aiida_profile
     assert killed.outputs.summary["volume_method"] == "scan"
     assert killed.outputs.volume.value == undisturbed.outputs.volume.value != killed.outputs.eq2_volume.value
     assert "volume scan RelaxCalculation" in _log(killed) and "again, once" in _log(killed)
+
+
+def test_loop_batches_are_told_from_verification_and_refinement_by_their_labels():
+    """The oracle batches' call link labels, of a run and of a system's compositions: the loop's iteration, or None."""
+    from aiida_cryspai.workchains.oracle import loop_iteration
+
+    labels = ["oracle_01", "oracle_12_Cu3Au1", "oracle_verification", "oracle_refinement_Cu4", "population", "x_01"]
+    assert [loop_iteration(label) for label in labels] == [1, 12, None, None, None, None]
