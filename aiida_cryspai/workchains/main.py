@@ -8,7 +8,6 @@ from them (``cryspai.surrogate``: dataset, convergence test, training), GA per c
 from __future__ import annotations
 
 from aiida import orm
-from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
 
 from ..analysis.compare import lowest_distinct
@@ -21,19 +20,18 @@ from ..ml.potentials import CALCULATORS
 from ..protocols import ProtocolError
 from ..search.budget import OracleBudget
 from ..search.elite import keep_lowest
-from ..search.objective import Objective
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
 from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
 from .oracle import OracleWorkChain, oracle_costs, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import RUN_EXIT_CODES, InputError, check_search_inputs, complete_builder, resolve_codes, resolve_prior
-from .settings import guard_settings, relaxation_parameters
+from .settings import SearchSettings, guard_settings, relaxation_parameters
 from .summary import loop_state, ranking_settings, round_mev, run_info, search_history
 from .surrogate import SurrogateWorkChain
 
 
-class CrySPAIWorkChain(WorkChain):
+class CrySPAIWorkChain(SearchSettings, WorkChain):
     """Predict the stable crystal structures of a composition, the CrySPAI way."""
 
     @classmethod
@@ -99,20 +97,6 @@ class CrySPAIWorkChain(WorkChain):
         if max_oracle_calls is not None:
             builder.max_oracle_calls = orm.Int(max_oracle_calls)
         return complete_builder(builder, codes, overrides, device)
-
-    @property
-    def parameters(self) -> AttributeDict:
-        return AttributeDict(self.inputs.parameters.get_dict())
-
-    @property
-    def objective(self) -> Objective:
-        """What every ranking minimises: the energy per atom, or the enthalpy per atom under pressure."""
-        return Objective(pressure_gpa=self.inputs.pressure.value)
-
-    @property
-    def budget(self) -> OracleBudget:
-        """The oracle budget (``search/budget.py``); ``ctx.oracle_calls`` is what has been spent."""
-        return OracleBudget(**self.ctx.budget)
 
     def _seed(self, stage: str, *indices: int) -> int:
         return stage_seed(self.inputs.seed.value, stage, *indices)

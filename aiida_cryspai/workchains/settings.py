@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from aiida.common import AttributeDict
+
 from ..engines import get_engine
+from ..search.budget import OracleBudget
 from ..search.composition import parse_composition
 from ..search.geometry import min_volume_per_atom
+from ..search.objective import Objective
+
+
+class SearchSettings:
+    """What a search work chain (one composition's ``cryspai.main``, a system's ``cryspai.system``) reads from its
+    inputs and context: its parameters, the objective of every ranking, the oracle budget."""
+
+    @property
+    def parameters(self) -> AttributeDict:
+        return AttributeDict(self.inputs.parameters.get_dict())
+
+    @property
+    def objective(self) -> Objective:
+        """What every ranking minimises: the energy per atom, or the enthalpy per atom under pressure."""
+        return Objective(pressure_gpa=self.inputs.pressure.value)
+
+    @property
+    def budget(self) -> OracleBudget:
+        """The oracle budget (``search/budget.py``); ``ctx.oracle_calls`` is what has been spent."""
+        return OracleBudget(**self.ctx.budget)
 
 
 def calcjob_options(options: dict | None, threads: int = 1) -> dict:

@@ -17,7 +17,6 @@ while the others go on; it still takes part in the final GA, verification, refin
 from __future__ import annotations
 
 from aiida import orm
-from aiida.common import AttributeDict
 from aiida.engine import ToContext, WorkChain, if_, while_
 
 from ..analysis.compare import lowest_distinct
@@ -33,19 +32,18 @@ from ..search.budget import OracleBudget
 from ..search.chemical_system import allocate_oracle, parse_system
 from ..search.composition import CompositionError, parse_composition
 from ..search.elite import keep_lowest
-from ..search.objective import Objective
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
 from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
 from .oracle import OracleWorkChain, loop_iteration, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import compute_slots, resolve_codes, resolve_prior
-from .settings import guard_settings, relaxation_parameters
+from .settings import SearchSettings, guard_settings, relaxation_parameters
 from .summary import search_history
 from .surrogate import SurrogateWorkChain
 
 
-class SystemWorkChain(WorkChain):
+class SystemWorkChain(SearchSettings, WorkChain):
     """The stable compounds of a chemical system and their structures: one search per composition, one shared
     surrogate, one oracle budget, the convex hull."""
 
@@ -154,18 +152,6 @@ class SystemWorkChain(WorkChain):
         return builder
 
     # -- helpers ------------------------------------------------------------------------------------------
-    @property
-    def parameters(self) -> AttributeDict:
-        return AttributeDict(self.inputs.parameters.get_dict())
-
-    @property
-    def objective(self) -> Objective:
-        return Objective(pressure_gpa=self.inputs.pressure.value)
-
-    @property
-    def budget(self) -> OracleBudget:
-        return OracleBudget(**self.ctx.budget)
-
     def _seed(self, stage: str, formula: str | None, *indices: int) -> int:
         """The seed of ``stage`` for the composition ``formula`` (its place in ``compositions``), or the system's."""
         where = () if formula is None else (list(self.ctx.state).index(formula),)
