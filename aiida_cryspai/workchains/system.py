@@ -221,11 +221,11 @@ class SystemWorkChain(SearchSettings, WorkChain):
     def run_population_wave(self):
         """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
         keeps one CalcJob at a time)."""
-        plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
         parameters = self.inputs.parameters
-        if plan["processes"]:
-            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
-        for formula in wave:
+        if self.ctx.wave_stage["processes"]:
+            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": self.ctx.wave_stage["processes"]})
+
+        def population_inputs(formula: str, plan: dict) -> dict:
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
                       "protocol": self.inputs.protocol, "parameters": parameters,
@@ -235,7 +235,9 @@ class SystemWorkChain(SearchSettings, WorkChain):
                 inputs["prior"] = self.inputs.prior
             if self.inputs.get("options"):
                 inputs["options"] = self.inputs.options
-            self.to_context(**{f"population__{formula}": self.submit(InitialPopulationWorkChain, **inputs)})
+            return inputs
+
+        self._run_wave("population", InitialPopulationWorkChain, population_inputs)
 
     def inspect_populations(self):
         for formula, state in self.ctx.state.items():
@@ -296,41 +298,51 @@ class SystemWorkChain(SearchSettings, WorkChain):
     def has_waves(self):
         return bool(self.ctx.waves)
 
+    def _run_wave(self, key: str, process_class, inputs_of) -> None:
+        """The next wave of the planned stage: one ``process_class`` per composition of the wave, with
+        ``inputs_of(formula, plan)``, each to ``ctx[<key>__<formula>]``."""
+        plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
+        for formula in wave:
+            self.to_context(**{f"{key}__{formula}": self.submit(process_class, **inputs_of(formula, plan))})
+
     def run_oracle_wave(self):
         """The next wave of oracle batches (one OracleWorkChain per composition)."""
-        plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
-        engine = get_engine(self.inputs.engine.value)
-        for formula in wave:
-            structures = {key: orm.load_node(uuid) for key, uuid in plan["chosen"][formula].items()}
-            parameters = relaxation_parameters(engine, self.parameters, self.inputs.protocol.value,
-                                               self._guards(formula), self.inputs.pressure.value, tight=plan["tight"])
-            inputs = search_oracle_inputs(self.inputs.engine, structures, parameters, self.inputs.codes,
-                                          plan["processes"] or self.parameters.max_parallel_oracle,
-                                          self.inputs.get("options"), f"{plan['label']}_{formula}",
-                                          None if plan["tight"] else self.parameters.oracle.get("prerelax"))
-            self.ctx.oracle_calls += len(structures)
-            self.to_context(**{f"oracle__{formula}": self.submit(OracleWorkChain, **inputs)})
+        self._run_wave("oracle", OracleWorkChain, self._oracle_inputs)
+
+    def _oracle_inputs(self, formula: str, plan: dict) -> dict:
+        """The oracle batch of ``formula`` in the planned stage; its structures are counted as spent."""
+        structures = {key: orm.load_node(uuid) for key, uuid in plan["chosen"][formula].items()}
+        parameters = relaxation_parameters(get_engine(self.inputs.engine.value), self.parameters,
+                                           self.inputs.protocol.value, self._guards(formula),
+                                           self.inputs.pressure.value, tight=plan["tight"])
+        self.ctx.oracle_calls += len(structures)
+        return search_oracle_inputs(self.inputs.engine, structures, parameters, self.inputs.codes,
+                                    plan["processes"] or self.parameters.max_parallel_oracle,
+                                    self.inputs.get("options"), f"{plan['label']}_{formula}",
+                                    None if plan["tight"] else self.parameters.oracle.get("prerelax"))
 
     def run_evolution_wave(self):
         """The next wave of GAs on the shared network (one EvolutionWorkChain per composition)."""
-        plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
-        for formula in wave:
-            what, state = plan["chosen"][formula], self.ctx.state[formula]
-            systems = list(CRYSTAL_SYSTEMS)
-            parameters = evolution_parameters(systems, state["search_volume"], [
-                self._seed(plan["stage"], formula, self.ctx.iteration, i) for i in range(len(systems))],
-                what["ga"], what["kappa"], self.objective, {**self.parameters.local, "guards": self._guards(formula)},
-                what["recommendation"])
-            initial = {f"{system}_s{n}": orm.load_node(uuid) for system in systems
-                       for n, (_, uuid) in enumerate(state["best_by_system"].get(system, []))}
-            inputs = {"composition": orm.Str(formula), "model": self.ctx.model, "parameters": orm.Dict(parameters),
-                      "initial_structures": initial,
-                      "known": {f"s{n}": orm.load_node(uuid) for n, uuid in enumerate(state["relaxed"])},
-                      "codes": {"evolve": self.inputs.codes.evolve}, "options": self.inputs.get("options") or {},
-                      "metadata": {"call_link_label": f"{plan['label']}_{formula}"}}
-            if plan["processes"]:
-                inputs["max_parallel"] = orm.Int(plan["processes"])
-            self.to_context(**{f"evolution__{formula}": self.submit(EvolutionWorkChain, **inputs)})
+        self._run_wave("evolution", EvolutionWorkChain, self._evolution_inputs)
+
+    def _evolution_inputs(self, formula: str, plan: dict) -> dict:
+        """The GA of ``formula`` on the shared network in the planned stage, started from its best structures."""
+        what, state = plan["chosen"][formula], self.ctx.state[formula]
+        systems = list(CRYSTAL_SYSTEMS)
+        parameters = evolution_parameters(systems, state["search_volume"], [
+            self._seed(plan["stage"], formula, self.ctx.iteration, i) for i in range(len(systems))],
+            what["ga"], what["kappa"], self.objective, {**self.parameters.local, "guards": self._guards(formula)},
+            what["recommendation"])
+        initial = {f"{system}_s{n}": orm.load_node(uuid) for system in systems
+                   for n, (_, uuid) in enumerate(state["best_by_system"].get(system, []))}
+        inputs = {"composition": orm.Str(formula), "model": self.ctx.model, "parameters": orm.Dict(parameters),
+                  "initial_structures": initial,
+                  "known": {f"s{n}": orm.load_node(uuid) for n, uuid in enumerate(state["relaxed"])},
+                  "codes": {"evolve": self.inputs.codes.evolve}, "options": self.inputs.get("options") or {},
+                  "metadata": {"call_link_label": f"{plan['label']}_{formula}"}}
+        if plan["processes"]:
+            inputs["max_parallel"] = orm.Int(plan["processes"])
+        return inputs
 
     def inspect_oracles(self):
         """Each composition's results: implausible ones refused, its crystal systems' best kept, its best noted."""
