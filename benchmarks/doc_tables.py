@@ -204,7 +204,7 @@ def crash_test_loop() -> str:
                       "; ".join(failures) or "none"]])
 
 
-SYSTEM_FILES = ("system_search_8ae9e1f.jsonl",)
+SYSTEM_FILES = ("system_search_51c1815.jsonl",)
 
 
 def system_search() -> str:
