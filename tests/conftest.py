@@ -57,4 +57,3 @@ def emt():
     from ase.calculators.emt import EMT
 
     return EMT()
-
