@@ -1,7 +1,8 @@
 """Local relaxation, one structure or a batch, with any ASE calculator or the network, with guards.
 
 One treatment of the cell for every path: ASE's ``FrechetCellFilter`` (positions and the log of the cell
-deformation, ready for an external ``scalar_pressure``) driven by ASE's ``FIRE``, one optimiser per structure.
+deformation, ready for an external ``scalar_pressure``; its 3x3 matrix functions done by eigendecomposition,
+``ml/cell_filter.py``) driven by ASE's ``FIRE``, one optimiser per structure.
 A batch moves in lock step: at each step the energies, forces and stresses of every structure still moving come
 from one call of the calculator's batch evaluator (the network: one graph; others: one structure after the other,
 ``ml/potentials.py``), are attached to each structure as its single-point result, and each optimiser takes its
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 from ase.stress import full_3x3_to_voigt_6_stress
 from ase.units import GPa
@@ -33,6 +33,7 @@ from ..protocols.schema import OracleParameters
 from ..search.geometry import MAX_CLOSE_NEIGHBOURS, crowding
 from ..search.objective import Objective
 from ..search.plausibility import CONTACT_FACTOR, ENERGY_MARGIN, contact_problem, implausible_energies
+from .cell_filter import FastFrechetCellFilter
 from .potentials import batch_evaluator
 from .repulsion import ShortRangeRepulsion, with_repulsion
 
@@ -92,33 +93,13 @@ def geometry_problem(atoms: Atoms, guards: RelaxGuards) -> tuple[str, str] | Non
     return None
 
 
-class _FrechetCellFilter(FrechetCellFilter):
-    """ASE's ``FrechetCellFilter`` that computes its generalised forces once per geometry: FIRE asks for them twice
-    per step (convergence test, step), and each costs a matrix logarithm and exponential derivative (~1-2 ms, more
-    than the network's share of a batched step)."""
-
-    _forces: np.ndarray | None = None
-
-    def get_forces(self, **kwargs):
-        if self._forces is None or kwargs:
-            forces = super().get_forces(**kwargs)
-            if kwargs:
-                return forces
-            self._forces = forces
-        return self._forces.copy()
-
-    def set_positions(self, new, **kwargs):
-        self._forces = None
-        super().set_positions(new, **kwargs)
-
-
 class _Relaxation:
     """One structure's relaxation inside a batch: its atoms, filter, optimiser and outcome so far."""
 
     def __init__(self, atoms: Atoms, fmax: float, relax_cell: bool, pressure: float, record_frames: bool):
         self.atoms = atoms.copy()
         self.atoms.calc = None
-        target = _FrechetCellFilter(self.atoms, scalar_pressure=pressure) if relax_cell else self.atoms
+        target = FastFrechetCellFilter(self.atoms, scalar_pressure=pressure) if relax_cell else self.atoms
         self.optimiser = FIRE(target, logfile=None)
         self.optimiser.fmax = fmax  # what Optimizer.run(fmax=...) sets before its first convergence test
         self.record_frames = record_frames
