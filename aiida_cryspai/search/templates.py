@@ -51,9 +51,15 @@ class Prototype:
 
 
 def library_path() -> Path:
-    import pymatgen.analysis.prototypes as module
+    """The library's file, found without importing ``pymatgen.analysis.prototypes`` (its import parses every
+    entry's bibliography, ~8 s)."""
+    from importlib.util import find_spec
 
-    return Path(module.__file__).parent / "aflow_prototypes.json.gz"
+    spec = find_spec("pymatgen.analysis.prototypes")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("pymatgen.analysis.prototypes is not installed: pymatgen >= 2024 carries the AFLOW "
+                                "prototype library")
+    return Path(next(iter(spec.submodule_search_locations))) / "aflow_prototypes.json.gz"
 
 
 def _name(tags: dict) -> str:
