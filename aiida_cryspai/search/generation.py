@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import islice
 
@@ -17,8 +19,32 @@ from .geometry import cell_is_sane
 
 SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn conventional cell kept as atoms)
 # seconds one choice may take over its attempts: pyxtal has no time bound, and one of its draws (P23, Mg2Al4O8) took
-# 0.3-27 s here, 496 s over a choice's attempts once; a typical draw takes well under a second
+# 0.3-27 s here, 496 s over a choice's attempts once, 211 s in one call once; a typical draw takes well under a second
 DRAW_SECONDS = 60.0
+
+
+class DrawTimeout(Exception):
+    """A pyxtal draw stopped at its time bound."""
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise :class:`DrawTimeout` inside the code run in this block (this thread only) at its first Python function
+    call after ``seconds``: pyxtal's draw loops cannot be told a time limit. A trace function that answers only call
+    events (no line tracing) costs a few per cent of a draw; any trace function already set is put back after."""
+    end = time.perf_counter() + seconds
+    previous = sys.gettrace()
+
+    def check(frame, event, arg):
+        if time.perf_counter() > end:
+            raise DrawTimeout(f"stopped after {seconds:.1f} s")
+        return None
+
+    sys.settrace(check)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 @lru_cache(maxsize=256)
@@ -43,9 +69,10 @@ def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricC
     return tuple(found)
 
 
-def _drawn(composition: Composition, choice: SymmetricChoice, seed: int) -> Atoms | None:
+def _drawn(composition: Composition, choice: SymmetricChoice, seed: int, seconds: float | None = None) -> Atoms | None:
     """pyxtal's structure for ``choice`` with the atoms of ``composition`` (a primitive cell when the choice
-    reduces a centred cell), or None when pyxtal or the reduction fails."""
+    reduces a centred cell), or None when pyxtal or the reduction fails; raises :class:`DrawTimeout` when pyxtal
+    takes longer than ``seconds``."""
     from pyxtal import pyxtal
 
     from ..analysis.symmetry import primitive
@@ -53,10 +80,12 @@ def _drawn(composition: Composition, choice: SymmetricChoice, seed: int) -> Atom
     number, points = choice
     crystal = pyxtal()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _deadline(seconds if seconds is not None else float("inf")):
             warnings.simplefilter("ignore")
             crystal.from_random(3, number, composition.symbols, [points * n for n in composition.numbers],
                                 random_state=seed)
+    except DrawTimeout:
+        raise
     except Exception:  # pyxtal signals an impossible draw with several exception types
         return None
     if not crystal.valid:
@@ -87,27 +116,35 @@ def random_symmetric_structure(
 
     Returns ``None`` when no structure with sane interatomic distances (at 0 GPa: ``length_scale``, see
     :func:`~.geometry.cell_is_sane`) was found in ``max_tries`` attempts, or when the attempts took longer than
-    ``max_seconds`` (default :data:`DRAW_SECONDS`; checked between attempts: pyxtal's own cannot be interrupted);
-    that case is appended to
-    ``skipped`` (space group, system, attempts, seconds, reason).
+    ``max_seconds`` (default :data:`DRAW_SECONDS`; a pyxtal call still running at the bound is stopped there);
+    that case is appended to ``skipped`` (space group, system, attempts, seconds, reason).
     """
     choices = symmetric_choices(system, tuple(composition.numbers))
     if not choices:
         return None
     start, tried = time.perf_counter(), []
     max_seconds = DRAW_SECONDS if max_seconds is None else max_seconds
+
+    def skip(attempts: int) -> None:
+        if skipped is not None:
+            seconds = time.perf_counter() - start
+            skipped.append({"spacegroups": sorted(set(tried)), "crystal_system": system, "attempts": attempts,
+                            "seconds": round(seconds, 1),
+                            "reason": f"no sane structure after {attempts} attempts in {seconds:.0f} s "
+                                      f"(bound {max_seconds:g} s)"})
+
     for attempt in range(max_tries):
-        if attempt and time.perf_counter() - start > max_seconds:
-            if skipped is not None:
-                seconds = time.perf_counter() - start
-                skipped.append({"spacegroups": sorted(set(tried)), "crystal_system": system, "attempts": attempt,
-                                "seconds": round(seconds, 1),
-                                "reason": f"no sane structure after {attempt} attempts in {seconds:.0f} s "
-                                          f"(bound {max_seconds:g} s)"})
+        left = max_seconds - (time.perf_counter() - start)
+        if attempt and left <= 0:
+            skip(attempt)
             return None
         number, points = choice or choices[int(rng.integers(len(choices)))]
         tried.append(number)
-        atoms = _drawn(composition, (number, points), int(rng.integers(2**31 - 1)))
+        try:
+            atoms = _drawn(composition, (number, points), int(rng.integers(2**31 - 1)), seconds=max(left, 0.0))
+        except DrawTimeout:
+            skip(attempt + 1)
+            return None
         if atoms is None:
             continue
         atoms = scale_to_volume(atoms, volume)
