@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import ctypes
+import math
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -23,28 +25,39 @@ SymmetricChoice = tuple[int, int]  # (space group, lattice points of the drawn c
 DRAW_SECONDS = 60.0
 
 
-class DrawTimeout(Exception):
-    """A pyxtal draw stopped at its time bound."""
+class DrawTimeout(BaseException):
+    """A pyxtal draw stopped at its time bound (a BaseException, so that pyxtal's own ``except Exception`` cannot
+    swallow it)."""
 
 
 @contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`DrawTimeout` inside the code run in this block (this thread only) at its first Python function
-    call after ``seconds``: pyxtal's draw loops cannot be told a time limit. A trace function that answers only call
-    events (no line tracing) costs a few per cent of a draw; any trace function already set is put back after."""
-    end = time.perf_counter() + seconds
-    previous = sys.gettrace()
+    """Raise :class:`DrawTimeout` inside the code run in this block, in this thread, once ``seconds`` have passed:
+    pyxtal's draw loops cannot be told a time limit. A timer thread sets the exception asynchronously
+    (CPython's ``PyThreadState_SetAsyncExc``; it lands at the thread's next bytecode), so a draw costs nothing
+    extra until its bound; one that was set but had not landed when the block ends is cleared."""
+    if not math.isfinite(seconds):
+        yield
+        return
+    thread, lock, state = threading.get_ident(), threading.Lock(), {"done": False, "fired": False}
 
-    def check(frame, event, arg):
-        if time.perf_counter() > end:
-            raise DrawTimeout(f"stopped after {seconds:.1f} s")
-        return None
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(DrawTimeout))
 
-    sys.settrace(check)
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
     try:
         yield
     finally:
-        sys.settrace(previous)
+        with lock:
+            state["done"] = True
+            if state["fired"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), None)
+        timer.cancel()
 
 
 @lru_cache(maxsize=256)
