@@ -12,7 +12,7 @@ than the network. Here the same functions come from one eigendecomposition ``A =
   nine directions ASE asks for.
 
 Where the eigenvectors are ill-conditioned (a nearly defective matrix, such as a pure shear) or a real eigenvalue is
-not positive, SciPy's functions are used as before. Results agree with SciPy's to ~1e-12 (tests/ml/test_cell_filter.py).
+not positive, SciPy's functions are used as before. Results agree with SciPy's to 1e-11 (tests/ml/test_cell_filter.py).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _divided_differences(values: np.ndarray) -> np.ndarray:
     return np.exp((values[:, None] + values[None, :]) / 2.0) * sinhc
 
 
-class _AdjointFrechet:
+class _SharedFrechet:
     """Stands in for ``scipy.linalg.expm_frechet`` inside ASE's cell utility, which asks for the nine directional
     derivatives at one ``log_matrix`` in a row: its eigendecomposition is kept for the next eight."""
 
@@ -93,7 +93,7 @@ class FastFrechetCellFilter(FrechetCellFilter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for owner in (self, self._utility):
-            owner.expm, owner.logm, owner.expm_frechet = expm, logm, _AdjointFrechet()
+            owner.expm, owner.logm, owner.expm_frechet = expm, logm, _SharedFrechet()
 
     def get_forces(self, **kwargs):
         if self._forces is None or kwargs:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import math
 import threading
 import time
 import warnings
@@ -31,12 +30,12 @@ class DrawTimeout(BaseException):
 
 
 @contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
+def _deadline(seconds: float | None) -> Iterator[None]:
     """Raise :class:`DrawTimeout` inside the code run in this block, in this thread, once ``seconds`` have passed:
     pyxtal's draw loops cannot be told a time limit. A timer thread sets the exception asynchronously
     (CPython's ``PyThreadState_SetAsyncExc``; it lands at the thread's next bytecode), so a draw costs nothing
-    extra until its bound; one that was set but had not landed when the block ends is cleared."""
-    if not math.isfinite(seconds):
+    extra until its bound; one that was set but had not landed when the block ends is cleared. None: no bound."""
+    if seconds is None:
         yield
         return
     thread, lock, state = threading.get_ident(), threading.Lock(), {"done": False, "fired": False}
@@ -93,13 +92,11 @@ def _drawn(composition: Composition, choice: SymmetricChoice, seed: int, seconds
     number, points = choice
     crystal = pyxtal()
     try:
-        with warnings.catch_warnings(), _deadline(seconds if seconds is not None else float("inf")):
+        with warnings.catch_warnings(), _deadline(seconds):
             warnings.simplefilter("ignore")
             crystal.from_random(3, number, composition.symbols, [points * n for n in composition.numbers],
                                 random_state=seed)
-    except DrawTimeout:
-        raise
-    except Exception:  # pyxtal signals an impossible draw with several exception types
+    except Exception:  # pyxtal signals an impossible draw with several exception types (DrawTimeout is none)
         return None
     if not crystal.valid:
         return None
