@@ -25,6 +25,27 @@ def _within_window(arrays: dict, lowest: float, window: float) -> dict:
     return subset(arrays, np.nonzero(energies_per_atom <= lowest + window)[0])
 
 
+def _lowest(old: dict, new: dict) -> float:
+    energies = np.concatenate([old["energies"] / old["n_atoms"], new["energies"] / new["n_atoms"]])
+    return float(energies.min()) if len(energies) else 0.0
+
+
+def candidate_frames(old: dict, frames: dict[str, dict], settings: dict) -> dict | None:
+    """The new frames that may join the dataset ``old`` (arrays): those of relaxations not in
+    ``settings['excluded_sources']``, trajectories thinned by ``min_energy_change``, within ``energy_window`` of the
+    lowest energy of both; None without frames. Applied twice it selects the same frames, so the prior labels just
+    these (calcfunctions/prior.py) and the update selects them again unchanged."""
+    excluded = set(settings.get("excluded_sources") or [])
+    new = None
+    for key in sorted(frames):
+        part = frames[key]
+        if excluded:
+            part = subset(part, np.nonzero(~np.isin(part["sources"].astype(str), list(excluded)))[0])
+        part = _thin_trajectories(part, settings["min_energy_change"])
+        new = part if new is None else concatenate(new, part)
+    return None if new is None else _within_window(new, _lowest(old, new), settings["energy_window"])
+
+
 def _informative(arrays: dict, model: ModelData, tolerance_mev_per_atom: float | None) -> dict:
     if tolerance_mev_per_atom is None or len(arrays["energies"]) == 0:
         return arrays
@@ -43,22 +64,12 @@ def update_dataset(previous: DatasetData, parameters: Dict, model: ModelData | N
     ``summary`` (counts). Frames of the relaxations named in ``excluded_sources`` (refused as implausible) are
     left out."""
     settings = parameters.get_dict()
-    excluded = set(settings.get("excluded_sources") or [])
-    new = None
-    for key in sorted(frames):
-        part = frames[key].to_arrays()
-        if excluded:
-            part = subset(part, np.nonzero(~np.isin(part["sources"].astype(str), list(excluded)))[0])
-        part = _thin_trajectories(part, settings["min_energy_change"])
-        new = part if new is None else concatenate(new, part)
     old = previous.to_arrays()
+    new = candidate_frames(old, {key: node.to_arrays() for key, node in frames.items()}, settings)
     if new is None:
         return {"dataset": DatasetData.from_arrays(old), "added": DatasetData.from_arrays(subset(old, [])),
                 "summary": Dict({"new": 0, "not_informative": 0})}
-    all_energies = np.concatenate([old["energies"] / old["n_atoms"], new["energies"] / new["n_atoms"]])
-    lowest = float(all_energies.min()) if len(all_energies) else 0.0
-    new = _within_window(new, lowest, settings["energy_window"])
-    old = _within_window(old, lowest, settings["energy_window"])
+    old = _within_window(old, _lowest(old, new), settings["energy_window"])
     taught = _informative(new, model, settings.get("useless_mev_per_atom")) if model is not None else new
     summary = {"new": len(new["energies"]), "not_informative": len(new["energies"]) - len(taught["energies"])}
     return {"dataset": DatasetData.from_arrays(concatenate(old, taught)), "added": DatasetData.from_arrays(new),

@@ -85,22 +85,35 @@ class SurrogateWorkChain(WorkChain):
         return "prior" in self.inputs
 
     def label_frames_with_prior(self):
-        """The prior's energies, forces and stresses on the new oracle frames, once (the network learns oracle -
-        prior)."""
+        """The prior's energies, forces and stresses on the new oracle frames the dataset may take, once (the
+        network learns oracle - prior)."""
         self.ctx.frames = {}
         if self.inputs.get("frames"):
-            self.ctx.frames = label_frames(self.inputs.prior, **self.inputs.frames,
-                                           metadata={"call_link_label": "prior"})
-        self.report(f"{self.inputs.prior['name']} labelled the frames of {len(self.ctx.frames)} oracle batches")
+            n_frames = sum(node.n_frames for node in self.inputs.frames.values())
+            self.ctx.frames = label_frames(self.inputs.prior, self._previous(), orm.Dict(self._dataset_settings()),
+                                           **self.inputs.frames, metadata={"call_link_label": "prior"})
+            n_labelled = sum(node.n_frames for node in self.ctx.frames.values())
+            self.report(f"{self.inputs.prior['name']} labelled {n_labelled} of the {n_frames} new frames (the rest "
+                        "thinned out of their trajectories or above the energy window)")
+
+    def _previous(self) -> DatasetData:
+        """The dataset so far; without one, one empty dataset node (stored once, input of both stages)."""
+        if "dataset" in self.inputs:
+            return self.inputs.dataset
+        if "empty_dataset" not in self.ctx:
+            self.ctx.empty_dataset = DatasetData.empty().store()
+        return self.ctx.empty_dataset
+
+    def _dataset_settings(self) -> dict:
+        return {**self.parameters["dataset"], "excluded_sources": self.inputs.settings.get("excluded_sources", [])}
 
     def update_dataset(self):
         """New oracle frames join the training set (near-duplicates and far-too-high frames left out)."""
-        previous = self.inputs.dataset if "dataset" in self.inputs else DatasetData.empty()
         frames = dict(self.ctx.frames) if "prior" in self.inputs else dict(self.inputs.get("frames", {}))
         if "model" in self.inputs:
             frames["model"] = self.inputs.model
-        settings = {**self.parameters["dataset"], "excluded_sources": self.inputs.settings.get("excluded_sources", [])}
-        outputs = update_dataset(previous, orm.Dict(settings), **frames, metadata={"call_link_label": "dataset"})
+        outputs = update_dataset(self._previous(), orm.Dict(self._dataset_settings()), **frames,
+                                 metadata={"call_link_label": "dataset"})
         self.ctx.dataset, self.ctx.added = outputs["dataset"], outputs["added"]
         self.out("dataset", outputs["dataset"])
         self.out("added", outputs["added"])
