@@ -58,6 +58,14 @@ class OracleParameters(_Section):
         return value
 
 
+class ScreeningParameters(_Section):
+    fmax: float | None = Field(None, gt=0, le=10, description="Force threshold of the screening's relaxations on "
+                                                             "the prior (eV/Å); null: the oracle's.")
+    max_steps: int | None = Field(None, ge=1, description="Most steps of a screening relaxation on the prior; null: "
+                                                          "the oracle's. The screening only ranks: the oracle "
+                                                          "relaxes the chosen structures fully.")
+
+
 class DescriptorParameters(_Section):
     radial_cutoff: float = Field(6.0, gt=0, le=12, description="Cut-off of the radial Chebyshev terms (Å).")
     radial_order: PositiveInt = Field(10, description="Order of the radial Chebyshev expansion.")
@@ -215,6 +223,8 @@ class SearchParameters(_Section):
     dataset: DatasetParameters = Field(default_factory=DatasetParameters, description="What enters the training "
                                                                                       "set.")
     oracle: OracleParameters = Field(default_factory=OracleParameters, description="The oracle's relaxations.")
+    screening: ScreeningParameters = Field(default_factory=ScreeningParameters,
+                                           description="The screening's relaxations on the prior.")
     descriptor: DescriptorParameters = Field(default_factory=DescriptorParameters,
                                              description="Chebyshev descriptors of the atomic environments.")
     training: TrainingParameters = Field(default_factory=TrainingParameters, description="Training of the "

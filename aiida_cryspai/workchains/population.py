@@ -322,6 +322,7 @@ class InitialPopulationWorkChain(WorkChain):
         engine = get_engine(f"ase:{self.inputs.prior['name']}")
         parameters = relaxation_parameters(engine, self.parameters, self.inputs.protocol.value, self._guards(),
                                            self.inputs.pressure.value, only=("fmax", "max_steps", "relax_cell"))
+        parameters.update({k: v for k, v in self.parameters.get("screening", {}).items() if v is not None})
         node = self.submit(OracleWorkChain, engine=orm.Str(engine.name), structures=structures,
                            parameters=orm.Dict(parameters), code=self.inputs.codes.relax,
                            max_parallel=orm.Int(self.parameters["max_parallel_oracle"]), options=self._options(),

@@ -268,6 +268,7 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
                                                          max_oracle_calls=8, codes=cryspai_codes, prior="ase:chgnet",
                                                          overrides={**TINY, "screening_per_system": 1,
+                                                                    "screening": {"max_steps": 60},
                                                                     "templates": {"source": "prototypes"}})
     _, node = run_get_node(builder)
     assert node.is_finished_ok, node.exit_message
@@ -279,6 +280,10 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     assert len(known) > 10
     screening = population.base.links.get_outgoing(link_label_filter="screening").one().node
     assert screening.inputs.engine.value == "ase:chgnet"
+    # the screening's own thresholds: its steps as set, its fmax the protocol's (fast: looser than the oracle's)
+    assert screening.inputs.parameters["max_steps"] == 60
+    assert screening.inputs.parameters["fmax"] == node.inputs.parameters["screening"]["fmax"] == 0.1
+    assert node.inputs.parameters["oracle"]["fmax"] < 0.1
     assert len(screening.inputs.structures) == 7 + len(known)
     origins = [c["origin"] for c in node.outputs.summary["candidates"]]
     assert all(o.startswith(("prototype ", "random (space group ", "GA generation ")) for o in origins), origins
