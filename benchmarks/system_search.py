@@ -13,7 +13,8 @@ composition its oracle relaxations, best energy per atom and its distance to the
 ``--tolerance`` of it, or below), the stable set against the truth's (``hull_equal``), the run's wall time.
 
 The truth is kept beside the rows (``<output>.truth.json``). Rows are appended to ``--output`` as each run
-finishes; a rerun skips the (mode, seed) pairs already there.
+finishes; a rerun skips the (mode, seed) pairs already there. The separate mode writes each composition's run as it
+finishes (``<output>.separate.jsonl``) and resumes from those.
 
     cryspai setup && cd benchmarks && python system_search.py Cu-Au --max-atoms 4 --engine ase:emt --seeds 0 \
         --output results/system_search_emt.jsonl
@@ -90,25 +91,31 @@ def run_system(system: str, compositions: list[str], engine: str, seed: int, pro
     return node, wall, per, best, total
 
 
-def run_separate(compositions: list[str], engine: str, seed: int, protocol: str):
+def run_separate(compositions: list[str], engine: str, seed: int, protocol: str, parts: Path):
+    """Each composition on its own (``cryspai.main``), one after another; each finished one is written to ``parts``
+    at once (a run of an hour or more resumes from the compositions done)."""
     from aiida.engine import run_get_node
 
     from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
-    per, best, wall, nodes = {}, {}, 0.0, []
+    done = {row["formula"]: row for row in read_rows(parts) if row["seed"] == seed and row["engine"] == engine
+            and row["protocol"] == protocol}
     for formula in compositions:
+        if formula in done:
+            continue
         builder = CrySPAIWorkChain.get_builder_from_protocol(formula, engine=engine, protocol=protocol, seed=seed)
         start = time.perf_counter()
         _, node = run_get_node(builder)
-        wall += time.perf_counter() - start
         sequence = oracle_sequence(node)
-        per[formula] = len(sequence)
         energies = [entry[1] for entry in sequence if entry[2] is not None]
-        best[formula] = min(energies) if energies else np.inf
-        nodes.append(node)
-        print(f"separate {formula}: {per[formula]} oracle relaxations, best {best[formula]:.5f} eV/atom, "
-              f"{wall:.0f} s so far", flush=True)
-    return nodes, wall, per, best, sum(per.values())
+        done[formula] = {"seed": seed, "engine": engine, "protocol": protocol, "formula": formula, "pk": node.pk,
+                         "finished_ok": node.is_finished_ok, "wall_s": round(time.perf_counter() - start, 1),
+                         "oracle_relaxations": len(sequence), "best_ev_per_atom": min(energies) if energies else None}
+        emit_row(done[formula], parts)
+    rows = [done[formula] for formula in compositions]
+    per = {row["formula"]: row["oracle_relaxations"] for row in rows}
+    best = {row["formula"]: np.inf if row["best_ev_per_atom"] is None else row["best_ev_per_atom"] for row in rows}
+    return rows, sum(row["wall_s"] for row in rows), per, best, sum(per.values())
 
 
 def main() -> None:
@@ -148,10 +155,11 @@ def main() -> None:
                 pks = [node.pk]
                 ok = node.is_finished_ok
             else:
-                nodes, wall, per, best, total = run_separate(compositions, arguments.engine, seed,
-                                                             arguments.protocol)
-                pks = [n.pk for n in nodes]
-                ok = all(n.is_finished_ok for n in nodes)
+                parts = Path(arguments.output).with_suffix(".separate.jsonl")
+                rows, wall, per, best, total = run_separate(compositions, arguments.engine, seed,
+                                                            arguments.protocol, parts)
+                pks = [row["pk"] for row in rows]
+                ok = all(row["finished_ok"] for row in rows)
             compositions_row = {}
             for formula in compositions:
                 target_name, target = known[formula]
