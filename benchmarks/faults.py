@@ -14,7 +14,8 @@ under way, the fault is injected, and the finished run is compared with an unint
 - ``duplicated``: oracle relaxations whose frames are in the final dataset more than once;
 - ``repeated``: oracle relaxations that ran again after they had finished (one structure relaxed by two finished
   CalcJobs, or a batch submitted twice);
-- ``same_result``: the ranking (space groups and energies) and the oracle counts equal the uninterrupted run's.
+- ``same_result``: the ranking (space groups and energies) and the oracle counts equal the uninterrupted run's of
+  the same commit (a reference row is run again for each new commit).
 
 A cell whose stage passed before the watcher saw it (a calcfunction of a second) is retried up to ``--attempts``
 times and recorded as ``injected: false`` if never hit. Rows append (``--output``) and a rerun skips the cells
@@ -276,8 +277,8 @@ def main() -> None:
     site.daemon("start", "2")
     try:
         references = {}
-        for row in done:
-            if row["kind"] == "reference" and row["profile"] == profile_kind:
+        for row in done:  # the uninterrupted run of this very code: another commit may rank otherwise
+            if row["kind"] == "reference" and row["profile"] == profile_kind and row.get("commit") == commit:
                 references[row["prior"]] = row["ranking"]
         for stage in args.stages:
             prior = "chgnet" if stage == "screening" else "none"
@@ -306,6 +307,7 @@ def main() -> None:
                            "restart": RESTART if fault == "worker" else None,
                            "repeat": repeat, "attempts": attempt + 1, "prior": prior, "pk": pk, **outcome,
                            **(audit(run) if run.is_finished_ok else {}),
+                           "ranking": ranking(run) if run.is_finished_ok else None,
                            "same_result": run.is_finished_ok and ranking(run) == references[prior],
                            "commit": commit}
                     emit_row(row, args.output)
