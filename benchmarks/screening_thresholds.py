@@ -2,7 +2,7 @@
 thresholds and with looser ones, side by side. The screening only ranks (the oracle relaxes its choice fully), so
 what matters is the time and whether the lowest k structures, the first oracle batch's choice, stay the same.
 
-    cd benchmarks && python screening_thresholds.py Mg2Al4O8 --prior sevennet --volume 137.2 --per-system 2 \
+    cd benchmarks && python screening_thresholds.py Mg2Al4O8 --prior sevennet --volume 136.18 --per-system 2 \
         --seed 11 --thresholds 0.05:300 0.1:150 --choose 7 --output results/screening_thresholds.jsonl
 
 One row per structure and threshold (energy per atom, steps, seconds, status), then one summary row per threshold
@@ -17,6 +17,16 @@ import subprocess
 import time
 
 from rows import emit_row, read_rows
+
+
+def lowest(energies: list[float | None], count: int) -> list[int]:
+    """The indices of the ``count`` lowest energies per atom, in index order, leaving out the refused (None) and,
+    as the product's ranking does, those implausibly far below the rest (a universal potential's hole)."""
+    from aiida_cryspai.search.plausibility import implausible_energies
+
+    holes = implausible_energies(energies)
+    ranked = sorted((e, i) for i, e in enumerate(energies) if e is not None and i not in holes)
+    return sorted(i for _, i in ranked[:count])
 
 
 def main() -> None:
@@ -64,12 +74,7 @@ def main() -> None:
                        "seconds": round(time.perf_counter() - start, 2)}
                 emit_row(row, args.output)
             rows.append(row)
-        # a universal potential's hole (energies far below every other) is no candidate: the ranking refuses it
-        energies = [r["energy_per_atom"] for r in rows]
-        finite = sorted(e for e in energies if e is not None)
-        median = finite[len(finite) // 2] if finite else 0.0
-        ranked = sorted((e, i) for i, e in enumerate(energies) if e is not None and e > median - 5.0)
-        chosen = sorted(i for _, i in ranked[:args.choose])
+        chosen = lowest([r["energy_per_atom"] for r in rows], args.choose)
         chosen_first = chosen if chosen_first is None else chosen_first
         emit_row({**base, "kind": "summary", "thresholds": pair, "n_structures": len(rows),
                   "seconds": round(sum(r["seconds"] for r in rows), 1), "steps": sum(r["steps"] for r in rows),
