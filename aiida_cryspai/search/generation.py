@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import threading
 import time
@@ -27,6 +28,28 @@ DRAW_SECONDS = 60.0
 class DrawTimeout(BaseException):
     """A pyxtal draw stopped at its time bound (a BaseException, so that pyxtal's own ``except Exception`` cannot
     swallow it)."""
+
+
+# pyxtal parses its Wyckoff, site-symmetry and generator tables with ast.literal_eval, once per space group. CPython
+# 3.11's AST converter keeps its recursion depth in one counter per interpreter, set from the calling thread's stack
+# depth: two threads converting at once (a garbage collection that runs Python code lets the other thread in) end
+# with "SystemError: AST constructor recursion depth mismatch". The GA draws in one thread per crystal system, and
+# this killed a GA job (Zr4O8, four systems in one job). One lock around pyxtal's parsing: taken once per table.
+_PARSE_LOCK = threading.Lock()
+
+
+def _serialised_literal_eval(text: str):
+    with _PARSE_LOCK:
+        return ast.literal_eval(text)
+
+
+@lru_cache(maxsize=1)
+def _pyxtal_symmetry():
+    """``pyxtal.symmetry`` with its table parsing serialised across threads (see :data:`_PARSE_LOCK`)."""
+    import pyxtal.symmetry
+
+    pyxtal.symmetry.literal_eval = _serialised_literal_eval
+    return pyxtal.symmetry
 
 
 @contextmanager
@@ -68,11 +91,9 @@ def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricC
     second kind the primitive cell of a centred structure (rocksalt NaCl, diamond Si2, spinel MgAl2O4) could
     never be drawn.
     """
-    from pyxtal.symmetry import Group
-
     found = []
     for number in spacegroups_of(system):
-        group = Group(number)
+        group = _pyxtal_symmetry().Group(number)
         if group.check_compatible(list(numbers))[0]:
             found.append((number, 1))
         points = group.cellsize()  # lattice points of the conventional cell (R groups: hexagonal setting, 3)
@@ -88,6 +109,8 @@ def _drawn(composition: Composition, choice: SymmetricChoice, seed: int, seconds
     from pyxtal import pyxtal
 
     from ..analysis.symmetry import primitive
+
+    _pyxtal_symmetry()
 
     number, points = choice
     crystal = pyxtal()

@@ -1,8 +1,14 @@
+import ast
+import gc
+import sys
+import threading
+
 import numpy as np
 import pytest
 
 from aiida_cryspai.analysis.crystal_systems import CRYSTAL_SYSTEMS, CrystalSystemError, resolve_crystal_systems
 from aiida_cryspai.analysis.symmetry import spacegroup
+from aiida_cryspai.search import generation
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.generation import random_structures
 from aiida_cryspai.search.geometry import cell_is_sane
@@ -117,7 +123,6 @@ def test_a_choice_that_cannot_be_drawn_ends_within_its_time_bound_with_its_reaso
 
     import numpy as np
 
-    from aiida_cryspai.search import generation
     from aiida_cryspai.search.composition import parse_composition
 
     def slow_and_failing(composition, choice, seed, seconds=None):
@@ -146,7 +151,6 @@ def test_a_pyxtal_call_that_outlasts_the_bound_is_stopped_inside(monkeypatch):
     import numpy as np
     from pyxtal import pyxtal
 
-    from aiida_cryspai.search import generation
     from aiida_cryspai.search.composition import parse_composition
 
     def step():
@@ -182,7 +186,6 @@ def test_a_pyxtal_call_that_outlasts_the_bound_is_stopped_inside(monkeypatch):
 
 def test_the_first_batch_records_the_choices_it_skipped(monkeypatch):
     """Through the draws of a whole batch: skipped choices are reported, the batch is filled from the others."""
-    from aiida_cryspai.search import generation
     from aiida_cryspai.search.composition import parse_composition
 
     real = generation._drawn
@@ -199,3 +202,59 @@ def test_the_first_batch_records_the_choices_it_skipped(monkeypatch):
     assert len(structures) == 4 and all(a.info["crystal_system"] == "tetragonal" for a in structures)
     assert {entry["crystal_system"] for entry in skipped} == {"cubic"}
     assert all(entry["attempts"] == 1 for entry in skipped)
+
+
+def _parse_in_threads(parse, threads: int = 3, repeats: int = 200) -> list[str]:
+    """The SystemErrors of ``parse`` called at once from ``threads`` threads at different stack depths, while every
+    garbage collection runs Python code (a finalizer) and the interpreter switches threads as often as it can: the
+    conditions of a GA job, where pyxtal parses its tables in one thread per crystal system."""
+    text = repr([[f"x+{i}, y-{j}, z" for j in range(30)] for i in range(30)])
+    state, errors = {"on": True}, []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            if state["on"]:
+                Cycle()
+
+    def deep(n: int, work):
+        return deep(n - 1, work) if n else work()
+
+    def loop():
+        for _ in range(repeats):
+            try:
+                parse(text)
+            except SystemError as error:
+                errors.append(str(error))
+                return
+
+    threshold, interval = gc.get_threshold(), sys.getswitchinterval()
+    gc.set_threshold(50)
+    sys.setswitchinterval(1e-6)
+    Cycle()
+    try:
+        workers = [threading.Thread(target=deep, args=(5 + 40 * i, loop)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        state["on"] = False
+        gc.set_threshold(*threshold)
+        sys.setswitchinterval(interval)
+        gc.collect()
+    return errors
+
+
+def test_pyxtal_parses_its_tables_safely_from_several_threads():
+    """CPython's AST converter fails when threads parse at once (one recursion-depth counter per interpreter): a GA
+    job died of it in pyxtal's table parsing. The raw parser fails in this setting; pyxtal's, as this module
+    installs it, does not."""
+    if not _parse_in_threads(ast.literal_eval):
+        pytest.skip("this Python's parser is safe in threads")
+    symmetry = generation._pyxtal_symmetry()
+    assert symmetry.literal_eval is generation._serialised_literal_eval
+    assert _parse_in_threads(symmetry.literal_eval) == []
+    assert symmetry.Group(227).number == 227  # pyxtal still parses its tables through it
