@@ -187,7 +187,8 @@ class _Lockstep:
     """Gathers the batches of several GAs, each in its own thread, and relaxes them in one call of ``optimise``: a
     generation of every crystal system in one batch (one network graph per step for all of them). A call waits
     until every GA still running has handed in its batch; the GAs stay independent (each its own random numbers),
-    only their relaxations are shared."""
+    only their relaxations are shared. Where one GA fails, the others stop at their next batch: the job's result is
+    lost with it, and its retry should not wait for them."""
 
     def __init__(self, optimise: LocalOptimiser, clients: int):
         self.optimise, self.active = optimise, clients
@@ -213,21 +214,30 @@ class _Lockstep:
     def optimiser(self, client: int) -> LocalOptimiser:
         def optimise(structures: list[Atoms]) -> list:
             with self.condition:
-                self.pending[client] = structures
-                if len(self.pending) == self.active:
-                    self._flush()
-                while client not in self.results:
+                if self.error is None:
+                    self.pending[client] = structures
+                    if len(self.pending) == self.active:
+                        self._flush()
+                while client not in self.results and self.error is None:
                     self.condition.wait()
                 if self.error is not None:
+                    self.pending.pop(client, None)
                     raise self.error
                 return self.results.pop(client)
 
         return optimise
 
+    def fail(self, error: BaseException) -> None:
+        """A GA raised ``error``: every other GA raises it at its next batch (or while it waits for one)."""
+        with self.condition:
+            if self.error is None:
+                self.error = error
+            self.condition.notify_all()
+
     def leave(self) -> None:
         with self.condition:
             self.active -= 1
-            if self.active and len(self.pending) == self.active:
+            if self.active and self.error is None and len(self.pending) == self.active:
                 self._flush()
 
 
@@ -235,7 +245,7 @@ def evolve_together(jobs: list[dict], optimise: LocalOptimiser, **common) -> lis
     """:func:`evolve` for each of ``jobs`` (keyword arguments: system, seed, initial, ...) with ``common`` ones
     (composition, volume, settings, log, objective), their relaxations batched together by ``optimise``. Each GA's
     result is the one it would give alone with ``optimise`` (the relaxations of a structure do not depend on its
-    batch). Raises the first GA's error."""
+    batch). Raises the first GA's error; the other GAs stop at their next batch."""
     if len(jobs) == 1:
         return [evolve(optimise=optimise, **common, **jobs[0])]
     lockstep = _Lockstep(optimise, len(jobs))
@@ -243,6 +253,9 @@ def evolve_together(jobs: list[dict], optimise: LocalOptimiser, **common) -> lis
     def run(index: int) -> GAResult:
         try:
             return evolve(optimise=lockstep.optimiser(index), **common, **jobs[index])
+        except BaseException as error:
+            lockstep.fail(error)
+            raise
         finally:
             lockstep.leave()
 

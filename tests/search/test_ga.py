@@ -141,3 +141,30 @@ def test_an_error_in_one_ga_of_several_is_raised_not_hung(emt):
     with pytest.raises(RuntimeError, match="the network failed"):
         evolve_together(jobs, optimise, composition=parse_composition("Cu4"), volume=48.0, settings=settings,
                         log=lambda _: None)
+
+
+def test_a_ga_that_fails_stops_the_others_at_their_next_batch(emt, monkeypatch):
+    """One crystal system's GA raising in its own code (as pyxtal's parser once did in a job of four systems) stops
+    the others at once: the job's result is lost with it, and its retry should not wait for their generations."""
+    from aiida_cryspai.search import ga
+
+    draw = ga.random_symmetric_structure
+
+    def failing_in_tetragonal(composition, system, *args, **kwargs):
+        if system == "tetragonal":
+            raise SystemError("AST constructor recursion depth mismatch")
+        return draw(composition, system, *args, **kwargs)
+
+    monkeypatch.setattr(ga, "random_symmetric_structure", failing_in_tetragonal)
+    calls = []
+
+    def optimise(structures):
+        calls.append(len(structures))
+        return _emt_optimiser(emt)(structures)
+
+    settings = GASettings(n_trial=3, n_generations=5, n_replace=1, n_offspring=2, n_recommend=1)
+    jobs = [{"system": "cubic", "seed": 1}, {"system": "tetragonal", "seed": 2}]
+    with pytest.raises(SystemError, match="recursion depth"):
+        ga.evolve_together(jobs, optimise, composition=parse_composition("Cu4"), volume=48.0, settings=settings,
+                           log=lambda _: None)
+    assert len(calls) <= 1  # alone, the cubic GA would relax 1 + 5 batches
