@@ -60,6 +60,7 @@ def export_results(node, folder: Path, reference=None) -> dict:
                   "n_train": summary["model"]["n_train"]},
         "volume": {key: summary["volume"].get(key) for key in ("estimated", "method", "eq2", "final_best")},
         "refinement": summary.get("refinement"),
+        "ga_failures": summary.get("ga_failures", []),
         "candidates": candidates,
     }
     if reference is not None and candidates:

@@ -421,6 +421,9 @@ def _print_results(results: dict, folder: Path) -> None:
     click.echo(f"oracle: {oracle['relaxations']} relaxations, {oracle['ionic_steps']} ionic steps; "
                f"iterations {results['iterations']}, converged {results['converged']}, "
                f"network RMSE {results['model']['rmse_mev_per_atom']} meV/atom")
+    for failure in results.get("ga_failures", []):
+        click.echo(f"warning: {failure['stage']}: the GA of {', '.join(failure['systems'])} failed twice "
+                   f"({failure['message']}) and proposed nothing: a narrower search there", err=True)
     if "reference" in results:
         from ..analysis.reference import format_reference
 

@@ -176,6 +176,17 @@ class EvolutionWorkChain(WorkChain):
                 self.out(f"structures.{key}", node)
 
 
+def failed_gas(evolution) -> list[dict]:
+    """The GA jobs of a finished evolution that failed on their retry too (their systems proposed nothing): their
+    crystal systems, exit status and message, read from the graph."""
+    last = {}
+    for node in sorted(evolution.called, key=lambda called: called.ctime):
+        if node.process_label == "EvolveCalculation":
+            last[tuple(node.inputs.parameters["crystal_systems"])] = node
+    return [{"systems": list(systems), "exit_status": node.exit_status, "message": describe(node)}
+            for systems, node in last.items() if not node.is_finished_ok]
+
+
 def _known_order(key: str) -> int:
     """Known structures are keyed s<n>, in the order the oracle relaxed them."""
     return int(key.removeprefix("s"))

@@ -22,7 +22,7 @@ from ..search.budget import OracleBudget
 from ..search.elite import keep_lowest
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
-from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
+from .evolution import EvolutionWorkChain, evolution_parameters, failed_gas, loop_recommendation
 from .oracle import OracleWorkChain, oracle_costs, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import RUN_EXIT_CODES, InputError, check_search_inputs, complete_builder, resolve_codes, resolve_prior
@@ -278,6 +278,7 @@ class CrySPAIWorkChain(SearchSettings, WorkChain):
                            codes={"evolve": self.inputs.codes.evolve}, options=self.inputs.get("options") or {},
                            metadata={"call_link_label": label})
         self.report(f"{label}: GA in {len(systems)} crystal systems on the network -> EvolutionWorkChain<{node.pk}>")
+        self.ctx.evolution_label = label
         return ToContext(evolution=node)
 
     def run_evolutionary_search(self):
@@ -290,6 +291,8 @@ class CrySPAIWorkChain(SearchSettings, WorkChain):
 
     def _recommended(self) -> dict:
         """The evolution's recommendations (none where every GA failed or proposed nothing), origins noted."""
+        for job in failed_gas(self.ctx.evolution):
+            self.ctx.setdefault("ga_failures", []).append({"stage": self.ctx.evolution_label, **job})
         outputs = self.ctx.evolution.outputs
         selection = outputs.selection.get_dict() if "selection" in outputs else {}
         self.ctx.origins.update({key: info["origin"] for key, info in selection.items()})

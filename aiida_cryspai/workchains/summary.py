@@ -20,7 +20,8 @@ def loop_state() -> dict:
             "best_by_system": {},  # crystal system -> [(objective, uuid)]: the GA's seeds
             "relaxed_uuids": [],  # every structure the oracle relaxed: the GA's proposals must differ from them
             "refined": {},  # refined structure's key -> the key of the oracle structure it started from
-            "refused": {}}  # oracle results refused as implausible (key -> reason)
+            "refused": {},  # oracle results refused as implausible (key -> reason)
+            "ga_failures": []}  # GA jobs that failed on their retry too: stage, crystal systems, exit
 
 
 def ranking_settings(inputs, parameters, n_verify: int, objective, refined: dict, origins: list) -> dict:
@@ -62,6 +63,8 @@ def run_info(inputs, ctx, parameters, n_refined: int) -> dict:
                   "n_train": last_training.get("n_train", 0)},
         "volume": {"estimated": round(ctx.volume_estimate, 3), "method": ctx.volume_method,
                    "eq2": round(ctx.eq2_volume, 3)},
+        # crystal systems whose GA proposed nothing at a stage because its job failed twice: a narrower search
+        "ga_failures": list(ctx.get("ga_failures", [])),
         "refinement": {"relaxations": len(ctx.refined), "converged": n_refined,
                        "fmax_ev_per_angstrom": parameters.refine["fmax"],
                        "max_steps": parameters.refine["max_steps"], "cell": "full"},

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from aiida.orm import CalcFunctionNode, CalcJobNode, QueryBuilder, WorkflowNode
 from ase.build import bulk
@@ -234,6 +235,38 @@ def test_oracle_batch_without_any_result_does_not_break_the_run(aiida_profile, c
     assert any(o.is_finished_ok and "energies" not in o.outputs for o in oracles)
     assert node.is_finished and not node.is_excepted
     assert node.exit_status == 403, node.exit_message
+
+
+def test_a_ga_that_fails_twice_is_named_in_the_results(aiida_profile, cryspai_codes, tmp_path, capsys):
+    """Every GA job dies (its code exits at once, as a job killed by the kernel would, without evolve.json): each
+    runs again once, the run goes on with random structures in its place and ends with its oracle results, and
+    its results name the crystal systems that proposed nothing at each stage, with a warning from the CLI."""
+    from aiida.orm import InstalledCode
+
+    from aiida_cryspai.cli.export import export_results
+    from aiida_cryspai.cli.main import _print_results
+
+    dying = InstalledCode(computer=cryspai_codes["evolve"].computer, filepath_executable="/bin/false",
+                          label="evolve-dies", default_calc_job_plugin="cryspai.evolve").store()
+    builder = CrySPAIWorkChain.get_builder_from_protocol("Cu4", engine="ase:emt", protocol="fast", seed=1,
+                                                         max_oracle_calls=8, overrides=TINY,
+                                                         codes={**cryspai_codes, "evolve": dying})
+    _, node = run_get_node(builder)
+    assert node.is_finished_ok, node.exit_message
+    jobs = [n for n in node.called_descendants if n.process_label == "EvolveCalculation"]
+    assert jobs and all(job.exit_status == 300 for job in jobs)
+    failures = node.outputs.summary["ga_failures"]
+    stages = {link.link_label for link in node.base.links.get_outgoing(link_type=LinkType.CALL_WORK).all()
+              if link.node.process_label == "EvolutionWorkChain"}
+    assert "final_ga" in stages and {failure["stage"] for failure in failures} == stages
+    for stage in stages:  # every crystal system, each in one of the stage's jobs, each job twice
+        systems = [s for failure in failures if failure["stage"] == stage for s in failure["systems"]]
+        assert sorted(systems) == sorted(CRYSTAL_SYSTEMS)
+    assert 2 * len(failures) == len(jobs) and all(failure["exit_status"] == 300 for failure in failures)
+    results = export_results(node, tmp_path, None)
+    assert results["ga_failures"] == failures and results["candidates"]
+    _print_results(results, tmp_path)
+    assert capsys.readouterr().err.count("failed twice") == len(failures)
 
 
 def test_a_single_relaxation_in_the_dataset_does_not_break_the_loop(aiida_profile, cryspai_codes):
