@@ -34,7 +34,7 @@ from ..search.composition import CompositionError, parse_composition
 from ..search.elite import keep_lowest
 from ..search.plausibility import implausible_keys
 from ..search.seeds import stage_seed
-from .evolution import EvolutionWorkChain, evolution_parameters, loop_recommendation
+from .evolution import EvolutionWorkChain, evolution_parameters, failed_gas, loop_recommendation
 from .oracle import OracleWorkChain, loop_iteration, oracle_outputs, oracle_results, search_oracle_inputs
 from .population import InitialPopulationWorkChain, random_structures
 from .request import compute_slots, resolve_codes, resolve_prior
@@ -431,6 +431,9 @@ class SystemWorkChain(SearchSettings, WorkChain):
         self._plan("ga", f"ga_{self.ctx.iteration:02d}", chosen)
 
     def _recommended(self, formula: str) -> dict:
+        """``formula``'s GA recommendations at the stage just run; its GA jobs that failed twice noted."""
+        for job in failed_gas(self.ctx[f"evolution__{formula}"]):
+            self.ctx.state[formula].setdefault("ga_failures", []).append({"stage": self.ctx.wave_stage["label"], **job})
         outputs = self.ctx[f"evolution__{formula}"].outputs
         return {k: v.uuid for k, v in outputs.structures.items()} if "structures" in outputs else {}
 
@@ -541,7 +544,9 @@ class SystemWorkChain(SearchSettings, WorkChain):
         settings = {"system": self.inputs.system.value, "pressure_gpa": self.inputs.pressure.value,
                     "oracle": {"relaxations": self.ctx.oracle_calls, "iterations": self.ctx.iteration,
                                "converged": self.ctx.converged, "compositions": list(self._active()),
-                               "settled": [f for f in self._active() if self.ctx.state[f].get("settled")]}}
+                               "settled": [f for f in self._active() if self.ctx.state[f].get("settled")],
+                               "ga_failures": {f: self.ctx.state[f]["ga_failures"] for f in self._active()
+                                               if self.ctx.state[f].get("ga_failures")}}}
         outputs = system_hull(orm.Dict(settings), **results, metadata={"call_link_label": "hull"})
         summary = outputs["summary"].get_dict()
         self.out("summary", outputs["summary"])
