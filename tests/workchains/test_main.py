@@ -45,6 +45,7 @@ def test_ag4_ranks_emt_fcc_first(ag4_run, emt):
     assert energies == sorted(energies)
     ranked = ag4_run.outputs.candidates
     assert set(ranked.keys()) == {f"rank_{c['rank']:03d}" for c in candidates}
+    assert ag4_run.outputs.summary["ga_failures"] == []  # every GA job of the run ran to its end
 
 
 def test_ranked_energies_are_converged(ag4_run, emt):

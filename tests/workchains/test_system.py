@@ -95,6 +95,9 @@ def test_one_network_learnt_from_every_composition(system_run):
     for node in system_run.called:
         if node.process_label == "EvolutionWorkChain":
             assert node.inputs.model.uuid in {s.outputs.model.uuid for s in surrogates if "model" in s.outputs}
+    # every composition's GAs ran to their end (a failed one would be listed, and its systems would propose nothing)
+    assert "ga_failures" in system_run.outputs.summary["oracle"]
+    assert system_run.outputs.summary["oracle"]["ga_failures"] == {}
 
 
 @pytest.mark.parametrize("system, compositions, message", [
