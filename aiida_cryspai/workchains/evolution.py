@@ -177,8 +177,8 @@ class EvolutionWorkChain(WorkChain):
 
 
 def failed_gas(evolution) -> list[dict]:
-    """The GA jobs of a finished evolution that failed on their retry too (their systems proposed nothing): their
-    crystal systems, exit status and message, read from the graph."""
+    """The GA jobs of a finished evolution whose last attempt did not finish ok (a job that died ran again once
+    before): their systems proposed nothing. Their crystal systems, exit status and message, read from the graph."""
     last = {}
     for node in sorted(evolution.called, key=lambda called: called.ctime):
         if node.process_label == "EvolveCalculation":

@@ -292,7 +292,7 @@ class CrySPAIWorkChain(SearchSettings, WorkChain):
     def _recommended(self) -> dict:
         """The evolution's recommendations (none where every GA failed or proposed nothing), origins noted."""
         for job in failed_gas(self.ctx.evolution):
-            self.ctx.setdefault("ga_failures", []).append({"stage": self.ctx.evolution_label, **job})
+            self.ctx.setdefault("ga_failures", []).append({"stage": self.ctx.get("evolution_label", "ga"), **job})
         outputs = self.ctx.evolution.outputs
         selection = outputs.selection.get_dict() if "selection" in outputs else {}
         self.ctx.origins.update({key: info["origin"] for key, info in selection.items()})
