@@ -13,7 +13,8 @@ from aiida_cryspai.cli.main import cryspai
 from ..parameters import TINY
 
 RESULT_KEYS = {"composition", "engine", "prior", "protocol", "seed", "pressure_gpa", "workchain", "oracle",
-               "iterations", "converged", "converged_by", "model", "volume", "refinement", "candidates", "plots"}
+               "iterations", "converged", "converged_by", "model", "volume", "refinement", "ga_failures", "candidates",
+               "plots"}
 CANDIDATE_KEYS = {"rank", "energy_per_atom", "enthalpy_per_atom", "volume_per_atom", "spacegroup_number",
                   "spacegroup_symbol", "crystal_system", "oracle_verified", "refined", "origin", "cif", "uuid"}
 
@@ -82,7 +83,7 @@ def test_predict_writes_results_and_cifs(aiida_profile, tmp_path):
     data = json.loads((output / "results.json").read_text())
     assert set(data) == RESULT_KEYS
     assert data["composition"] == "Cu4" and data["engine"] == "ase:emt" and data["protocol"] == "fast"
-    assert data["seed"] == 2 and data["pressure_gpa"] == 0.0
+    assert data["seed"] == 2 and data["pressure_gpa"] == 0.0 and data["ga_failures"] == []
     assert set(data["workchain"]) == {"pk", "uuid", "exit_status"} and data["workchain"]["exit_status"] == 0
     assert set(data["oracle"]) == {"relaxations", "ionic_steps", "wall_s"}
     assert data["oracle"]["relaxations"] >= 7 and data["oracle"]["ionic_steps"] > data["oracle"]["relaxations"]
