@@ -46,14 +46,19 @@ def rank_results(run_info: Dict, parameters: Dict, **inputs) -> dict:
     entries = [entry for i, entry in enumerate(entries) if i not in implausible]
     found = representatives([e[3] for e in entries], [e[0] for e in entries])
     keep = [index for index, kept in enumerate(found) if index == kept]
-    # a candidate's origin is that of the first oracle relaxation (in the run's order) that reached its minimum
+    # a candidate's origin is that of the first oracle relaxation (in the run's order) that reached its minimum; a
+    # refined result stands in its start's place (the start itself is superseded, no longer among the entries)
     ordered = settings.get("origins") or []  # [key, origin] pairs: a list keeps its order in every database
     origins = dict(map(tuple, ordered))
     order = {key: n for n, (key, _) in enumerate(ordered)}
+
+    def position(key: str) -> int:
+        return order.get(refined_keys.get(key, key), order.get(key, len(order)))
+
     first = {}
     for index, kept in enumerate(found):
         key = entries[index][2]
-        if kept not in first or order.get(key, len(order)) < order.get(first[kept], len(order)):
+        if kept not in first or position(key) < position(first[kept]):
             first[kept] = key
     wanted_system = settings.get("crystal_system", "all")
     outputs, candidates = {}, []
