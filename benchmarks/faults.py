@@ -303,12 +303,12 @@ def main() -> None:
                         if outcome["injected"] or attempt == args.attempts - 1:
                             break
                     run = load_node(pk)
+                    ranked = ranking(run) if run.is_finished_ok else None
                     row = {"kind": "fault", "profile": profile_kind, "stage": stage, "fault": fault,
                            "restart": RESTART if fault == "worker" else None,
                            "repeat": repeat, "attempts": attempt + 1, "prior": prior, "pk": pk, **outcome,
                            **(audit(run) if run.is_finished_ok else {}),
-                           "ranking": ranking(run) if run.is_finished_ok else None,
-                           "same_result": run.is_finished_ok and ranking(run) == references[prior],
+                           "ranking": ranked, "same_result": ranked is not None and ranked == references[prior],
                            "commit": commit}
                     emit_row(row, args.output)
     finally:

@@ -91,9 +91,9 @@ def symmetric_choices(system: str, numbers: tuple[int, ...]) -> tuple[SymmetricC
     second kind the primitive cell of a centred structure (rocksalt NaCl, diamond Si2, spinel MgAl2O4) could
     never be drawn.
     """
-    found = []
+    found, symmetry = [], _pyxtal_symmetry()
     for number in spacegroups_of(system):
-        group = _pyxtal_symmetry().Group(number)
+        group = symmetry.Group(number)
         if group.check_compatible(list(numbers))[0]:
             found.append((number, 1))
         points = group.cellsize()  # lattice points of the conventional cell (R groups: hexagonal setting, 3)

@@ -9,6 +9,7 @@ recommendations of all systems ranked (predicted objective - kappa x spread), th
 from __future__ import annotations
 
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.engine import WorkChain, append_, while_
 from aiida.plugins import CalculationFactory
 
@@ -154,7 +155,7 @@ class EvolutionWorkChain(WorkChain):
     def recommend(self):
         """The recommendations of every system, ranked, without the structures the oracle has relaxed."""
         inputs = {}
-        last = {"_".join(node.inputs.parameters["crystal_systems"]): node for node in self.ctx.ga_runs}
+        last = {"_".join(systems): node for systems, node in last_attempts(self.ctx.ga_runs).items()}
         for label, node in last.items():
             if not node.is_finished_ok:
                 self.report(f"GA of {label} failed (exit {node.exit_status}); it proposes nothing")
@@ -176,15 +177,21 @@ class EvolutionWorkChain(WorkChain):
                 self.out(f"structures.{key}", node)
 
 
+def last_attempts(jobs) -> dict[tuple[str, ...], orm.CalcJobNode]:
+    """Each group of crystal systems' last GA job among ``jobs`` (in the order they ran: a job that died ran
+    again once)."""
+    return {tuple(node.inputs.parameters["crystal_systems"]): node for node in jobs}
+
+
 def failed_gas(evolution) -> list[dict]:
-    """The GA jobs of a finished evolution whose last attempt did not finish ok (a job that died ran again once
-    before): their systems proposed nothing. Their crystal systems, exit status and message, read from the graph."""
-    last = {}
-    for node in sorted(evolution.called, key=lambda called: called.ctime):
-        if node.process_label == "EvolveCalculation":
-            last[tuple(node.inputs.parameters["crystal_systems"])] = node
-    return [{"systems": list(systems), "exit_status": node.exit_status, "message": describe(node)}
-            for systems, node in last.items() if not node.is_finished_ok]
+    """The GA jobs of a finished evolution whose last attempt did not finish ok: their systems proposed nothing.
+    Each with the evolution's stage (its call link label), its crystal systems, exit status and message, read from
+    the graph."""
+    stage = evolution.base.links.get_incoming(link_type=LinkType.CALL_WORK).one().link_label
+    jobs = [node for node in sorted(evolution.called, key=lambda called: called.ctime)
+            if node.process_label == "EvolveCalculation"]
+    return [{"stage": stage, "systems": list(systems), "exit_status": node.exit_status, "message": describe(node)}
+            for systems, node in last_attempts(jobs).items() if not node.is_finished_ok]
 
 
 def _known_order(key: str) -> int:

@@ -278,7 +278,6 @@ class CrySPAIWorkChain(SearchSettings, WorkChain):
                            codes={"evolve": self.inputs.codes.evolve}, options=self.inputs.get("options") or {},
                            metadata={"call_link_label": label})
         self.report(f"{label}: GA in {len(systems)} crystal systems on the network -> EvolutionWorkChain<{node.pk}>")
-        self.ctx.evolution_label = label
         return ToContext(evolution=node)
 
     def run_evolutionary_search(self):
@@ -291,8 +290,7 @@ class CrySPAIWorkChain(SearchSettings, WorkChain):
 
     def _recommended(self) -> dict:
         """The evolution's recommendations (none where every GA failed or proposed nothing), origins noted."""
-        for job in failed_gas(self.ctx.evolution):
-            self.ctx.setdefault("ga_failures", []).append({"stage": self.ctx.get("evolution_label", "ga"), **job})
+        self.ctx.setdefault("ga_failures", []).extend(failed_gas(self.ctx.evolution))
         outputs = self.ctx.evolution.outputs
         selection = outputs.selection.get_dict() if "selection" in outputs else {}
         self.ctx.origins.update({key: info["origin"] for key, info in selection.items()})

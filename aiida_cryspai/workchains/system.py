@@ -432,8 +432,7 @@ class SystemWorkChain(SearchSettings, WorkChain):
 
     def _recommended(self, formula: str) -> dict:
         """``formula``'s GA recommendations at the stage just run; its GA jobs that failed twice noted."""
-        for job in failed_gas(self.ctx[f"evolution__{formula}"]):
-            self.ctx.state[formula].setdefault("ga_failures", []).append({"stage": self.ctx.wave_stage["label"], **job})
+        self.ctx.state[formula].setdefault("ga_failures", []).extend(failed_gas(self.ctx[f"evolution__{formula}"]))
         outputs = self.ctx[f"evolution__{formula}"].outputs
         return {k: v.uuid for k, v in outputs.structures.items()} if "structures" in outputs else {}
 
