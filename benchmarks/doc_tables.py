@@ -206,7 +206,7 @@ def crash_test_loop() -> str:
                       "; ".join(failures) or "none"]])
 
 
-SYSTEM_FILES = ("system_search_51c1815.jsonl",)
+SYSTEM_FILES = ("system_search_51c1815.jsonl", "system_search_352eeae.jsonl")
 
 
 def system_search() -> str:
