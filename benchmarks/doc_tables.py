@@ -206,6 +206,24 @@ def crash_test_loop() -> str:
                       "; ".join(failures) or "none"]])
 
 
+def inspection_race() -> str:
+    """The daemon-crash test's polls with ``INSPECT_TIMING_LOG`` (tests/production/inspect_run.py): per poll, the
+    seconds from its start to its read of the ``dataset`` output, from that read to its last read of the run, and
+    what the order the inspection used before (outputs first, state last) would have reported."""
+    body = []
+    polls = rows("inspection_race.jsonl")
+    for before, poll in zip([None, *polls], polls):
+        old = "finished without its dataset" if poll["state_last"] == "finished" and not poll["dataset_seen"] else (
+            "finished" if poll["state_last"] == "finished" else poll["state_last"])
+        body.append([f"{poll['started'] - before['started']:.1f}" if before else "-", poll["n_calcjobs"],
+                     f"{poll['dataset_read_at'] - poll['started']:.2f}",
+                     f"{poll['last_read_at'] - poll['dataset_read_at']:.2f}", poll["state_first"],
+                     "yes" if poll["dataset_seen"] else "no", old, poll["commit"]])
+    return markdown(["since the last poll (s)", "CalcJobs", "start → dataset read (s)", "dataset read → state read "
+                     "(s)", "state read first", "dataset output seen", "state read last (the old order)", "commit"],
+                    body)
+
+
 SYSTEM_FILES = ("system_search_51c1815.jsonl", "system_search_352eeae.jsonl")
 
 
@@ -280,6 +298,7 @@ TABLES = {"warm-start": warm_start, "ga-batching": ga_batching,
           "volume-table": volume_table, "product-search": product_search,
           "product-search-summary": product_search_summary, "same-results": same_results, "make-predict": make_predict,
           "faults": faults, "system-search": system_search, "crash-test-loop": crash_test_loop,
+          "inspection-race": inspection_race,
           "run-profile": run_profile, "break-even": break_even,
           "stopping-replay": stopping_replay,
           "seed-tier": tables_search.seed_tier, "hard-tier": tables_search.hard_tier,

@@ -2,10 +2,19 @@
 
 Run as ``python inspect_run.py PROFILE PK`` in the environment of that profile's configuration (``AIIDA_PATH``):
 the tests keep their own in-process profile, so they read the production profile through this script.
+
+With ``INSPECT_TIMING_LOG`` set to a file, each inspection also appends one JSON line: when it read the run's state
+(first), whether the ``dataset`` output was there when it looked, and the state and outputs read once more at its
+end, with the times (the reads in the order the inspection used before it read the state first; see "The
+daemon-crash test, again and again" in docs/benchmarks.md).
 """
 
 import json
+import os
 import sys
+import time
+
+STARTED = time.time()
 
 
 def inspect(pk: int) -> dict:
@@ -32,8 +41,9 @@ def inspect(pk: int) -> dict:
                 "structures": [s.uuid for s in c.inputs.structures.values()],
             } for c in calcjobs],
         })
+    dataset_read_at, dataset_seen = time.time(), "dataset" in node.outputs
     dataset_sources, dataset_info = [], {}
-    if "dataset" in node.outputs:
+    if dataset_seen:
         arrays = node.outputs.dataset.to_arrays()
         dataset_sources = sorted({str(s) for s in arrays.get("sources", [])})
         dataset_info = {"pk": node.outputs.dataset.pk, "arrays": {k: list(v.shape) for k, v in arrays.items()},
@@ -48,6 +58,8 @@ def inspect(pk: int) -> dict:
     trainings = [{"pk": c.pk, "state": c.process_state.value if c.process_state else None, "job_id": c.get_job_id()}
                  for c in node.called_descendants
                  if isinstance(c, CalcJobNode) and c.process_label == "TrainCalculation"]
+    if os.environ.get("INSPECT_TIMING_LOG"):
+        _log_timing(os.environ["INSPECT_TIMING_LOG"], pk, state, dataset_read_at, dataset_seen, len(calcjobs))
     return {
         "state": state,
         "n_called": len(node.called_descendants),
@@ -62,6 +74,21 @@ def inspect(pk: int) -> dict:
         "dataset_sources": dataset_sources,
         "dataset": dataset_info,
     }
+
+
+def _log_timing(path: str, pk: int, state_first: str | None, dataset_read_at: float, dataset_seen: bool,
+                n_calcjobs: int) -> None:
+    """Append the times of this inspection's reads and the run's state and outputs read again now."""
+    from aiida.orm import load_node
+
+    last_read_at = time.time()
+    node = load_node(pk)
+    row = {"pk": pk, "started": STARTED, "dataset_read_at": dataset_read_at, "last_read_at": last_read_at,
+           "state_first": state_first, "dataset_seen": dataset_seen,
+           "state_last": node.process_state.value if node.process_state else None,
+           "dataset_last": "dataset" in node.outputs, "n_calcjobs": n_calcjobs}
+    with open(path, "a", encoding="utf-8") as stream:
+        stream.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":
