@@ -13,7 +13,8 @@ A row per (mode, seed): ``oracle_relaxations`` (all of them: every batch, verifi
 composition its oracle relaxations, best energy per atom and its distance to the truth (``found``: within
 ``--tolerance`` of it, or below), the stable set against the truth's (``hull_equal``), the run's wall time.
 
-The truth is kept beside the rows (``<output>.truth.json``). Rows are appended to ``--output`` as each run
+The truth is kept beside the rows (``<output>.truth.json``), written as each composition's is done, and completed
+where a run stopped (``--truth-only`` computes it alone). Rows are appended to ``--output`` as each run
 finishes; a rerun skips the (mode, seed) pairs already there. The separate mode writes each composition's run as it
 finishes (``<output>.separate.jsonl``) and resumes from those.
 
@@ -43,11 +44,15 @@ from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.templates import prototype_structures
 
 
-def truth(compositions: list[str], calculator) -> dict[str, tuple[str, float]]:
-    """(name, energy per atom) of each composition's lowest prototype, relaxed by the oracle (see the module)."""
+def truth(compositions: list[str], calculator, done: dict | None = None,
+          keep=lambda lowest: None) -> dict[str, tuple[str, float]]:
+    """(name, energy per atom) of each composition's lowest prototype, relaxed by the oracle (see the module);
+    ``done`` holds compositions already done (skipped), ``keep`` is called with the whole after each one."""
     rng = np.random.default_rng(0)
-    lowest = {}
+    lowest = dict(done or {})
     for formula in compositions:
+        if formula in lowest:
+            continue
         best = ("none", np.inf)
         for atoms in [*prototype_structures(parse_composition(formula)), *known(formula)]:
             try:
@@ -58,8 +63,9 @@ def truth(compositions: list[str], calculator) -> dict[str, tuple[str, float]]:
             if energy < best[1]:
                 best = (f"{atoms.info['origin']} -> {spacegroup(relaxed).symbol}", energy)
         lowest[formula] = best
+        keep(lowest)
         print(f"truth {formula}: {best[0]} {best[1]:.5f} eV/atom", flush=True)
-    return lowest
+    return {formula: lowest[formula] for formula in compositions}
 
 
 def known(formula: str) -> list:
@@ -145,6 +151,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["system", "separate"], choices=["system", "separate"])
     parser.add_argument("--tolerance", type=float, default=0.002, help="eV/atom of the truth")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--truth-only", action="store_true", help="compute (or complete) the truth, run nothing")
     arguments = parser.parse_args()
 
     from aiida import load_profile
@@ -157,13 +164,18 @@ def main() -> None:
                                         if arguments.compositions else
                                         system_compositions(elements, arguments.max_atoms))]
     done = {(row["mode"], row["seed"]) for row in read_rows(arguments.output)}
-    cache = Path(arguments.output).with_suffix(".truth.json")  # the truth takes minutes: computed once
+    cache = Path(arguments.output).with_suffix(".truth.json")  # the truth takes minutes: kept as it is computed
     stored = json.loads(cache.read_text()) if cache.exists() else {}
-    if stored.get("engine") == arguments.engine and set(stored.get("truth", {})) == set(compositions):
-        known = {formula: tuple(value) for formula, value in stored["truth"].items()}
+    done_truth = ({formula: tuple(value) for formula, value in stored["truth"].items()}
+                  if stored.get("engine") == arguments.engine else {})
+    if set(compositions) <= set(done_truth):
+        known = {formula: done_truth[formula] for formula in compositions}
     else:
-        known = truth(compositions, get_calculator(arguments.engine.split(":", 1)[1]))
-        cache.write_text(json.dumps({"engine": arguments.engine, "truth": known}, indent=1))
+        known = truth(compositions, get_calculator(arguments.engine.split(":", 1)[1]), done_truth,
+                      lambda lowest: cache.write_text(json.dumps({"engine": arguments.engine, "truth": lowest},
+                                                                 indent=1)))
+    if arguments.truth_only:
+        return
     truth_stable = stable_set({formula: energy for formula, (_, energy) in known.items()})
     for seed in arguments.seeds:
         for mode in arguments.modes:
