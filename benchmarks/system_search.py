@@ -169,14 +169,14 @@ def main() -> None:
     done_truth = ({formula: tuple(value) for formula, value in stored["truth"].items()}
                   if stored.get("engine") == arguments.engine else {})
     if set(compositions) <= set(done_truth):
-        known = {formula: done_truth[formula] for formula in compositions}
+        targets = {formula: done_truth[formula] for formula in compositions}
     else:
-        known = truth(compositions, get_calculator(arguments.engine.split(":", 1)[1]), done_truth,
+        targets = truth(compositions, get_calculator(arguments.engine.split(":", 1)[1]), done_truth,
                       lambda lowest: cache.write_text(json.dumps({"engine": arguments.engine, "truth": lowest},
                                                                  indent=1)))
     if arguments.truth_only:
         return
-    truth_stable = stable_set({formula: energy for formula, (_, energy) in known.items()})
+    truth_stable = stable_set({formula: energy for formula, (_, energy) in targets.items()})
     for seed in arguments.seeds:
         for mode in arguments.modes:
             if (mode, seed) in done:
@@ -194,7 +194,7 @@ def main() -> None:
                 ok = all(row["finished_ok"] for row in rows)
             compositions_row = {}
             for formula in compositions:
-                target_name, target = known[formula]
+                target_name, target = targets[formula]
                 energy = best.get(formula, np.inf)
                 compositions_row[formula] = {
                     "oracle_relaxations": per.get(formula, 0), "best_ev_per_atom": round(float(energy), 5),
