@@ -218,7 +218,7 @@ def inspection_race() -> str:
         body.append([f"{poll['started'] - before['started']:.1f}" if before else "-", poll["n_calcjobs"],
                      f"{poll['dataset_read_at'] - poll['started']:.2f}",
                      f"{poll['last_read_at'] - poll['dataset_read_at']:.2f}", poll["state_first"],
-                     "yes" if poll["dataset_seen"] else "no", old, poll["commit"]])
+                     "yes" if poll["dataset_seen"] else "no", old, poll.get("commit", "-")])
     return markdown(["since the last poll (s)", "CalcJobs", "start → dataset read (s)", "dataset read → state read "
                      "(s)", "state read first", "dataset output seen", "state read last (the old order)", "commit"],
                     body)
