@@ -213,8 +213,8 @@ def inspection_race() -> str:
     body = []
     polls = rows("inspection_race.jsonl")
     for before, poll in zip([None, *polls], polls):
-        old = "finished without its dataset" if poll["state_last"] == "finished" and not poll["dataset_seen"] else (
-            "finished" if poll["state_last"] == "finished" else poll["state_last"])
+        old = ("finished without its dataset" if poll["state_last"] == "finished" and not poll["dataset_seen"]
+               else poll["state_last"])
         body.append([f"{poll['started'] - before['started']:.1f}" if before else "-", poll["n_calcjobs"],
                      f"{poll['dataset_read_at'] - poll['started']:.2f}",
                      f"{poll['last_read_at'] - poll['dataset_read_at']:.2f}", poll["state_first"],

@@ -3,10 +3,10 @@
 Run as ``python inspect_run.py PROFILE PK`` in the environment of that profile's configuration (``AIIDA_PATH``):
 the tests keep their own in-process profile, so they read the production profile through this script.
 
-With ``INSPECT_TIMING_LOG`` set to a file, each inspection also appends one JSON line: when it read the run's state
-(first), whether the ``dataset`` output was there when it looked, and the state and outputs read once more at its
-end, with the times (the reads in the order the inspection used before it read the state first; see "The
-daemon-crash test, again and again" in docs/benchmarks.md).
+With ``INSPECT_TIMING_LOG`` set to a file, each inspection also appends one JSON line: the state it read first,
+whether and when it found the ``dataset`` output, and the state and outputs read once more at its end, with the
+times (the order of reads the inspection used before it read the state first; see "The daemon-crash test, again
+and again" in docs/benchmarks.md).
 """
 
 import json
