@@ -22,7 +22,8 @@ finishes (``<output>.separate.jsonl``) and resumes from those.
         --output results/system_search_emt.jsonl
 
 ``--compositions Li2,O4,Li4O2,Li4O4,Li2O4`` searches the user's list (each element alone too, as ``cryspai predict``
-asks) instead of every composition in cells of at most ``--max-atoms`` atoms.
+asks) instead of every composition in cells of at most ``--max-atoms`` atoms; ``--prior ase:sevennet`` puts
+SevenNet-0 under the network (the default is the engine's own choice: none for CHGNet and EMT).
 """
 
 from __future__ import annotations
@@ -87,14 +88,14 @@ def stable_set(best: dict[str, float]) -> list[str]:
     return sorted({PymatgenComposition(p.formula).reduced_formula for p in points if p.stable})
 
 
-def run_system(system: str, compositions: list[str], engine: str, seed: int, protocol: str):
+def run_system(system: str, compositions: list[str], engine: str, seed: int, protocol: str, prior: str):
     from aiida.engine import run_get_node
 
     from aiida_cryspai.cli.system import system_status
     from aiida_cryspai.workchains.system import SystemWorkChain
 
     builder = SystemWorkChain.get_builder_from_protocol(system, compositions, engine=engine, protocol=protocol,
-                                                        seed=seed)
+                                                        seed=seed, prior=prior)
     start = time.perf_counter()
     _, node = run_get_node(builder)
     wall = time.perf_counter() - start
@@ -113,7 +114,7 @@ def run_system(system: str, compositions: list[str], engine: str, seed: int, pro
     return node, wall, per, best, total
 
 
-def run_separate(compositions: list[str], engine: str, seed: int, protocol: str, parts: Path):
+def run_separate(compositions: list[str], engine: str, seed: int, protocol: str, prior: str, parts: Path):
     """Each composition on its own (``cryspai.main``), one after another; each finished one is written to ``parts``
     at once (a run of an hour or more resumes from the compositions done)."""
     from aiida.engine import run_get_node
@@ -121,16 +122,18 @@ def run_separate(compositions: list[str], engine: str, seed: int, protocol: str,
     from aiida_cryspai.workchains.main import CrySPAIWorkChain
 
     done = {row["formula"]: row for row in read_rows(parts) if row["seed"] == seed and row["engine"] == engine
-            and row["protocol"] == protocol}
+            and row["protocol"] == protocol and row.get("prior", "default") == prior}
     for formula in compositions:
         if formula in done:
             continue
-        builder = CrySPAIWorkChain.get_builder_from_protocol(formula, engine=engine, protocol=protocol, seed=seed)
+        builder = CrySPAIWorkChain.get_builder_from_protocol(formula, engine=engine, protocol=protocol, seed=seed,
+                                                             prior=prior)
         start = time.perf_counter()
         _, node = run_get_node(builder)
         sequence = oracle_sequence(node)
         energies = [entry[1] for entry in sequence if entry[2] is not None]
-        done[formula] = {"seed": seed, "engine": engine, "protocol": protocol, "formula": formula, "pk": node.pk,
+        done[formula] = {"seed": seed, "engine": engine, "protocol": protocol, "prior": prior, "formula": formula,
+                         "pk": node.pk,
                          "finished_ok": node.is_finished_ok, "wall_s": round(time.perf_counter() - start, 1),
                          "oracle_relaxations": len(sequence), "best_ev_per_atom": min(energies) if energies else None}
         emit_row(done[formula], parts)
@@ -147,6 +150,8 @@ def main() -> None:
     parser.add_argument("--compositions", default=None, help="the user's list (Li2,O4,Li4O2), instead of every one")
     parser.add_argument("--engine", default="ase:emt")
     parser.add_argument("--protocol", default="fast")
+    parser.add_argument("--prior", default="default",
+                        help="the prior under the network: default (the engine's), none, or a name (ase:sevennet)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--modes", nargs="+", default=["system", "separate"], choices=["system", "separate"])
     parser.add_argument("--tolerance", type=float, default=0.002, help="eV/atom of the truth")
@@ -183,13 +188,13 @@ def main() -> None:
                 continue
             if mode == "system":
                 node, wall, per, best, total = run_system(arguments.system, compositions, arguments.engine, seed,
-                                                          arguments.protocol)
+                                                          arguments.protocol, arguments.prior)
                 pks = [node.pk]
                 ok = node.is_finished_ok
             else:
                 parts = Path(arguments.output).with_suffix(".separate.jsonl")
                 rows, wall, per, best, total = run_separate(compositions, arguments.engine, seed,
-                                                            arguments.protocol, parts)
+                                                            arguments.protocol, arguments.prior, parts)
                 pks = [row["pk"] for row in rows]
                 ok = all(row["finished_ok"] for row in rows)
             compositions_row = {}
@@ -205,7 +210,8 @@ def main() -> None:
             searched = stable_set(finite) if len(finite) == len(compositions) else None
             emit_row({"mode": mode, "system": arguments.system,
                       "max_atoms": None if arguments.compositions else arguments.max_atoms,
-                      "engine": arguments.engine, "protocol": arguments.protocol, "seed": seed, "pks": pks,
+                      "engine": arguments.engine, "protocol": arguments.protocol, "prior": arguments.prior,
+                      "seed": seed, "pks": pks,
                       "finished_ok": ok, "wall_s": round(wall, 1), "oracle_relaxations": total,
                       "found": sum(c["found"] for c in compositions_row.values()), "of": len(compositions),
                       "stable": searched, "truth_stable": truth_stable, "hull_equal": searched == truth_stable,
