@@ -234,7 +234,10 @@ def system_search() -> str:
     for name in SYSTEM_FILES:
         for r in rows(name):
             worst = max(r["compositions"].items(), key=lambda item: item[1]["above_truth_mev"])
-            body.append([f"{r['system']} ≤ {r['max_atoms']} atoms, {r['engine']}, {r['protocol']}, seed {r['seed']}",
+            cells = (f"≤ {r['max_atoms']} atoms" if r["max_atoms"] is not None else
+                     "the list " + ", ".join(r["compositions"]))
+            prior = "" if r.get("prior", "default") == "default" else f", prior {r['prior']}"
+            body.append([f"{r['system']} {cells}, {r['engine']}{prior}, {r['protocol']}, seed {r['seed']}",
                          {"system": "one shared network (cryspai.system)",
                           "separate": "each composition on its own (cryspai.main)"}[r["mode"]],
                          r["oracle_relaxations"], f"{r['found']} of {r['of']}",

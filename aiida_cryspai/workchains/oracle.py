@@ -39,6 +39,21 @@ def oracle_costs(node: orm.ProcessNode) -> tuple[dict[str, int], int, float]:
     return statuses, steps, wall
 
 
+def progress_line(results: list[dict], total: int) -> str:
+    """'n of N relaxed', the statuses by count and the three lowest energies per atom of the structures that passed
+    the checks, from the ``results`` dicts of finished groups: a refused structure's energy is a potential's hole
+    (SevenNet-0 reaches -1e8 eV/atom), never a result to show."""
+    statuses, energies = {}, []
+    for group in results:
+        for info in group.values():
+            statuses[info["status"]] = statuses.get(info["status"], 0) + 1
+            if info["status"] == "ok" and info.get("energy_per_atom") is not None:
+                energies.append(info["energy_per_atom"])
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none finished"
+    best = ", ".join(f"{e:.4f}" for e in sorted(energies)[:3])
+    return f"{sum(statuses.values())} of {total} relaxed ({counts})" + (f"; lowest {best} eV/atom" if best else "")
+
+
 def search_oracle_inputs(engine: orm.Str, structures: dict, parameters: dict, codes, max_parallel: int,
                          options: dict | None, label: str, prerelax: str | None = None) -> dict:
     """The inputs of the OracleWorkChain of a search's batch: the oracle ``engine`` on ``structures`` with its
@@ -167,21 +182,10 @@ class OracleWorkChain(WorkChain):
         return bool(self.ctx.waiting)
 
     def report_progress(self):
-        """n of N relaxed, the statuses by count and the lowest energies per atom so far (from the finished
-        groups)."""
-        statuses, energies = {}, []
-        for node in self.ctx.relaxations:
-            if not node.is_finished_ok or "results" not in node.outputs:
-                continue
-            for info in node.outputs.results.get_dict().values():
-                statuses[info["status"]] = statuses.get(info["status"], 0) + 1
-                if info.get("energy_per_atom") is not None:
-                    energies.append(info["energy_per_atom"])
-        done = sum(statuses.values())
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none finished"
-        best = ", ".join(f"{e:.4f}" for e in sorted(energies)[:3])
-        self.report(f"{done} of {len(self.ctx.starts)} relaxed ({counts})"
-                    + (f"; lowest {best} eV/atom" if best else ""))
+        """The progress so far (:func:`progress_line`, over the finished groups)."""
+        finished = [node.outputs.results.get_dict() for node in self.ctx.relaxations
+                    if node.is_finished_ok and "results" in node.outputs]
+        self.report(progress_line(finished, len(self.ctx.starts)))
 
     def run_relaxations(self):
         """The next ``max_parallel`` groups of structures, one process each; wait for them."""
