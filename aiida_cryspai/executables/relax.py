@@ -82,7 +82,7 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
     from ase.io import write
 
     from ..ml.dataset import empty_arrays, save_arrays
-    from ..ml.potentials import batch_evaluator
+    from ..ml.potentials import CALCULATORS, batch_evaluator
     from ..ml.relax import relaxed_volumes
     from ..search.generation import scale_to_volume
     from ..search.objective import Objective
@@ -90,7 +90,9 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
 
     factors = tuple(parameters["volume_scan"])
     start = time.perf_counter()
-    energies = scan_energies(structures, batch_evaluator(calculator), factors)
+    spec = CALCULATORS.get(parameters["calculator"])
+    energies = scan_energies(structures, batch_evaluator(calculator), factors,
+                             floor=None if spec is None else spec.min_energy_per_atom)
     wall = time.perf_counter() - start
     results = {}
     for atoms, values in zip(structures, energies):

@@ -37,6 +37,8 @@ class CalculatorSpec:
     excluded: tuple[str, ...] = ()
     # energies per atom above this are unphysical (calculators whose zero is the free atoms); None: no limit
     max_energy_per_atom: float | None = None
+    # ... and below this: no real solid lies there on the calculator's energy scale (a hole); None: no limit
+    min_energy_per_atom: float | None = None
     package: str = "ase"  # the distribution whose version is recorded
     default_prior: str | None = None  # the prior under the network when this calculator is the oracle
     checkpoint: Callable[[], Path] | None = None  # the weights file, whose SHA-256 is recorded
@@ -100,6 +102,13 @@ def _sevennet_checkpoint() -> Path:
     return Path(pretrained_name_to_path("7net-0"))
 
 
+# The lowest energy per atom a real solid can have on the Materials Project's scale (MPtrj, on which CHGNet and
+# SevenNet-0 are trained; the free atoms near zero), with room to spare: the lowest MP energies per atom are
+# those of the dense 5d and f metals, near -13 to -14 eV/atom, and a compound's lies within its formation energy
+# (at most ~4.5 eV/atom) of its elements'. Below it lie only the potentials' holes (SevenNet-0: -387 to -8.6e10
+# eV/atom for compressed O4, -1e8 for Al4O6), which a statistical test of a batch misses when they are the most.
+MP_ENERGY_FLOOR = -25.0
+
 CALCULATORS: dict[str, CalculatorSpec] = {
     spec.name: spec
     for spec in (
@@ -107,11 +116,13 @@ CALCULATORS: dict[str, CalculatorSpec] = {
                        elements=("H", "C", "N", "O", "Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au")),
         CalculatorSpec("chgnet", "CHGNet 0.3.0, the universal potential whose weights ship in its wheel",
                        _build_chgnet,
-                       max_atomic_number=94, max_energy_per_atom=0.0, package="chgnet",
+                       max_atomic_number=94, max_energy_per_atom=0.0, min_energy_per_atom=MP_ENERGY_FLOOR,
+                       package="chgnet",
                        checkpoint=_chgnet_checkpoint),
         CalculatorSpec("sevennet", "SevenNet-0 (11Jul2024), the checkpoint shipped in the sevenn wheel",
                        _build_sevennet,
                        max_atomic_number=94, excluded=("Po", "At", "Rn", "Fr", "Ra"), max_energy_per_atom=0.0,
+                       min_energy_per_atom=MP_ENERGY_FLOOR,
                        package="sevenn", checkpoint=_sevennet_checkpoint, default_prior="chgnet"),
     )
 }

@@ -50,6 +50,7 @@ class RelaxGuards:
     min_distance_factor: float | None = 0.4
     max_neighbours: int | None = MAX_CLOSE_NEIGHBOURS  # close neighbours of one atom (a collapsing cell)
     max_energy_per_atom: float | None = None
+    min_energy_per_atom: float | None = None  # below it no real solid lies on the calculator's scale (a hole)
     max_seconds: float | None = 600.0  # of the whole call (a batch shares the clock)
     length_scale: float = 1.0  # bond lengths of the distance checks relative to 0 GPa: (V_P / V_0)^(1/3)
     energy_margin: float | None = ENERGY_MARGIN  # eV/atom below the batch's median: refused (plausibility.py)
@@ -148,9 +149,15 @@ class _Relaxation:
                 energy = None
         if energy is not None:
             limit = guards.max_energy_per_atom
+            floor = guards.min_energy_per_atom
             if limit is not None and energy / len(self.atoms) > limit:
                 self.status = "unphysical"
                 self.reason = f"energy {energy / len(self.atoms):.3f} eV/atom above {limit}"
+                energy = None
+            elif floor is not None and energy / len(self.atoms) < floor:
+                self.status = "unphysical"
+                self.reason = (f"energy {energy / len(self.atoms):.4g} eV/atom below {floor}, where no real solid lies "
+                               "on this potential's scale (a hole)")
                 energy = None
         final = self.atoms.copy()
         final.calc = None

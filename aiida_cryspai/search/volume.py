@@ -100,11 +100,12 @@ def scan_problem(atoms: Atoms) -> str | None:
 
 
 def scan_energies(structures: list[Atoms], evaluate, factors: tuple[float, ...] = SCAN_FACTORS,
-                  problem=scan_problem) -> list[list[float | None]]:
+                  problem=scan_problem, floor: float | None = None) -> list[list[float | None]]:
     """Energies per atom of each structure scaled isotropically by each volume factor, from one call of the batch
     evaluator ``evaluate``; None where ``problem(atoms)`` names one (by default the sanity check of every generated
     cell: below the volume floor, atoms too close or too crowded — such cells cost a universal potential gigabytes:
-    CHGNet took 17.7 GB for the unfiltered scan of the 13 C2 prototypes) or the energy is not finite."""
+    CHGNet took 17.7 GB for the unfiltered scan of the 13 C2 prototypes), the energy is not finite or it lies below
+    ``floor`` (eV/atom: the potential's ``min_energy_per_atom``, a hole)."""
     scaled, where = [], []
     energies: list[list[float | None]] = [[None] * len(factors) for _ in structures]
     for i, atoms in enumerate(structures):
@@ -115,7 +116,7 @@ def scan_energies(structures: list[Atoms], evaluate, factors: tuple[float, ...] 
                 scaled.append(copy)
                 where.append((i, k))
     for (i, k), (energy, _, _) in zip(where, evaluate(scaled) if scaled else []):
-        if np.isfinite(energy):
+        if np.isfinite(energy) and (floor is None or energy / len(structures[i]) >= floor):
             energies[i][k] = float(energy) / len(structures[i])
     return energies
 

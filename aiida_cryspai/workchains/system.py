@@ -43,6 +43,11 @@ from .summary import search_history
 from .surrogate import SurrogateWorkChain
 
 
+def wave_processes(slots: int | None, n_processes: int) -> int | None:
+    """How many CalcJobs each of ``n_processes`` processes of a wave may run at once on ``slots`` compute slots
+    (None: no limit, the computer's scheduler queues them): the slots shared out, at least one each."""
+    return None if not slots else max(1, slots // max(1, n_processes))
+
 class SystemWorkChain(SearchSettings, WorkChain):
     """The stable compounds of a chemical system and their structures: one search per composition, one shared
     surrogate, one oracle budget, the convex hull."""
@@ -221,11 +226,10 @@ class SystemWorkChain(SearchSettings, WorkChain):
     def run_population_wave(self):
         """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
         keeps one CalcJob at a time)."""
-        parameters = self.inputs.parameters
-        if self.ctx.wave_stage["processes"]:
-            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": self.ctx.wave_stage["processes"]})
-
         def population_inputs(formula: str, plan: dict) -> dict:
+            parameters = self.inputs.parameters
+            if plan["processes"]:
+                parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
                       "protocol": self.inputs.protocol, "parameters": parameters,
@@ -284,14 +288,15 @@ class SystemWorkChain(SearchSettings, WorkChain):
 
     def _plan(self, stage: str, label: str, chosen: dict[str, dict], tight: bool = False) -> None:
         """The processes of a stage, one per composition (``chosen``: formula -> what it runs), in waves of at most
-        as many as the computer runs at once (``compute_slots``: its cores here, each process one CalcJob at a
-        time), so that several compositions never start more compute processes than there are cores."""
+        as many as the computer runs at once (``compute_slots``: its cores here), so that several compositions never
+        start more compute processes than there are cores: each process of a wave runs the wave's share of the slots
+        (one CalcJob at a time in a full wave; a last wave of fewer compositions uses every slot)."""
         formulas = [f for f, what in chosen.items() if what]
         limit = compute_slots(self.inputs.codes.relax)
         slots = limit or len(formulas) or 1
         self.ctx.waves = [formulas[i:i + slots] for i in range(0, len(formulas), slots)]
-        self.ctx.wave_stage = {"stage": stage, "label": label, "tight": tight, "chosen": chosen,
-                               "processes": 1 if limit else None}
+        self.ctx.wave_stage = {"stage": stage, "label": label, "tight": tight, "chosen": chosen, "slots": limit,
+                               "processes": None}
         if stage == "oracle":
             self.ctx.oracle_labels = {f: f"{label}_{f}" for f in formulas}
 
@@ -302,6 +307,7 @@ class SystemWorkChain(SearchSettings, WorkChain):
         """The next wave of the planned stage: one ``process_class`` per composition of the wave, with
         ``inputs_of(formula, plan)``, each to ``ctx[<key>__<formula>]``."""
         plan, wave = self.ctx.wave_stage, self.ctx.waves.pop(0)
+        plan["processes"] = wave_processes(plan["slots"], len(wave))
         for formula in wave:
             self.to_context(**{f"{key}__{formula}": self.submit(process_class, **inputs_of(formula, plan))})
 

@@ -7,17 +7,18 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from aiida_cryspai.ml.potentials import batch_evaluator, get_calculator
+from aiida_cryspai.ml.potentials import CALCULATORS, batch_evaluator, get_calculator
 from aiida_cryspai.ml.relax import RelaxGuards, refuse_implausible, relax_batch
 from aiida_cryspai.ml.repulsion import ShortRangeRepulsion
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.generation import random_structures, scale_to_volume
 from aiida_cryspai.search.plausibility import CONTACT_FACTOR, contact_problem, shortest_contact
 from aiida_cryspai.search.templates import _usable_prototypes, prototype_structures
-from aiida_cryspai.search.volume import scan_problem
+from aiida_cryspai.search.volume import scan_energies, scan_problem
 
 CORUNDUM_VOLUME = 85.0  # Å^3 for Al4O6 (two formula units)
 
@@ -97,3 +98,40 @@ def test_repulsion_leaves_a_sane_relaxation_unchanged():
     assert plain.ok and repelled.ok
     assert abs(plain.energy - repelled.energy) / len(start) < 1e-4
     assert len(plain.frames) == len(repelled.frames)
+
+
+# SevenNet-0's hole, recorded: a screening relaxation of O4 on the prior (the Li-O system search, cell volume
+# 12.3 Å^3 from the volume scan) ended here at -4917 eV/atom with every contact above the floor (O-O 1.54 Å).
+O4_HOLE = Atoms("O4", cell=[[-0.903911, -0.52183, -1.132672], [1.8e-05, 2.085102, -2.264385],
+                            [1.807432, -1.043415, -2.265156]],
+                scaled_positions=[[5.3e-05, 0.999978, 0.999978], [0.999948, 2.2e-05, 0.500022],
+                                  [0.999946, 0.500022, 2.2e-05], [5.3e-05, 0.499978, 0.499978]], pbc=True)
+# the lowest energies per atom on the Materials Project's scale: dense 5d and 4f metals
+DENSE_METALS = {"W": bulk("W", "bcc", a=3.17), "Re": bulk("Re", "hcp", a=2.76, c=4.46),
+                "Os": bulk("Os", "hcp", a=2.74, c=4.32), "Gd": bulk("Gd", "hcp", a=3.63, c=5.78)}
+
+
+@pytest.mark.parametrize("name", ["sevennet", "chgnet"])
+def test_the_energy_floor_lies_below_every_real_solid(name):
+    """The potentials' floor (``min_energy_per_atom``) leaves at least 5 eV/atom below the lowest real solids on
+    their scale (W, Re, Os, Gd: -10 to -15 eV/atom)."""
+    calculator = get_calculator(name)
+    floor = CALCULATORS[name].min_energy_per_atom
+    structures = list(DENSE_METALS.values())
+    energies = [energy / len(a) for a, (energy, _, _) in zip(structures, batch_evaluator(calculator)(structures))]
+    assert all(floor + 5.0 < e < -5.0 for e in energies), dict(zip(DENSE_METALS, energies))
+
+
+def test_a_recorded_hole_below_the_floor_is_refused_with_its_reason():
+    """The O4 hole is refused by the floor alone (no batch to judge it by), and the volume scan drops it."""
+    calculator = get_calculator("sevennet")
+    floor = CALCULATORS["sevennet"].min_energy_per_atom
+    result = relax_batch([O4_HOLE], calculator, max_steps=0,
+                         guards=RelaxGuards(min_energy_per_atom=floor, max_seconds=None))[0]
+    assert contact_problem(result.atoms) is None  # the contact test cannot see it
+    assert result.status == "unphysical" and result.energy is None and not result.frames
+    assert f"below {floor}" in result.reason
+    scanned = scan_energies([O4_HOLE], batch_evaluator(calculator), factors=(0.9, 1.0, 1.1), problem=None,
+                            floor=floor)
+    unguarded = scan_energies([O4_HOLE], batch_evaluator(calculator), factors=(0.9, 1.0, 1.1), problem=None)
+    assert unguarded[0][1] < floor and scanned[0][1] is None

@@ -46,3 +46,10 @@ def test_a_relaxation_out_of_memory_stops_with_its_reason_and_the_others_go_on(e
     assert results[0].status == "ok" and results[0].energy is not None
     assert results[1].status == "memory" and "can't allocate memory" in results[1].reason
     assert results[1].energy is None
+
+
+def test_an_energy_below_the_calculators_floor_is_refused(emt):
+    """EMT copper lies near 0 eV/atom: a floor above it refuses it as a hole, with the floor in its reason."""
+    result = relax(bulk("Cu", "fcc", a=3.6, cubic=True), emt, guards=RelaxGuards(min_energy_per_atom=1.0))
+    assert result.status == "unphysical" and result.energy is None and "below 1.0" in result.reason
+    assert relax(bulk("Cu", "fcc", a=3.6, cubic=True), emt, guards=RelaxGuards(min_energy_per_atom=-1.0)).ok

@@ -1,10 +1,11 @@
 import math
 
 import pytest
+from ase.build import bulk
 
 from aiida_cryspai.search.composition import parse_composition
 from aiida_cryspai.search.geometry import min_volume_per_atom
-from aiida_cryspai.search.volume import atomic_radius, estimate_volume, scan_draw_volume
+from aiida_cryspai.search.volume import atomic_radius, estimate_volume, scan_draw_volume, scan_energies, scan_minimum
 
 
 def test_equation_2():
@@ -167,3 +168,20 @@ def test_the_trust_floor_follows_the_pressure():
     assert place_at_minima(at_pressure, 100.0, known=False, relaxed=relaxed)[0] == SCAN_TRUST_FLOOR * 100.0
     assert place_at_minima(at_pressure, 100.0, known=False, relaxed=[(50.0, -4.2)], compression=compression)[0] \
         == pytest.approx(SCAN_TRUST_FLOOR * 0.75 * 100.0)
+
+
+def test_a_scan_drops_energies_below_the_potentials_floor():
+    """An energy below the potential's floor (a hole) is no point of the E(V) curve: unguarded, the hole is the
+    scan's minimum; guarded, the sane minimum beside the gap is not bracketed, so the scan names none."""
+    atoms = bulk("Cu", "fcc", a=3.6)
+    curve = {0.8: -3.0, 0.9: -1e5, 1.0: -3.5, 1.1: -3.4, 1.2: -3.2}
+
+    def evaluate(structures):
+        return [(curve[round(a.get_volume() / atoms.get_volume(), 3)] * len(a), None, None) for a in structures]
+
+    factors = tuple(curve)
+    unguarded = scan_energies([atoms], evaluate, factors, problem=None)[0]
+    assert unguarded[1] == -1e5 and scan_minimum(unguarded, factors)[1] < -1e4
+    kept = scan_energies([atoms], evaluate, factors, problem=None, floor=-25.0)[0]
+    assert kept[1] is None and kept[2] == -3.5
+    assert scan_minimum(kept, factors) is None

@@ -11,7 +11,7 @@ from ase.build import bulk
 
 from aiida_cryspai.analysis.hull import convex_hull
 from aiida_cryspai.ml.relax import relax
-from aiida_cryspai.workchains.system import SystemWorkChain
+from aiida_cryspai.workchains.system import SystemWorkChain, wave_processes
 
 from ..parameters import TINY
 
@@ -32,6 +32,16 @@ def _two_atom_phases() -> dict[str, tuple[str, Atoms]]:
             atoms.set_chemical_symbols([a, b])
             phases[f"{a}{b}-{name}"] = (atoms.get_chemical_formula(), atoms)
     return phases
+
+
+@pytest.mark.parametrize(("slots", "n_processes", "each"), [(2, 2, 1), (2, 1, 2), (8, 3, 2), (4, 3, 1), (2, 5, 1),
+                                                          (None, 3, None)])
+def test_a_wave_shares_the_slots_out(slots, n_processes, each):
+    """Five compositions on two cores run in waves of 2, 2 and 1: the last one alone uses both cores; no wave
+    runs more CalcJobs at once than there are slots; without a limit the scheduler queues them."""
+    assert wave_processes(slots, n_processes) == each
+    if slots is not None:
+        assert each * min(n_processes, slots) <= slots
 
 
 @pytest.fixture(scope="module")
