@@ -165,7 +165,8 @@ class GuardParameters(_Section):
     energy_margin: float | None = Field(
         2.0, gt=0, description="A relaxed structure more than this (eV/atom; or 6 robust deviations) below "
                                          "the median of its batch or ranking (of their densest cluster, 2 x this "
-                                         "wide) is refused as a hole of the potential; null: off.")
+                                         "wide, where they spread as no real structures do) is refused as a hole "
+                                         "of the potential; null: off.")
     repulsion: float = Field(
         100.0, ge=0, description="Strength (eV per pair) of a short-range repulsion added while "
                                               "potentials relax, zero beyond the contact floor (sane structures are "

@@ -17,10 +17,11 @@ its reason:
   prototypes on SevenNet-0: corundum 1.2 below); the holes lie eV below (-9.3 eV/atom and lower for Al4O6, whose
   sane structures lie at -6.3 to -7.4).
   Needs at least :data:`MIN_REFERENCE` energies: a smaller batch is judged by its contacts alone.
-  The median and the deviation are taken over the densest cluster of the energies (the window of
-  :data:`CLUSTER_WIDTH` x ``margin`` holding the most), not the whole set: sane structures of one composition lie
-  within a few eV/atom of each other, holes scatter over orders of magnitude, and where holes are the majority the
-  median of the whole set lies among them. SevenNet-0 screening O4 at a compressed volume (12.3 Å^3 a cell): of 86
+  Where the whole set spreads more than any set of real structures does (:data:`MAD_FACTOR` robust deviations
+  beyond :data:`SPREAD_LIMIT`), the median and the deviation are taken over its densest cluster (the window of
+  :data:`CLUSTER_WIDTH` x ``margin`` holding the most) instead: sane structures of one composition lie within a few
+  eV/atom of each other, holes scatter over orders of magnitude, and where holes are the majority the median of the
+  whole set lies among them. SevenNet-0 screening O4 at a compressed volume (12.3 Å^3 a cell): of 86
   relaxations 63 were refused as collapsed, exploded or too close, and of the 23 that passed those checks 16 lay at
   -9.1 to -8.6e10 eV/atom against seven at -5.7 to -3.5 (O2 crystals at -4.9); over the whole set the floor fell to
   -119 eV/atom and five holes reached the first oracle batch; over the cluster it is -6.9. With no cluster of
@@ -43,6 +44,7 @@ ENERGY_MARGIN = _GUARDS.energy_margin  # eV/atom below the median of the sane st
 MAD_FACTOR = 6.0  # ... or this many robust standard deviations (1.4826 x the median absolute deviation)
 MIN_REFERENCE = 5  # energies needed before the energy test judges
 CLUSTER_WIDTH = 2.0  # the sane structures' cluster: the densest window of this x the margin (4 eV/atom by default)
+SPREAD_LIMIT = 10.0  # eV/atom: MAD_FACTOR robust deviations beyond it, a set is judged by its densest cluster
 
 
 def shortest_contact(atoms: Atoms, length_scale: float = 1.0) -> tuple[float, str]:
@@ -76,19 +78,26 @@ def _floor_and_median(energies_per_atom: Sequence[float | None], margin: float) 
     values = np.array([e for e in energies_per_atom if e is not None and np.isfinite(e)], dtype=float)
     if len(values) < MIN_REFERENCE:
         return None
-    cluster = densest_cluster(values, CLUSTER_WIDTH * margin)
-    if len(cluster) >= MIN_REFERENCE:
-        values = cluster
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median)))
+    median, spread = _median_and_spread(values)
+    if MAD_FACTOR * spread > SPREAD_LIMIT:  # no set of real structures spreads so: holes weigh in its statistics
+        cluster = densest_cluster(values, CLUSTER_WIDTH * margin)
+        if len(cluster) >= MIN_REFERENCE:
+            median, spread = _median_and_spread(cluster)
     return median - max(margin, MAD_FACTOR * spread), median
+
+
+def _median_and_spread(values: np.ndarray) -> tuple[float, float]:
+    """The median and the robust standard deviation (1.4826 x the median absolute deviation)."""
+    median = float(np.median(values))
+    return median, 1.4826 * float(np.median(np.abs(values - median)))
 
 
 def energy_floor(energies_per_atom: Sequence[float | None], margin: float = ENERGY_MARGIN) -> float | None:
     """The lowest plausible energy per atom given a set of energies per atom of one composition on one potential:
     the median less ``margin`` or :data:`MAD_FACTOR` robust deviations, the larger; None with fewer than
-    :data:`MIN_REFERENCE` finite energies. The median and the deviation are those of the densest cluster (see the
-    module): holes scattered over orders of magnitude cannot move them far, however many they are."""
+    :data:`MIN_REFERENCE` finite energies. The median and the deviation are robust, and those of the densest cluster
+    where the set spreads like no real one (see the module): holes scattered over orders of magnitude cannot move
+    them far, however many they are."""
     found = _floor_and_median(energies_per_atom, margin)
     return None if found is None else found[0]
 

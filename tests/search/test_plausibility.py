@@ -38,6 +38,18 @@ def test_a_few_holes_under_a_sane_majority():
     assert sorted(implausible_energies(energies, margin=2.0)) == [7, 8]
 
 
+def test_a_set_spread_like_real_structures_is_judged_as_a_whole():
+    """Below the spread limit the cluster plays no part: the floor is the whole set's median less the margin (or six
+    robust deviations), even where a tight cluster lies 2 eV/atom above the rest."""
+    rng = np.random.default_rng(1)
+    for energies in ([2.0, 2.01, 2.02, 2.03, 2.04, 2.05, 0.0, 0.2, 0.4, 0.6, 0.8], list(-6 + rng.normal(0, 1, 40))):
+        values = np.array(energies)
+        median = np.median(values)
+        spread = 1.4826 * np.median(np.abs(values - median))
+        assert 6 * spread < 10.0
+        assert energy_floor(energies, margin=2.0) == pytest.approx(median - max(2.0, 6 * spread))
+
+
 def test_too_few_energies_judge_nothing():
     assert implausible_energies([-5.0, -5.1, -1e8, -5.2], margin=2.0) == {}
 
