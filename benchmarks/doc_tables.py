@@ -237,6 +237,8 @@ def system_search() -> str:
             cells = (f"≤ {r['max_atoms']} atoms" if r["max_atoms"] is not None else
                      "the list " + ", ".join(r["compositions"]))
             prior = "" if r.get("prior", "default") == "default" else f", prior {r['prior']}"
+            if r.get("max_oracle_calls"):
+                prior += f", budget {r['max_oracle_calls']}"
             body.append([f"{r['system']} {cells}, {r['engine']}{prior}, {r['protocol']}, seed {r['seed']}",
                          {"system": "one shared network (cryspai.system)",
                           "separate": "each composition on its own (cryspai.main)"}[r["mode"]],

@@ -23,7 +23,8 @@ finishes (``<output>.separate.jsonl``) and resumes from those.
 
 ``--compositions Li2,O4,Li4O2,Li4O4,Li2O4`` searches the user's list (each element alone too, as ``cryspai predict``
 asks) instead of every composition in cells of at most ``--max-atoms`` atoms; ``--prior ase:sevennet`` puts
-SevenNet-0 under the network (the default is the engine's own choice: none for CHGNet and EMT).
+SevenNet-0 under the network (the default is the engine's own choice: none for CHGNet and EMT);
+``--max-oracle-calls`` sets the system's shared oracle budget (the separate runs have none).
 """
 
 from __future__ import annotations
@@ -88,14 +89,15 @@ def stable_set(best: dict[str, float]) -> list[str]:
     return sorted({PymatgenComposition(p.formula).reduced_formula for p in points if p.stable})
 
 
-def run_system(system: str, compositions: list[str], engine: str, seed: int, protocol: str, prior: str):
+def run_system(system: str, compositions: list[str], engine: str, seed: int, protocol: str, prior: str,
+               max_oracle_calls: int | None = None):
     from aiida.engine import run_get_node
 
     from aiida_cryspai.cli.system import system_status
     from aiida_cryspai.workchains.system import SystemWorkChain
 
     builder = SystemWorkChain.get_builder_from_protocol(system, compositions, engine=engine, protocol=protocol,
-                                                        seed=seed, prior=prior)
+                                                        seed=seed, prior=prior, max_oracle_calls=max_oracle_calls)
     start = time.perf_counter()
     _, node = run_get_node(builder)
     wall = time.perf_counter() - start
@@ -154,6 +156,8 @@ def main() -> None:
                         help="the prior under the network: default (the engine's), none, or a name (ase:sevennet)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--modes", nargs="+", default=["system", "separate"], choices=["system", "separate"])
+    parser.add_argument("--max-oracle-calls", type=int, default=None,
+                        help="the system's shared oracle budget (cryspai predict --max-oracle-calls); default none")
     parser.add_argument("--tolerance", type=float, default=0.002, help="eV/atom of the truth")
     parser.add_argument("--output", required=True)
     parser.add_argument("--truth-only", action="store_true", help="compute (or complete) the truth, run nothing")
@@ -188,7 +192,8 @@ def main() -> None:
                 continue
             if mode == "system":
                 node, wall, per, best, total = run_system(arguments.system, compositions, arguments.engine, seed,
-                                                          arguments.protocol, arguments.prior)
+                                                          arguments.protocol, arguments.prior,
+                                                          arguments.max_oracle_calls)
                 pks = [node.pk]
                 ok = node.is_finished_ok
             else:
@@ -211,6 +216,7 @@ def main() -> None:
             emit_row({"mode": mode, "system": arguments.system,
                       "max_atoms": None if arguments.compositions else arguments.max_atoms,
                       "engine": arguments.engine, "protocol": arguments.protocol, "prior": arguments.prior,
+                      "max_oracle_calls": arguments.max_oracle_calls,
                       "seed": seed, "pks": pks,
                       "finished_ok": ok, "wall_s": round(wall, 1), "oracle_relaxations": total,
                       "found": sum(c["found"] for c in compositions_row.values()), "of": len(compositions),
