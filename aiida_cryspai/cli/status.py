@@ -59,17 +59,13 @@ def oracle_progress(oracle) -> tuple[int, int]:
 
 def screening_progress(screening) -> dict:
     """The screening on the prior: structures relaxed of all, refusals by reason and the lowest energy so far."""
+    from ..workchains.oracle import tally_results
+
     total = len(screening.inputs.structures) if "structures" in screening.inputs else 0
-    relaxed, refused, lowest = 0, {}, None
-    for child, _ in _oracle_relaxations(screening):
-        if not child.is_finished_ok or "results" not in child.outputs:
-            continue
-        for info in child.outputs.results.get_dict().values():
-            relaxed += 1
-            if info["status"] != "ok":
-                refused[info["status"]] = refused.get(info["status"], 0) + 1
-            elif lowest is None or info["energy_per_atom"] < lowest:
-                lowest = info["energy_per_atom"]
+    statuses, energies = tally_results([child.outputs.results.get_dict() for child, _ in _oracle_relaxations(screening)
+                                        if child.is_finished_ok and "results" in child.outputs])
+    relaxed, lowest = sum(statuses.values()), min(energies, default=None)
+    refused = {status: n for status, n in statuses.items() if status != "ok"}
     return {"screening_relaxed": f"{relaxed} of {total}",
             "screening_refused": ", ".join(f"{n} {s}" for s, n in sorted(refused.items())) or "none",
             "screening_lowest_energy_per_atom": None if lowest is None else round(lowest, 4)}

@@ -148,16 +148,15 @@ class _Relaxation:
                 self.reason = f"relaxed into a {problem}"
                 energy = None
         if energy is not None:
-            limit = guards.max_energy_per_atom
-            floor = guards.min_energy_per_atom
-            if limit is not None and energy / len(self.atoms) > limit:
+            per_atom, limit, floor = energy / len(self.atoms), guards.max_energy_per_atom, guards.min_energy_per_atom
+            if limit is not None and per_atom > limit:
                 self.status = "unphysical"
-                self.reason = f"energy {energy / len(self.atoms):.3f} eV/atom above {limit}"
+                self.reason = f"energy {per_atom:.3f} eV/atom above {limit}"
                 energy = None
-            elif floor is not None and energy / len(self.atoms) < floor:
+            elif floor is not None and per_atom < floor:
                 self.status = "unphysical"
-                self.reason = (f"energy {energy / len(self.atoms):.4g} eV/atom below {floor}, where no real solid lies "
-                               "on this potential's scale (a hole)")
+                self.reason = (f"energy {per_atom:.4g} eV/atom below {floor}, where no real solid lies on this "
+                               "potential's scale (a hole)")
                 energy = None
         final = self.atoms.copy()
         final.calc = None

@@ -39,16 +39,23 @@ def oracle_costs(node: orm.ProcessNode) -> tuple[dict[str, int], int, float]:
     return statuses, steps, wall
 
 
-def progress_line(results: list[dict], total: int) -> str:
-    """'n of N relaxed', the statuses by count and the three lowest energies per atom of the structures that passed
-    the checks, from the ``results`` dicts of finished groups: a refused structure's energy is a potential's hole
-    (SevenNet-0 reaches -1e8 eV/atom), never a result to show."""
+def tally_results(results: list[dict]) -> tuple[dict[str, int], list[float]]:
+    """The statuses by count and the energies per atom of the structures that passed the checks, from the
+    ``results`` dicts of finished relaxation groups: a refused structure's energy is a potential's hole (SevenNet-0
+    reaches -1e8 eV/atom), never a result to show."""
     statuses, energies = {}, []
     for group in results:
         for info in group.values():
             statuses[info["status"]] = statuses.get(info["status"], 0) + 1
             if info["status"] == "ok" and info.get("energy_per_atom") is not None:
                 energies.append(info["energy_per_atom"])
+    return statuses, energies
+
+
+def progress_line(results: list[dict], total: int) -> str:
+    """'n of N relaxed', the statuses by count and the three lowest energies per atom of the structures that passed
+    the checks (:func:`tally_results`)."""
+    statuses, energies = tally_results(results)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none finished"
     best = ", ".join(f"{e:.4f}" for e in sorted(energies)[:3])
     return f"{sum(statuses.values())} of {total} relaxed ({counts})" + (f"; lowest {best} eV/atom" if best else "")

@@ -48,6 +48,7 @@ def wave_processes(slots: int | None, n_processes: int) -> int | None:
     (None: no limit, the computer's scheduler queues them): the slots shared out, at least one each."""
     return None if not slots else max(1, slots // max(1, n_processes))
 
+
 class SystemWorkChain(SearchSettings, WorkChain):
     """The stable compounds of a chemical system and their structures: one search per composition, one shared
     surrogate, one oracle budget, the convex hull."""
@@ -225,11 +226,13 @@ class SystemWorkChain(SearchSettings, WorkChain):
 
     def run_population_wave(self):
         """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
-        keeps one CalcJob at a time)."""
+        with the wave's share of the slots: one parameters node for the wave)."""
+        parameters = self.inputs.parameters
+        processes = wave_processes(self.ctx.wave_stage["slots"], len(self.ctx.waves[0]))  # as _run_wave sets it
+        if processes:
+            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": processes})
+
         def population_inputs(formula: str, plan: dict) -> dict:
-            parameters = self.inputs.parameters
-            if plan["processes"]:
-                parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
                       "protocol": self.inputs.protocol, "parameters": parameters,

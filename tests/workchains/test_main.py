@@ -319,6 +319,15 @@ def test_a_run_with_a_prior_learns_the_correction_and_records_the_prior(aiida_pr
     assert screening.inputs.parameters["fmax"] == node.inputs.parameters["screening"]["fmax"] == 0.1
     assert node.inputs.parameters["oracle"]["fmax"] < 0.1
     assert len(screening.inputs.structures) == 7 + len(known)
+    # `cryspai show` reports the screening as its outputs hold it: every structure relaxed, the lowest that passed
+    from aiida_cryspai.cli.status import screening_progress
+    from aiida_cryspai.workchains.oracle import oracle_outputs
+
+    results = {k: v for group in oracle_outputs(screening, "results").values() for k, v in group.get_dict().items()}
+    shown = screening_progress(screening)
+    assert shown["screening_relaxed"] == f"{len(results)} of {len(screening.inputs.structures)}"
+    passed = [info["energy_per_atom"] for info in results.values() if info["status"] == "ok"]
+    assert shown["screening_lowest_energy_per_atom"] == round(min(passed), 4)
     origins = [c["origin"] for c in node.outputs.summary["candidates"]]
     assert all(o.startswith(("prototype ", "random (space group ", "GA generation ")) for o in origins), origins
     ranking = population.base.links.get_outgoing(link_label_filter="screening_ranking").one().node
