@@ -217,6 +217,7 @@ def main() -> None:
                       "max_atoms": None if arguments.compositions else arguments.max_atoms,
                       "engine": arguments.engine, "protocol": arguments.protocol, "prior": arguments.prior,
                       "max_oracle_calls": arguments.max_oracle_calls,
+                      "tolerance_mev": round(1000 * arguments.tolerance, 1),
                       "seed": seed, "pks": pks,
                       "finished_ok": ok, "wall_s": round(wall, 1), "oracle_relaxations": total,
                       "found": sum(c["found"] for c in compositions_row.values()), "of": len(compositions),
