@@ -40,9 +40,7 @@ class AseEngine(BatchEngine):
             "relax_cell": defaults.relax_cell,
             # the short-range repulsion (zero beyond the contact floor) keeps relaxations out of the holes of
             # universal potentials (ml/repulsion.py); 0 switches it off
-            "guards": {"max_energy_per_atom": self.spec.max_energy_per_atom,
-                       "min_energy_per_atom": self.spec.min_energy_per_atom, "max_seconds": 900.0,
-                       "repulsion": REPULSION_STRENGTH},
+            "guards": {**self.spec.energy_bounds(), "max_seconds": 900.0, "repulsion": REPULSION_STRENGTH},
         }
 
     def tight_parameters(self, parameters: dict, fmax: float, max_steps: int) -> dict:

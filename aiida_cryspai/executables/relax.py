@@ -25,12 +25,15 @@ def main(argv: list[str] | None = None) -> None:
     from ase.io import read, write
 
     from ..ml.dataset import frames_to_arrays, save_arrays
-    from ..ml.potentials import get_calculator
+    from ..ml.potentials import CALCULATORS, get_calculator
     from ..ml.relax import RelaxGuards, refuse_implausible, relax
 
     structures = read(args.structures, index=":", format="extxyz")
     calculator = get_calculator(parameters["calculator"], parameters.get("model"))
-    guards = RelaxGuards(**parameters.get("guards", {}))
+    # the calculator's energy bounds (its holes' floor) hold unless the guards name them: the random structures'
+    # scan passes the search's guards alone, and its relaxations reach the volume's choice
+    spec = CALCULATORS.get(parameters["calculator"])
+    guards = RelaxGuards(**{**(spec.energy_bounds() if spec else {}), **parameters.get("guards", {})})
     settings = {key: parameters[key] for key in ("fmax", "max_steps", "relax_cell", "pressure_gpa")
                 if key in parameters}
     if "volume_scan" in parameters:
@@ -82,7 +85,7 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
     from ase.io import write
 
     from ..ml.dataset import empty_arrays, save_arrays
-    from ..ml.potentials import CALCULATORS, batch_evaluator
+    from ..ml.potentials import batch_evaluator
     from ..ml.relax import relaxed_volumes
     from ..search.generation import scale_to_volume
     from ..search.objective import Objective
@@ -90,9 +93,7 @@ def _volume_scan(structures, calculator, parameters: dict, guards) -> None:
 
     factors = tuple(parameters["volume_scan"])
     start = time.perf_counter()
-    spec = CALCULATORS.get(parameters["calculator"])
-    energies = scan_energies(structures, batch_evaluator(calculator), factors,
-                             floor=None if spec is None else spec.min_energy_per_atom)
+    energies = scan_energies(structures, batch_evaluator(calculator), factors, floor=guards.min_energy_per_atom)
     wall = time.perf_counter() - start
     results = {}
     for atoms, values in zip(structures, energies):

@@ -51,6 +51,11 @@ class CalculatorSpec:
         digest = None if self.checkpoint is None else _sha256(Path(self.checkpoint()))
         return {"name": self.name, "version": version(self.package), "checkpoint_sha256": digest}
 
+    def energy_bounds(self) -> dict:
+        """The calculator's own limits of a physical energy per atom, as ``RelaxGuards`` fields: every relaxation on
+        it is held to them unless its guards say otherwise."""
+        return {"max_energy_per_atom": self.max_energy_per_atom, "min_energy_per_atom": self.min_energy_per_atom}
+
     def unsupported_elements(self, symbols: list[str]) -> list[str]:
         from ase.data import atomic_numbers
 

@@ -135,3 +135,24 @@ def test_a_recorded_hole_below_the_floor_is_refused_with_its_reason():
                             floor=floor)
     unguarded = scan_energies([O4_HOLE], batch_evaluator(calculator), factors=(0.9, 1.0, 1.1), problem=None)
     assert unguarded[0][1] < floor and scanned[0][1] is None
+
+
+def test_the_relax_script_holds_every_relaxation_to_the_calculators_floor(tmp_path, monkeypatch):
+    """Guards that do not name the floor (the random structures' scan passes the search's own) still get the
+    calculator's: the recorded O4 hole is refused by ``cryspai-relax``, and named bounds still win."""
+    import json
+
+    from ase.io import write
+
+    from aiida_cryspai.executables import relax
+
+    monkeypatch.chdir(tmp_path)
+    hole = O4_HOLE.copy()
+    hole.info["key"] = "hole"
+    write("structures.xyz", [hole], format="extxyz")
+    for guards, status in (({"max_seconds": None}, "unphysical"), ({"min_energy_per_atom": None}, "ok")):
+        (tmp_path / "parameters.json").write_text(json.dumps({"calculator": "sevennet", "max_steps": 0,
+                                                              "guards": guards}))
+        relax.main([])
+        result = json.loads((tmp_path / "results.json").read_text())["hole"]
+        assert result["status"] == status, result
