@@ -89,17 +89,21 @@ def parse_compositions(text: str, elements: list[str], max_atoms: int = 200) -> 
 NEAR_HULL, FAR_HULL = 0.05, 0.15
 
 
-def allocate_oracle(above_hull: dict[str, float | None], batch: int, left: int | None = None) -> dict[str, int]:
+def allocate_oracle(above_hull: dict[str, float | None], batch: int, left: int | None = None,
+                    available: dict[str, int] | None = None) -> dict[str, int]:
     """Oracle relaxations per composition for the next batch of a shared budget: ``batch`` each where the
     composition has no result yet or its best is within :data:`NEAR_HULL` of the current hull, half within
-    :data:`FAR_HULL`, one beyond (its GA may still find lower: none is dropped). With ``left`` relaxations in the
-    budget, the compositions farthest above the hull give theirs up first."""
-    def share(distance: float | None) -> int:
+    :data:`FAR_HULL`, one beyond (its GA may still find lower: none is dropped); never more than the composition has
+    candidates (``available``). With ``left`` relaxations in the budget, the compositions farthest above the hull
+    give theirs up first."""
+    def share(formula: str, distance: float | None) -> int:
         if distance is None or distance <= NEAR_HULL:
-            return batch
-        return max(1, batch // 2) if distance <= FAR_HULL else 1
+            wanted = batch
+        else:
+            wanted = max(1, batch // 2) if distance <= FAR_HULL else 1
+        return wanted if available is None else min(wanted, available.get(formula, 0))
 
-    shares = {formula: share(distance) for formula, distance in above_hull.items()}
+    shares = {formula: share(formula, distance) for formula, distance in above_hull.items()}
     if left is not None:
         excess = sum(shares.values()) - max(0, left)
         # the farthest above the hull first, then the nearer; a composition without a result yet last of all

@@ -279,7 +279,7 @@ class SystemWorkChain(SearchSettings, WorkChain):
         searching = self._searching()
         above = {formula: distance for formula, distance in self._above_hull().items() if formula in searching}
         sizes = {f: len(self.ctx.state[f]["candidates"]) for f in searching}
-        shares = allocate_oracle(above, max(sizes.values()), self.budget.loop_left(self.ctx.oracle_calls))
+        shares = allocate_oracle(above, max(sizes.values()), self.budget.loop_left(self.ctx.oracle_calls), sizes)
         chosen = {}
         for formula in searching:
             keys = sorted(self.ctx.state[formula]["candidates"])[:shares[formula]]

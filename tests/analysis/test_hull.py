@@ -121,6 +121,20 @@ def test_the_shared_budget_goes_to_the_compositions_near_the_hull():
     assert allocate_oracle(above, 4, left=0) == dict.fromkeys(above, 0)
 
 
+def test_a_budget_cut_counts_only_the_candidates_a_composition_has():
+    """Li-O's last loop batch (budget 110, 15 left for the loop): Li2 and Li4O4 had 1 and 2 candidates but were
+    counted as 4 each, so LiO2 (42 meV/atom above the hull) was cut to none and 4 of the 15 went unspent."""
+    from aiida_cryspai.search.chemical_system import allocate_oracle
+
+    above = {"Li2": 0.0, "O4": 0.0, "Li4O2": 0.0, "Li4O4": 0.0, "Li2O4": 0.042}
+    available = {"Li2": 1, "O4": 4, "Li4O2": 4, "Li4O4": 2, "Li2O4": 4}
+    shares = allocate_oracle(above, 4, left=15, available=available)
+    assert shares == {"Li2": 1, "O4": 4, "Li4O2": 4, "Li4O4": 2, "Li2O4": 4}
+    # a tighter budget still takes from the farthest first, and only what is there to take
+    assert allocate_oracle(above, 4, left=12, available=available) == {**shares, "Li2O4": 1}
+    assert allocate_oracle({"Li2": None}, 4, available={}) == {"Li2": 0}
+
+
 def test_the_tie_lines_of_a_ternary_join_the_phases_that_share_a_facet():
     from aiida_cryspai.analysis.hull import tie_lines
 
