@@ -226,13 +226,16 @@ class SystemWorkChain(SearchSettings, WorkChain):
 
     def run_population_wave(self):
         """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
-        with the wave's share of the slots: one parameters node for the wave)."""
-        parameters = self.inputs.parameters
-        processes = wave_processes(self.ctx.wave_stage["slots"], len(self.ctx.waves[0]))  # as _run_wave sets it
-        if processes:
-            parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": processes})
+        with the wave's share of the slots, ``plan["processes"]``: one parameters node for the wave)."""
+        wave_parameters = {}
 
         def population_inputs(formula: str, plan: dict) -> dict:
+            if "node" not in wave_parameters:
+                parameters = self.inputs.parameters
+                if plan["processes"]:
+                    parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
+                wave_parameters["node"] = parameters
+            parameters = wave_parameters["node"]
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
                       "protocol": self.inputs.protocol, "parameters": parameters,
