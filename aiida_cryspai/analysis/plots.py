@@ -128,24 +128,41 @@ def plot_energy_volume(volumes: list[float], energies: list[float], systems: lis
     return _save(figure, path)
 
 
-def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa: float = 0.0) -> Path:
+def phase_name(point: dict, spacegroups: dict[str, str] | None = None) -> str:
+    """A hull point as a reader names the phase: its reduced formula, and its space group where ``spacegroups``
+    (cell formula -> symbol of that composition's best structure) gives one, e.g. ``Li2O2 Immm``."""
+    from pymatgen.core import Composition
+
+    name = Composition(point["formula"]).reduced_formula
+    symbol = (spacegroups or {}).get(point["formula"])
+    return f"{name} {symbol}" if symbol else name
+
+
+def best_spacegroups(summary: dict) -> dict[str, str]:
+    """Cell formula -> space-group symbol of that composition's best structure, from a system's summary."""
+    return {formula: info["best"]["spacegroup_symbol"] for formula, info in summary["compositions"].items()}
+
+
+def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa: float = 0.0,
+              spacegroups: dict[str, str] | None = None) -> Path:
     """The convex hull of a binary system: formation energy (enthalpy under pressure) per atom against the fraction
-    of the second element, the hull through the stable phases (labelled), the metastable ones above it.
-    ``points``: :class:`~.hull.HullPoint` dicts. More than two elements: the stable phases listed, no drawing."""
+    of the second element, the hull through the stable phases (labelled by :func:`phase_name`), the metastable
+    ones above it. ``points``: :class:`~.hull.HullPoint` dicts. More than two elements: the stable phases listed,
+    no drawing."""
     from pymatgen.core import Composition
 
     figure, axis = _figure(6.4, 3.8)
     quantity = "enthalpy" if pressure_gpa else "energy"
     if len(elements) == 3:
-        return _plot_ternary(figure, axis, points, elements, path, quantity, pressure_gpa)
+        return _plot_ternary(figure, axis, points, elements, path, quantity, pressure_gpa, spacegroups)
     if len(elements) != 2:
-        stable = ", ".join(p["label"] for p in points if p["stable"])
+        stable = ", ".join(phase_name(p, spacegroups) for p in points if p["stable"])
         axis.text(0.5, 0.5, f"{'-'.join(elements)}: stable {stable}", ha="center", va="center", wrap=True)
         axis.set_axis_off()
         return _save(figure, path)
     x = [Composition(p["formula"]).get_atomic_fraction(elements[1]) for p in points]
     y = [p["formation_energy_per_atom"] for p in points]
-    stable = sorted((xi, yi, p["label"]) for xi, yi, p in zip(x, y, points) if p["stable"])
+    stable = sorted((xi, yi, phase_name(p, spacegroups)) for xi, yi, p in zip(x, y, points) if p["stable"])
     axis.plot([s[0] for s in stable], [s[1] for s in stable], color="k", linewidth=1.2, zorder=1)
     above = [(xi, yi) for xi, yi, p in zip(x, y, points) if not p["stable"]]
     if above:
@@ -161,7 +178,7 @@ def plot_hull(points: list[dict], elements: list[str], path: Path, pressure_gpa:
 
 
 def _plot_ternary(figure, axis, points: list[dict], elements: list[str], path: Path, quantity: str,
-                  pressure_gpa: float) -> Path:
+                  pressure_gpa: float, spacegroups: dict[str, str] | None) -> Path:
     """A ternary hull in the composition triangle (``elements`` at its corners)."""
     import math
 
@@ -193,7 +210,8 @@ def _plot_ternary(figure, axis, points: list[dict], elements: list[str], path: P
     for p in stable:
         if Composition(p["formula"]).is_element:
             continue
-        axis.annotate(p["label"], at[p["label"]], textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        axis.annotate(phase_name(p, spacegroups), at[p["label"]], textcoords="offset points", xytext=(0, 6),
+                      ha="center", fontsize=7)
     axis.set_aspect("equal")
     axis.set_axis_off()
     axis.set_title(f"{'-'.join(elements)} convex hull" + (f" at {pressure_gpa:g} GPa" if pressure_gpa else ""))

@@ -47,7 +47,7 @@ def export_system(node, folder: Path) -> dict:
     hull figure (``plots/hull.png``); returns the results."""
     from ase.io import write
 
-    from ..analysis.plots import plot_hull
+    from ..analysis.plots import best_spacegroups, plot_hull
     from ..search.chemical_system import parse_system
 
     summary = node.outputs.summary.get_dict()
@@ -77,7 +77,7 @@ def export_system(node, folder: Path) -> dict:
         compositions[formula] = {"best": candidates[0], "e_above_hull": info["e_above_hull"],
                                  "oracle_results": info["n_oracle_results"], "folder": f"compositions/{formula}"}
     plot_hull(summary["hull_points"], parse_system(summary["system"]), folder / "plots" / "hull.png",
-              summary["pressure_gpa"])
+              summary["pressure_gpa"], best_spacegroups(summary))
     results = {"system": summary["system"], "pressure_gpa": summary["pressure_gpa"], "objective": objective,
                "stable": stable, "compositions": compositions, "oracle": summary["oracle"],
                "plots": ["plots/hull.png"], "workchain": {"pk": node.pk, "uuid": node.uuid}}
@@ -140,7 +140,7 @@ def system_status(node) -> dict:
 def system_report(node, plots: Path) -> dict:
     """What :func:`~..report.html.render_system` draws, from a finished SystemWorkChain (its hull figure written
     into ``plots``)."""
-    from ..analysis.plots import plot_hull
+    from ..analysis.plots import best_spacegroups, plot_hull
     from ..report.html import structure_view_data
     from ..search.chemical_system import parse_system
 
@@ -148,7 +148,7 @@ def system_report(node, plots: Path) -> dict:
     objective = summary["objective"]
     plots.mkdir(parents=True, exist_ok=True)
     hull = plot_hull(summary["hull_points"], parse_system(summary["system"]), plots / "hull.png",
-                     summary["pressure_gpa"])
+                     summary["pressure_gpa"], best_spacegroups(summary))
     stable = {s["composition"] for s in summary["stable"]}
     compositions = [{"composition": formula, "spacegroup_symbol": info["best"]["spacegroup_symbol"],
                      "spacegroup_number": info["best"]["spacegroup_number"],

@@ -29,3 +29,14 @@ def test_the_hull_figure_is_written(tmp_path):
                                                  ("CuAgAu", "CuAgAu", -0.2)])]
     assert _is_png(plots.plot_hull(ternary, ["Cu", "Au", "Ag"], tmp_path / "ternary.png", pressure_gpa=5.0))
     assert _is_png(plots.plot_hull(points, ["Cu", "Au", "Ag", "Ni"], tmp_path / "quaternary.png"))
+
+
+def test_hull_phases_are_named_by_reduced_formula_and_space_group():
+    """The hull figure names a stable phase as a reader does (Li2O2 Immm), not by its cell or candidate key."""
+    point = {"formula": "Li4O4", "label": "Li4O4/refined_final_000"}
+    assert plots.phase_name(point) == "Li2O2"  # pymatgen names peroxides and O2 as chemists do
+    assert plots.phase_name(point, {"Li4O4": "Immm"}) == "Li2O2 Immm"
+    assert plots.phase_name({"formula": "O4", "label": "O4/x"}, {"Li4O4": "Immm"}) == "O2"
+    summary = {"compositions": {"Li4O4": {"best": {"spacegroup_symbol": "Immm"}}, "O4": {"best": {"spacegroup_symbol":
+                                                                                             "P2_1/m"}}}}
+    assert plots.best_spacegroups(summary) == {"Li4O4": "Immm", "O4": "P2_1/m"}
