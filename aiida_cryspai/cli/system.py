@@ -41,14 +41,20 @@ def system_compositions_of(system: str, max_atoms: int | None, compositions: str
     return [c.formula for c in chosen]
 
 
+def hull_figure(summary: dict, path: Path) -> Path:
+    """The hull figure of a system's summary at ``path``, its stable phases named with their space groups."""
+    from ..analysis.plots import best_spacegroups, plot_hull
+    from ..search.chemical_system import parse_system
+
+    return plot_hull(summary["hull_points"], parse_system(summary["system"]), path, summary["pressure_gpa"],
+                     best_spacegroups(summary))
+
+
 def export_system(node, folder: Path) -> dict:
     """``folder/results.json`` of a finished SystemWorkChain, the stable structures (``stable/<formula>.cif``),
     each composition's own folder (``compositions/<formula>/``: its lowest candidates and results.json) and the
     hull figure (``plots/hull.png``); returns the results."""
     from ase.io import write
-
-    from ..analysis.plots import best_spacegroups, plot_hull
-    from ..search.chemical_system import parse_system
 
     summary = node.outputs.summary.get_dict()
     objective = summary["objective"]
@@ -76,8 +82,7 @@ def export_system(node, folder: Path) -> dict:
         (own / "results.json").write_text(json.dumps({"composition": formula, "candidates": candidates}, indent=2))
         compositions[formula] = {"best": candidates[0], "e_above_hull": info["e_above_hull"],
                                  "oracle_results": info["n_oracle_results"], "folder": f"compositions/{formula}"}
-    plot_hull(summary["hull_points"], parse_system(summary["system"]), folder / "plots" / "hull.png",
-              summary["pressure_gpa"], best_spacegroups(summary))
+    hull_figure(summary, folder / "plots" / "hull.png")
     results = {"system": summary["system"], "pressure_gpa": summary["pressure_gpa"], "objective": objective,
                "stable": stable, "compositions": compositions, "oracle": summary["oracle"],
                "plots": ["plots/hull.png"], "workchain": {"pk": node.pk, "uuid": node.uuid}}
@@ -140,15 +145,12 @@ def system_status(node) -> dict:
 def system_report(node, plots: Path) -> dict:
     """What :func:`~..report.html.render_system` draws, from a finished SystemWorkChain (its hull figure written
     into ``plots``)."""
-    from ..analysis.plots import best_spacegroups, plot_hull
     from ..report.html import structure_view_data
-    from ..search.chemical_system import parse_system
 
     summary = node.outputs.summary.get_dict()
     objective = summary["objective"]
     plots.mkdir(parents=True, exist_ok=True)
-    hull = plot_hull(summary["hull_points"], parse_system(summary["system"]), plots / "hull.png",
-                     summary["pressure_gpa"], best_spacegroups(summary))
+    hull = hull_figure(summary, plots / "hull.png")
     stable = {s["composition"] for s in summary["stable"]}
     compositions = [{"composition": formula, "spacegroup_symbol": info["best"]["spacegroup_symbol"],
                      "spacegroup_number": info["best"]["spacegroup_number"],

@@ -16,6 +16,8 @@ while the others go on; it still takes part in the final GA, verification, refin
 
 from __future__ import annotations
 
+import functools
+
 from aiida import orm
 from aiida.engine import ToContext, WorkChain, if_, while_
 
@@ -227,18 +229,16 @@ class SystemWorkChain(SearchSettings, WorkChain):
     def run_population_wave(self):
         """The next wave of initial populations (one InitialPopulationWorkChain per composition; in waves, each
         with the wave's share of the slots, ``plan["processes"]``: one parameters node for the wave)."""
-        wave_parameters = {}
+        @functools.cache
+        def wave_parameters(processes: int | None) -> orm.Dict:
+            if not processes:
+                return self.inputs.parameters
+            return orm.Dict({**self.inputs.parameters.get_dict(), "max_parallel_oracle": processes})
 
         def population_inputs(formula: str, plan: dict) -> dict:
-            if "node" not in wave_parameters:
-                parameters = self.inputs.parameters
-                if plan["processes"]:
-                    parameters = orm.Dict({**parameters.get_dict(), "max_parallel_oracle": plan["processes"]})
-                wave_parameters["node"] = parameters
-            parameters = wave_parameters["node"]
             inputs = {"composition": orm.Str(formula), "engine": self.inputs.engine,
                       "seed": orm.Int(self._seed("population", formula)), "pressure": self.inputs.pressure,
-                      "protocol": self.inputs.protocol, "parameters": parameters,
+                      "protocol": self.inputs.protocol, "parameters": wave_parameters(plan["processes"]),
                       "codes": {"relax": self.inputs.codes.relax},
                       "metadata": {"call_link_label": f"population_{formula}"}}
             if "prior" in self.inputs:
