@@ -38,3 +38,25 @@ def test_the_paper_tables_page_is_rendered_from_its_rows(monkeypatch):
     monkeypatch.chdir(BENCHMARKS)
     page = BENCHMARKS.parent / "docs" / "paper-tables.md"
     assert paper_tables.render_docs(list(paper_tables.DOC_ROWS), page) == page.read_text()
+
+
+def test_the_break_even_states_which_way_an_unfound_median_bounds_it():
+    cells = doc_tables._break_even_cells
+    # 1000 s of prior work saving 10 oracle relaxations: the prior pays above 100 s per relaxation
+    assert cells(1000.0, 10, random_bound=False, product_bound=False, seconds=150.0) == ("100", "yes")
+    assert cells(1000.0, 10, random_bound=False, product_bound=False, seconds=50.0) == ("100", "no")
+    # random unfound: at least 10 saved, the break-even at most 100
+    assert cells(1000.0, 10, random_bound=True, product_bound=False, seconds=150.0) == ("≤ 100", "yes")
+    assert cells(1000.0, 10, random_bound=True, product_bound=False, seconds=50.0)[1] == "not shown"
+    # the product unfound: at most 10 saved, the break-even at least 100
+    assert cells(1000.0, 10, random_bound=False, product_bound=True, seconds=50.0) == ("≥ 100", "no")
+    assert cells(1000.0, 0, random_bound=False, product_bound=False, seconds=50.0)[1] == "no"
+    assert cells(1000.0, 10, random_bound=True, product_bound=True, seconds=50.0)[1] == "not shown"
+
+
+def test_an_unfound_run_counts_as_its_budget_and_bounds_the_median_only_where_it_sets_it():
+    runs = [{"relaxations_to_find": 15, "relaxations": 20}, {"relaxations_to_find": 1, "relaxations": 20},
+            {"relaxations_to_find": None, "relaxations": 20}]
+    assert doc_tables._median_of_finds(runs, "relaxations") == (15, False)
+    runs[0]["relaxations_to_find"] = None
+    assert doc_tables._median_of_finds(runs, "relaxations") == (20, True)
