@@ -50,7 +50,7 @@ def _find(row: dict) -> str:
 # the product's rows, oldest commit first; the commit is the file's suffix
 PRODUCT_FILES = ("product_search_3c48647.jsonl", "product_search_23ff6cc.jsonl", "product_search_e106c49.jsonl",
                  "product_search_df3e9b7.jsonl", "product_search_689630c.jsonl",
-                 "product_search_352eeae.jsonl", "product_search_5d71595.jsonl")
+                 "product_search_352eeae.jsonl", "product_search_5d71595.jsonl", "product_search_0bd4d1c.jsonl")
 
 
 def product_rows() -> list[dict]:
