@@ -81,9 +81,10 @@ def _median_of_finds(runs: list[dict], budget_key: str) -> tuple[float, bool]:
     """The median number of oracle relaxations to the target over ``runs`` (an unfound run counts as its budget,
     ``budget_key``) and whether that median is only a lower bound (an unfound run sets it)."""
     counts = [r["relaxations_to_find"] if r["relaxations_to_find"] is not None else r[budget_key] for r in runs]
+    # with unfound runs as infinite the median is infinite exactly where one of them sets it (else it is the same)
     ordered = statistics.median([r["relaxations_to_find"] if r["relaxations_to_find"] is not None
                                  else float("inf") for r in runs])
-    return statistics.median(counts), ordered == float("inf") or ordered != ordered
+    return statistics.median(counts), ordered == float("inf")
 
 
 def _random_baseline(names: tuple[str, ...]) -> dict[str, dict]:
@@ -171,9 +172,8 @@ def product_search_summary() -> str:
     for composition, runs in by_composition.items():
         runs = sorted(runs, key=lambda r: r["seed"])
         finds = [r["relaxations_to_find"] for r in runs]
-        # an unfound run counts as above any find for the median
-        median = statistics.median([f if f is not None else float("inf") for f in finds])
-        median_text = "not found" if median == float("inf") else f"{median:g}"
+        median, unfound_sets_it = _median_of_finds(runs, "oracle_relaxations")
+        median_text = "not found" if unfound_sets_it else f"{median:g}"
         text = ", ".join(str(f) if f is not None else f"> {r['oracle_relaxations']}" for f, r in zip(finds, runs))
         body.append([composition, ", ".join(str(r["seed"]) for r in runs),
                      f"{sum(f is not None for f in finds)}/{len(runs)}", text, median_text,
